@@ -1,0 +1,62 @@
+# Hawser. `make run` and `make test` do all set-up on a fresh Debian 12 machine (as root).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+PYTEST      := $(VENV)/bin/pytest
+RUFF        := $(VENV)/bin/ruff
+MYPY        := $(VENV)/bin/mypy
+DAEMON_ARGS ?=
+PYTEST_ARGS ?=
+C_SOURCES    = $(shell find bpf -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | sort)
+
+.PHONY: help install install-bench run test unit kernel e2e lint fmt bench bench-quick clean
+
+help: ## list the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z0-9-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo "  variables:     DAEMON_ARGS='...' for run, PYTEST_ARGS='...' for the test targets"
+
+install: ## install what is missing (apt, kernel headers, bpffs, venv) and smoke-test BPF
+	@deploy/setup.sh
+
+install-bench: ## install, plus the benchmark tools (iperf3, wrk)
+	@deploy/setup.sh --bench
+
+run: install ## start `hawser daemon` in the foreground (DAEMON_ARGS passed through)
+	$(VENV)/bin/hawser daemon $(DAEMON_ARGS)
+
+test: install ## the whole suite: unit, kernel and e2e tests
+	$(PYTEST) -ra $(PYTEST_ARGS) tests/unit tests/kernel tests/e2e
+
+unit: install ## unit tests only (no privileges needed by the tests themselves)
+	$(PYTEST) -ra $(PYTEST_ARGS) tests/unit
+
+kernel: install ## kernel tests only (root, netns, BPF)
+	$(PYTEST) -ra $(PYTEST_ARGS) tests/kernel
+
+e2e: install ## end-to-end CLI tests only
+	$(PYTEST) -ra $(PYTEST_ARGS) tests/e2e
+
+lint: install ## ruff check, ruff format --check, mypy, clang-format --dry-run
+	$(RUFF) check .
+	$(RUFF) format --check .
+	$(MYPY) controller cli
+	@if [ -n "$(C_SOURCES)" ]; then \
+		echo "clang-format --dry-run --Werror $(words $(C_SOURCES)) files"; \
+		clang-format --dry-run --Werror $(C_SOURCES); \
+	fi
+
+fmt: install ## rewrite Python and C sources in the project style
+	$(RUFF) check --fix .
+	$(RUFF) format .
+	@if [ -n "$(C_SOURCES)" ]; then clang-format -i $(C_SOURCES); fi
+
+bench: install-bench ## full benchmark run (writes results under bench/)
+	$(PY) bench/run.py --full
+
+bench-quick: install-bench ## short benchmark run
+	$(PY) bench/run.py --quick
+
+clean: ## sweep test leftovers: t-*/hw-* netns, Hawser links, bpffs pins, test processes
+	@deploy/clean.sh

@@ -1,0 +1,164 @@
+"""Processes and network namespaces the benchmark owns, and their guaranteed clean-up.
+
+Everything created here is registered; `cleanup()` (called from run.py's finally and signal
+handlers) kills the processes we started, by pid, and deletes our netns (prefix "t-bench-").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from typing import Any
+
+PREFIX = "t-bench-"
+RUN_ID = secrets.token_hex(3)
+
+_procs: list[subprocess.Popen[bytes]] = []
+_netns: list[str] = []
+
+
+class BenchError(RuntimeError):
+    """A benchmark step failed; the message says which and why."""
+
+
+def sh(cmd: Sequence[str], *, timeout: float = 120, check: bool = True, input: str | None = None) -> str:
+    """Run a command, return its stdout; raise BenchError with stderr on failure."""
+    try:
+        res = subprocess.run(
+            list(cmd), capture_output=True, text=True, timeout=timeout, input=input, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"timed out after {timeout}s: {' '.join(cmd)}") from exc
+    if check and res.returncode != 0:
+        raise BenchError(f"{' '.join(cmd)} exited {res.returncode}: {res.stderr.strip()[-800:]}")
+    return res.stdout
+
+
+def in_ns(ns: str, *cmd: str) -> list[str]:
+    """Argv running `cmd` in netns `ns` (nsenter: network namespace only, keeps /sys/fs/bpf)."""
+    return ["nsenter", f"--net=/run/netns/{ns}", "--", *cmd]
+
+
+def spawn(cmd: Sequence[str], *, pass_fds: Sequence[int] = (), log: str | None = None,
+          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a long-running process that cleanup() will stop."""
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen(
+        list(cmd), stdout=out, stderr=out, stdin=subprocess.DEVNULL, pass_fds=tuple(pass_fds),
+        env=env, start_new_session=True,
+    )
+    _procs.append(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:
+    """SIGTERM then SIGKILL one process we started."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    if proc in _procs:
+        _procs.remove(proc)
+
+
+def run_json(cmd: Sequence[str], timeout: float) -> dict[str, Any]:
+    """Run a client that prints one JSON object; return it."""
+    out = sh(cmd, timeout=timeout)
+    for line in reversed(out.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)  # type: ignore[no-any-return]
+    raise BenchError(f"no JSON result from {' '.join(cmd)}: {out[-300:]}")
+
+
+def new_netns(role: str) -> str:
+    """Create a netns named t-bench-<run>-<role> with lo up; registered for clean-up."""
+    name = f"{PREFIX}{RUN_ID}-{role}"
+    sh(["ip", "netns", "add", name])
+    _netns.append(name)
+    sh(["ip", "-n", name, "link", "set", "lo", "up"])
+    return name
+
+
+def ns_pids(ns: str) -> list[int]:
+    out = sh(["ip", "netns", "pids", ns], check=False)
+    return [int(p) for p in out.split()]
+
+
+def del_netns(ns: str) -> None:
+    """Kill what still runs inside our netns (processes we or our daemon started), then delete it."""
+    for pid in ns_pids(ns):
+        if pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    sh(["ip", "netns", "del", ns], check=False)
+    if ns in _netns:
+        _netns.remove(ns)
+
+
+def cleanup() -> None:
+    """Stop every process and delete every netns this run created (idempotent)."""
+    for proc in list(_procs):
+        try:
+            stop(proc, timeout=3)
+        except Exception:  # noqa: BLE001 - keep cleaning
+            pass
+    for ns in list(_netns):
+        del_netns(ns)
+    mine = f"{PREFIX}{RUN_ID}-"
+    for line in sh(["ip", "netns", "list"], check=False).splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith(mine):
+            del_netns(name)
+
+
+def wait_until(pred: Any, timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(interval)
+    raise BenchError(f"timed out after {timeout}s waiting for {what}")
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of one process in KiB (0 if gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        return 0
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    """All live descendants of pid (via /proc/*/stat parent links)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out

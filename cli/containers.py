@@ -1,0 +1,358 @@
+"""Container commands: run, ps, inspect, rm, exec, logs, port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import click
+
+from cli.client import Client, CliError, DaemonError, pass_client, path_for
+from cli.networks import report_and_exit
+from cli.output import (
+    ellipsis,
+    go_quote,
+    human_duration,
+    print_inspect,
+    print_json_lines,
+    print_table,
+    short_id,
+)
+
+
+class RunFailed(CliError):
+    """``run`` could not create the container: shown like the cause, exit 125 like Docker."""
+
+    exit_code = 125
+
+    def __init__(self, cause: CliError) -> None:
+        super().__init__(cause.message)
+        self.cause = cause
+
+    def show(self, file: Any = None) -> None:
+        self.cause.show(file)
+
+
+NO_INTERSPERSED = {"allow_interspersed_args": False}
+
+
+def strip_dashdash(cmd: tuple[str, ...]) -> list[str]:
+    """``exec NAME -- CMD``: click keeps a ``--`` that follows a positional; drop it."""
+    return list(cmd[1:]) if cmd[:1] == ("--",) else list(cmd)
+
+
+def env_list(values: Iterable[str]) -> list[str]:
+    """Docker's ``-e``: ``VAR`` alone takes the CLI's own value; unset → dropped."""
+    out = []
+    for item in values:
+        if "=" in item:
+            out.append(item)
+        elif item in os.environ:
+            out.append(f"{item}={os.environ[item]}")
+    return out
+
+
+def write_frames(frames: Iterator[dict[str, Any]]) -> int | None:
+    """Copy ``{"stream","data"}`` frames to stdout/stderr; return an ``{"exit": n}`` code."""
+    for frame in frames:
+        if "exit" in frame:
+            return int(frame["exit"])
+        data = frame.get("data")
+        if data:
+            click.echo(data, nl=False, err=frame.get("stream") == "stderr")
+    return None
+
+
+@click.command("run", context_settings=NO_INTERSPERSED)
+@click.option(
+    "-d", "--detach", is_flag=True, help="Run container in background and print container ID"
+)
+@click.option("--name", help="Assign a name to the container")
+@click.option("--network", "network", help="Connect a container to a network")
+@click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)")
+@click.option("-h", "--hostname", help="Container host name")
+@click.option("--dns", multiple=True, help="Set custom DNS servers")
+@click.option("-e", "--env", multiple=True, help="Set environment variables")
+@click.option(
+    "--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits"
+)
+@click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host")
+@click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports")
+@click.option("--expose", multiple=True, help="Expose a port or a range of ports")
+@click.option("--link", multiple=True, help="Add link to another container")
+@click.option("--network-alias", multiple=True, help="Add network-scoped alias for the container")
+@click.argument("cmd", nargs=-1, type=click.UNPROCESSED)
+@pass_client
+@click.pass_context
+def run(
+    ctx: click.Context,
+    client: Client,
+    detach: bool,
+    name: str | None,
+    network: str | None,
+    ip: str | None,
+    hostname: str | None,
+    dns: tuple[str, ...],
+    env: tuple[str, ...],
+    auto_remove: bool,
+    publish: tuple[str, ...],
+    publish_all: bool,
+    expose: tuple[str, ...],
+    link: tuple[str, ...],
+    network_alias: tuple[str, ...],
+    cmd: tuple[str, ...],
+) -> None:
+    """Run a command in a new container (no COMMAND: a network sandbox)."""
+    argv = strip_dashdash(cmd)
+    detach = detach or not argv
+    body = {
+        "Name": name,
+        "Network": network or "bridge",
+        "IP": ip,
+        "Hostname": hostname,
+        "Dns": list(dns),
+        "Env": env_list(env),
+        "Cmd": argv,
+        "Publish": list(publish),
+        "PublishAll": publish_all,
+        "Expose": list(expose),
+        "Links": list(link),
+        "NetworkAliases": list(network_alias),
+        "AutoRemove": auto_remove,
+        "Detach": detach,
+    }
+    try:
+        resp = client.post(path_for("containers"), body) or {}
+    except CliError as exc:
+        raise RunFailed(exc) from exc
+    for warning in resp.get("Warnings") or []:
+        click.echo(f"WARNING: {warning}", err=True)
+    cid = resp.get("Id", "")
+    if detach:
+        click.echo(cid)
+        return
+    ctx.exit(attach_and_wait(client, cid))
+
+
+def attach_and_wait(client: Client, cid: str) -> int:
+    """Follow the logs while waiting (in parallel, so ``--rm`` cannot race us); return the code."""
+    result: dict[str, Any] = {}
+
+    def waiter() -> None:
+        try:
+            result["resp"] = client.post(path_for("containers", cid, "wait"))
+        except CliError as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=waiter, name="hawser-wait", daemon=True)
+    thread.start()
+    try:
+        write_frames(client.stream("GET", path_for("containers", cid, "logs", query={"follow": 1})))
+    except DaemonError as exc:
+        if exc.status != 404:  # already gone (auto-removed): the wait answer still counts
+            raise
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return int((result.get("resp") or {}).get("StatusCode", 0))
+
+
+def _names(names: list[str], trunc: bool) -> str:
+    """Docker's NAMES: strip "/"; truncated shows only the first name that is not a link."""
+    stripped = [n[1:] if n.startswith("/") else n for n in names]
+    if trunc:
+        for n in stripped:
+            if "/" not in n:
+                return n
+    return ",".join(stripped)
+
+
+def _ports(ports: list[dict[str, Any]]) -> str:
+    from controller.portspec import Binding, format_ports_column
+
+    bindings = []
+    exposed = []
+    for p in ports:
+        proto = p.get("Type", "tcp")
+        if p.get("PublicPort"):
+            bindings.append(
+                Binding(
+                    proto=proto,
+                    container_port=int(p["PrivatePort"]),
+                    host_ip=p.get("IP", "") or "",
+                    host_port=int(p["PublicPort"]),
+                )
+            )
+        else:
+            exposed.append((int(p["PrivatePort"]), proto))
+    return format_ports_column(bindings, exposed)
+
+
+def ps_row(c: dict[str, Any], trunc: bool, now: float) -> dict[str, str]:
+    """The display fields of one container (Docker's ``ps --format json`` keys)."""
+    command = c.get("Command", "")
+    created = float(c.get("Created") or 0)
+    nets = ((c.get("NetworkSettings") or {}).get("Networks")) or {}
+    return {
+        "Command": go_quote(ellipsis(command, 20) if trunc else command),
+        "CreatedAt": datetime.fromtimestamp(created)
+        .astimezone()
+        .strftime("%Y-%m-%d %H:%M:%S %z %Z"),
+        "ID": short_id(c.get("Id", ""), trunc),
+        "Image": "-",
+        "Names": _names(c.get("Names") or [], trunc),
+        "Networks": ",".join(sorted(nets)),
+        "Ports": _ports(c.get("Ports") or []),
+        "RunningFor": human_duration(max(0.0, now - created)) + " ago",
+        "State": c.get("State", ""),
+        "Status": c.get("Status", ""),
+    }
+
+
+PS_COLUMNS = [
+    ("CONTAINER ID", "ID"),
+    ("IMAGE", "Image"),
+    ("COMMAND", "Command"),
+    ("CREATED", "RunningFor"),
+    ("STATUS", "Status"),
+    ("PORTS", "Ports"),
+    ("NAMES", "Names"),
+]
+
+
+@click.command("ps")
+@click.option(
+    "-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)"
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_client
+def ps(client: Client, all_: bool, quiet: bool, no_trunc: bool, fmt: str) -> None:
+    """List containers."""
+    items = client.get(path_for("containers", query={"all": int(all_)})) or []
+    trunc = not no_trunc
+    if quiet:
+        for c in items:
+            click.echo(short_id(c.get("Id", ""), trunc))
+        return
+    now = time.time()
+    rows = [ps_row(c, trunc, now) for c in items]
+    if fmt == "json":
+        print_json_lines(rows)
+    else:
+        print_table([h for h, _ in PS_COLUMNS], ([r[k] for _, k in PS_COLUMNS] for r in rows))
+
+
+@click.command("inspect")
+@click.argument("refs", nargs=-1, required=True)
+@pass_client
+@click.pass_context
+def inspect(ctx: click.Context, client: Client, refs: tuple[str, ...]) -> None:
+    """Return low-level information on containers or networks."""
+    found: list[Any] = []
+    errors: list[CliError] = []
+    for ref in refs:
+        try:
+            found.append(_inspect_any(client, ref))
+        except CliError as exc:
+            errors.append(exc)
+    print_inspect(found)
+    report_and_exit(ctx, errors)
+
+
+def _inspect_any(client: Client, ref: str) -> Any:
+    for kind in ("containers", "networks"):
+        try:
+            return client.get(path_for(kind, ref))
+        except DaemonError as exc:
+            if exc.status != 404:
+                raise
+    raise CliError(f"No such object: {ref}")
+
+
+@click.command("rm")
+@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
+@click.argument("refs", nargs=-1, required=True)
+@pass_client
+@click.pass_context
+def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -> None:
+    """Remove one or more containers."""
+    failed = False
+    for ref in refs:
+        try:
+            client.delete(path_for("containers", ref, query={"force": int(force)}))
+        except DaemonError as exc:
+            exc.show()
+            failed = True
+            continue
+        click.echo(ref)
+    if failed:
+        ctx.exit(1)
+
+
+@click.command("exec", context_settings=NO_INTERSPERSED)
+@click.option("-e", "--env", multiple=True, help="Set environment variables")
+@click.argument("container")
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_client
+@click.pass_context
+def exec_(
+    ctx: click.Context, client: Client, env: tuple[str, ...], container: str, cmd: tuple[str, ...]
+) -> None:
+    """Run a command in a running container; exit with its status."""
+    argv = strip_dashdash(cmd)
+    if not argv:
+        raise CliError("no command specified")
+    body = {"Cmd": argv, "Env": env_list(env)}
+    code = write_frames(client.stream("POST", path_for("containers", container, "exec"), body))
+    if code is None:
+        raise CliError("exec stream ended without an exit status")
+    ctx.exit(code)
+
+
+@click.command("logs")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output")
+@click.argument("container")
+@pass_client
+def logs(client: Client, follow: bool, container: str) -> None:
+    """Fetch the logs of a container."""
+    path = path_for("containers", container, "logs", query={"follow": int(follow)})
+    with contextlib.suppress(KeyboardInterrupt):
+        write_frames(client.stream("GET", path))
+
+
+@click.command("port")
+@click.argument("container")
+@click.argument("private", required=False)
+@pass_client
+def port(client: Client, container: str, private: str | None) -> None:
+    """List port mappings or a specific mapping for the container."""
+    from controller.errors import HawserError
+    from controller.portspec import Binding, format_port_lines
+
+    info = client.get(path_for("containers", container)) or {}
+    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    bindings = []
+    for key, hosts in ports.items():
+        number, _, proto = key.partition("/")
+        for h in hosts or []:
+            bindings.append(
+                Binding(
+                    proto=proto or "tcp",
+                    container_port=int(number),
+                    host_ip=h.get("HostIp", "") or "",
+                    host_port=int(h["HostPort"]),
+                )
+            )
+    try:
+        lines = format_port_lines(bindings, private, container)
+    except HawserError as exc:
+        raise CliError(exc.message) from exc
+    for line in lines:
+        click.echo(line)

@@ -1,0 +1,177 @@
+"""Daemon configuration: each parameter declared once, read from flag, environment or file.
+
+Precedence: command-line flag > environment variable (``HAWSER_<NAME>``) > config file
+(JSON object, ``--config-file``) > default. Unknown keys in the file are an error.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controller.errors import InvalidArgument
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if str(v)]
+    return [part for part in re.split(r"[,\s]+", str(value)) if part]
+
+
+def _cidr_or_empty(value: Any) -> str:
+    text = str(value or "")
+    if text:
+        ipaddress.IPv4Interface(text)
+    return text
+
+
+def _ip_or_empty(value: Any) -> str:
+    text = str(value or "")
+    if text:
+        ipaddress.IPv4Address(text)
+    return text
+
+
+def _pools(value: Any) -> list[str]:
+    items = value if isinstance(value, list | tuple) else [value] if value else []
+    return [str(v) for v in items]
+
+
+def _node_name(value: Any) -> str:
+    text = str(value)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,15}", text):
+        raise ValueError("use 1-16 lower-case letters, digits or '-'")
+    return text
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str  # python attribute and file key
+    flag: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    multiple: bool = False
+
+    @property
+    def env(self) -> str:
+        return "HAWSER_" + self.name.upper()
+
+
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("state_dir", "--state-dir", str, "/var/lib/hawser", "where the store and logs live"),
+    Parameter("socket", "--socket", str, "/run/hawser/hawser.sock", "API unix socket"),
+    Parameter(
+        "metrics_address",
+        "--metrics-address",
+        str,
+        "127.0.0.1:9323",
+        "Prometheus endpoint HOST:PORT (empty disables)",
+    ),
+    Parameter("uplink", "--uplink", _str_list, [], "uplink interface (repeatable)", True),
+    Parameter("node_name", "--node-name", _node_name, "main", "prefix of netns and bpffs pins"),
+    Parameter(
+        "bip", "--bip", _cidr_or_empty, "", "default bridge IP and prefix, e.g. 172.17.0.1/16"
+    ),
+    Parameter(
+        "fixed_cidr", "--fixed-cidr", _cidr_or_empty, "", "IPv4 range for the default bridge"
+    ),
+    Parameter("icc", "--icc", _bool, True, "inter-container communication on the default bridge"),
+    Parameter("ip_masq", "--ip-masq", _bool, True, "masquerade the default bridge's egress"),
+    Parameter("ip", "--ip", _ip_or_empty, "0.0.0.0", "default host IP for published ports"),
+    Parameter("mtu", "--mtu", int, 1500, "MTU of the default bridge"),
+    Parameter(
+        "default_address_pool",
+        "--default-address-pool",
+        _pools,
+        [],
+        "base=CIDR,size=N (repeatable)",
+        True,
+    ),
+    Parameter(
+        "cgroup_path", "--cgroup-path", str, "", "cgroup v2 for socket hooks (default: v2 root)"
+    ),
+    Parameter("log_level", "--log-level", str, "info", "debug, info, warning or error"),
+)
+
+BY_NAME = {p.name: p for p in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class Config:
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={self.values[k]!r} ({self.sources[k]})" for k in sorted(self.values))
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.values["state_dir"])
+
+
+def load(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Config:
+    """Merge the sources; raise InvalidArgument naming the parameter and value on bad input."""
+    env = os.environ if env is None else env
+    file_values: dict[str, Any] = {}
+    path = config_file or env.get("HAWSER_CONFIG_FILE")
+    if path:
+        try:
+            file_values = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise InvalidArgument(f"cannot read config file {path}: {exc}") from None
+        if not isinstance(file_values, dict):
+            raise InvalidArgument(f"config file {path} must hold a JSON object")
+        unknown = sorted(set(file_values) - set(BY_NAME))
+        if unknown:
+            raise InvalidArgument(f"unknown configuration key(s) in {path}: {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for param in PARAMETERS:
+        raw: Any = None
+        source = "default"
+        flag_value = flags.get(param.name)
+        if flag_value not in (None, (), []):
+            raw, source = flag_value, "flag"
+        elif param.env in env:
+            raw, source = env[param.env], "env"
+        elif param.name in file_values:
+            raw, source = file_values[param.name], "file"
+        if source == "default":
+            values[param.name] = param.default
+        else:
+            try:
+                values[param.name] = param.parse(raw)
+            except (ValueError, TypeError) as exc:
+                raise InvalidArgument(
+                    f"invalid value {raw!r} for {param.flag} ({source}): {exc}"
+                ) from None
+        sources[param.name] = source
+    return Config(values, sources)

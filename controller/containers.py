@@ -1,0 +1,610 @@
+"""Container (sandbox) operations: run, remove, exec, logs, inspect — Docker's rules per mode."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import random
+import socket
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller import (
+    endpoints,
+    hostsfile,
+    kernel_netns,
+    links,
+    lookup,
+    names,
+    netopts,
+    portspec,
+    sandbox_files,
+)
+from controller.datapath_sync import publish_bindings, unpublish_bindings
+from controller.errors import Conflict, InvalidArgument, NotFound
+from controller.model import Container, Endpoint, Network, PortBinding
+from controller.networks import now_iso
+from controller.node import Node
+from controller.ports import PortAllocator
+from controller.supervisor import ProcessSpec, command_line, pid_alive, run_streaming
+from controller.transaction import Undo, operation
+
+log = logging.getLogger(__name__)
+
+HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
+_ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "quiet", "swift", "tidy", "wise")
+_NOUNS = ("anchor", "buoy", "cleat", "dock", "harbor", "keel", "mast", "pier", "rope", "sail")
+
+
+@dataclass
+class RunRequest:
+    name: str | None = None
+    network: str = "bridge"
+    ip: str | None = None
+    hostname: str | None = None
+    dns: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    publish: list[str] = field(default_factory=list)
+    publish_all: bool = False
+    expose: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    auto_remove: bool = False
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> RunRequest:
+        def strings(key: str) -> list[str]:
+            value = body.get(key) or []
+            if not isinstance(value, list):
+                raise InvalidArgument(f"{key} must be a list of strings")
+            return [str(v) for v in value]
+
+        return cls(
+            name=body.get("Name") or None,
+            network=str(body.get("Network") or "bridge"),
+            ip=body.get("IP") or None,
+            hostname=body.get("Hostname") or None,
+            dns=strings("Dns"),
+            env=strings("Env"),
+            cmd=strings("Cmd"),
+            publish=strings("Publish"),
+            publish_all=bool(body.get("PublishAll")),
+            expose=strings("Expose"),
+            links=strings("Links"),
+            aliases=strings("NetworkAliases"),
+            auto_remove=bool(body.get("AutoRemove")),
+        )
+
+
+def _random_name(node: Node) -> str:
+    taken = {c.name for c in node.store.containers()}
+    while True:
+        name = f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}{random.randint(0, 99)}"
+        if name not in taken:
+            return name
+
+
+def _mode_kind(network: str) -> str:
+    if network in ("bridge", "default"):
+        return "bridge"
+    if network in ("host", "none"):
+        return network
+    if network.startswith("container:"):
+        return "container"
+    return "user"
+
+
+def _check_mode_conflicts(node: Node, req: RunRequest, kind: str) -> list[str]:
+    """Docker's refusals per network mode; returns warnings."""
+    warnings: list[str] = []
+    if kind == "host":
+        if req.links:
+            raise Conflict(
+                "conflicting options: host type networking can't be used with links. "
+                "This would result in undefined behavior"
+            )
+        if req.publish or req.publish_all:
+            warnings.append(HOST_PORTS_DISCARDED)
+    if kind == "container":
+        if req.publish or req.publish_all or req.expose:
+            raise Conflict(
+                "conflicting options: port publishing and the container type network mode"
+            )
+        if req.links:
+            raise Conflict(
+                "conflicting options: container type network can't be used with links. "
+                "This would result in undefined behavior"
+            )
+        if req.dns:
+            raise Conflict("conflicting options: dns and the network mode")
+        if req.hostname:
+            raise Conflict("conflicting options: hostname and the network mode")
+    if req.ip and kind != "user":
+        raise InvalidArgument(
+            "user specified IP address is supported on user defined networks only"
+        )
+    if req.aliases and kind != "user":
+        raise InvalidArgument(
+            "network-scoped alias is supported only for containers in user defined networks"
+        )
+    return warnings
+
+
+def _exposed(req: RunRequest, requests: list[portspec.PortRequest]) -> list[str]:
+    ports: list[tuple[int, str]] = []
+    for spec in req.expose:
+        ports += portspec.parse_expose(spec)
+    ports += [(r.container_port, r.proto) for r in requests]
+    seen: list[str] = []
+    for port, proto in ports:
+        key = f"{port}/{proto}"
+        if key not in seen:
+            seen.append(key)
+    return seen
+
+
+def _parse_exposed(items: list[str]) -> list[tuple[int, str]]:
+    out = []
+    for item in items:
+        port, _, proto = item.partition("/")
+        out.append((int(port), proto or "tcp"))
+    return out
+
+
+def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
+    """Create the sandbox, attach it, publish its ports, start its process; all or nothing."""
+    kind = _mode_kind(req.network)
+    warnings = _check_mode_conflicts(node, req, kind)
+    env = netopts.parse_env(req.env)
+    if req.hostname:
+        names.validate_hostname(req.hostname)
+    requests: list[portspec.PortRequest] = []
+    for spec in req.publish:
+        requests += portspec.parse_publish(spec)
+    exposed = _exposed(req, requests)
+    if req.publish_all:
+        published = {(r.container_port, r.proto) for r in requests}
+        for port, proto in _parse_exposed(exposed):
+            if (port, proto) not in published:
+                requests.append(portspec.PortRequest(proto, port, "", None, None))
+    parsed_links = [links.parse_link(spec) for spec in req.links]
+    with node.lock:
+        name = names.validate_container_name(req.name) if req.name else _random_name(node)
+        if lookup.container_or_none(node.store, name) is not None and any(
+            c.name == name for c in node.store.containers()
+        ):
+            existing = next(c for c in node.store.containers() if c.name == name)
+            raise Conflict(
+                f'Conflict. The container name "/{name}" is already in use by container '
+                f'"{existing.id}". You have to remove (or rename) that container to be able to '
+                "reuse that name."
+            )
+        net: Network | None = None
+        joined: Container | None = None
+        if kind in ("bridge", "user"):
+            net = lookup.network(node.store, "bridge" if kind == "bridge" else req.network)
+            if net.driver == "host":
+                kind = "host"
+                warnings += _check_mode_conflicts(node, req, "host")
+                net = None
+            elif net.driver == "null":
+                kind, net = "none", None
+            elif net.name == "bridge":
+                kind = "bridge"
+                if req.ip:
+                    raise InvalidArgument(
+                        "user specified IP address is supported on user defined networks only"
+                    )
+                if req.aliases:
+                    raise InvalidArgument(
+                        "network-scoped alias is supported only for containers in user "
+                        "defined networks"
+                    )
+        if kind == "container":
+            ref = req.network.split(":", 1)[1]
+            joined = lookup.container(node.store, ref)
+            if joined.owns_no_netns_mode:
+                joined = lookup.container(node.store, joined.joined_container)
+            if not is_running(joined):
+                raise Conflict(f"cannot join network of a non running container: {joined.id}")
+        link_targets = _resolve_links(node, parsed_links, kind, net)
+        ctr_id = names.new_id()
+        hostname = req.hostname or (
+            joined.hostname if joined else socket.gethostname() if kind == "host" else ctr_id[:12]
+        )
+        netns = {
+            "host": "",
+            "container": joined.netns if joined else "",
+        }.get(kind, names.netns_name(node.name, ctr_id))
+        ctr = Container(
+            id=ctr_id,
+            name=name,
+            created=now_iso(),
+            network_mode=(
+                f"container:{joined.id}"
+                if joined
+                else "default"
+                if kind == "bridge" and req.network == "default"
+                else req.network
+                if kind != "bridge"
+                else "bridge"
+            ),
+            hostname=hostname,
+            netns=netns,
+            dns=list(req.dns),
+            env=env,
+            cmd=list(req.cmd),
+            expose=exposed if kind not in ("host",) else exposed,
+            publish=list(req.publish) if kind != "host" else [],
+            publish_all=req.publish_all,
+            links=[f"{n}:{a}" for n, a in parsed_links],
+            auto_remove=req.auto_remove,
+        )
+        with operation(node.store) as undo:
+            node.store.put_container(ctr)
+            if kind in ("bridge", "user", "none"):
+                kernel_netns.create(netns).close()
+                undo.push(kernel_netns.remove, netns)
+            endpoint: Endpoint | None = None
+            if net is not None:
+                endpoint = endpoints.attach(
+                    node, undo, ctr, net, requested_ip=req.ip, aliases=req.aliases
+                )
+                if requests:
+                    default_ip = net.host_binding_ipv4 if net.host_binding_ipv4 else "0.0.0.0"
+                    allocator = PortAllocator(
+                        {p: node.store.bound_ports(p) for p in ("tcp", "udp", "sctp")},
+                        portspec.ephemeral_port_range(),
+                    )
+                    bindings = allocator.allocate(ctr.id, requests, default_ip)
+                    node.store.add_bindings(bindings)
+                    publish_bindings(node, bindings, endpoint)
+                    undo.push(unpublish_bindings, node, bindings, endpoint)
+            if netns and kind != "container":
+                sandbox_files.write(
+                    netns,
+                    _hosts_text(ctr, endpoint, link_targets, node),
+                    sandbox_files.resolv_text(ctr.dns, None),
+                    ctr.hostname,
+                )
+                undo.push(sandbox_files.remove, netns)
+            node.hooks.get("links_added", lambda *a: None)(ctr, link_targets)
+            _start_process(node, ctr, link_targets, undo)
+            node.store.put_container(ctr)
+        return ctr, warnings
+
+
+@dataclass
+class LinkTarget:
+    alias: str
+    child: Container
+    endpoint: Endpoint | None
+
+
+def _resolve_links(
+    node: Node, parsed: list[tuple[str, str]], kind: str, net: Network | None
+) -> list[LinkTarget]:
+    targets = []
+    for name, alias in parsed:
+        child = lookup.container_or_none(node.store, name)
+        if child is None:
+            raise NotFound(f"could not get container for {name}")
+        if not is_running(child):
+            raise Conflict(f"Cannot link to a non running container: /{child.name} AS /{alias}")
+        endpoint = None
+        if kind == "bridge" and net is not None:
+            eps = node.store.endpoints(container_id=child.id, network_id=net.id)
+            if not eps:
+                raise Conflict(
+                    f"Cannot link to /{child.name}, as it does not belong to the default network"
+                )
+            endpoint = eps[0]
+        targets.append(LinkTarget(alias, child, endpoint))
+    return targets
+
+
+def _link_env(ctr: Container, targets: list[LinkTarget]) -> list[str]:
+    env: list[str] = []
+    for target in targets:
+        if target.endpoint is None:
+            continue
+        env += links.link_env(
+            target.alias,
+            ctr.name,
+            target.child.name,
+            target.endpoint.ip,
+            _parse_exposed(target.child.expose),
+            target.child.env,
+        )
+    return env
+
+
+def _hosts_text(
+    ctr: Container, endpoint: Endpoint | None, targets: list[LinkTarget], node: Node
+) -> str:
+    extra = [
+        (t.endpoint.ip, links.link_hosts_names(t.alias, t.child.hostname, t.child.name))
+        for t in targets
+        if t.endpoint is not None
+    ]
+    ips = [endpoint.ip] if endpoint else []
+    return hostsfile.render_hosts(ctr.hostname, ips, extra)
+
+
+def process_spec(node: Node, ctr: Container, extra_env: list[str] | None = None) -> ProcessSpec:
+    targets = _stored_link_targets(node, ctr)
+    return ProcessSpec(
+        netns=ctr.netns,
+        hostname=ctr.hostname,
+        env=_link_env(ctr, targets) + ctr.env + list(extra_env or []),
+        cmd=list(ctr.cmd),
+    )
+
+
+def _stored_link_targets(node: Node, ctr: Container) -> list[LinkTarget]:
+    out = []
+    for spec in ctr.links:
+        name, alias = links.parse_link(spec)
+        child = lookup.container_or_none(node.store, name)
+        if child is None:
+            continue
+        eps = node.store.endpoints(container_id=child.id)
+        out.append(LinkTarget(alias, child, eps[0] if eps else None))
+    return out
+
+
+def _start_process(node: Node, ctr: Container, targets: list[LinkTarget], undo: Undo) -> None:
+    ctr.started = now_iso()
+    ctr.status = "running"
+    if not ctr.cmd:
+        return
+    spec = ProcessSpec(
+        netns=ctr.netns,
+        hostname=ctr.hostname,
+        env=_link_env(ctr, targets) + ctr.env,
+        cmd=list(ctr.cmd),
+    )
+    ctr.pid = node.supervisor.start(ctr.id, spec)
+    undo.push(node.supervisor.kill, ctr.pid)
+    undo.push(node.supervisor.forget, ctr.id)
+
+
+def is_running(ctr: Container) -> bool:
+    return ctr.status == "running" and (not ctr.cmd or pid_alive(ctr.pid))
+
+
+def on_process_exit(node: Node, ctr_id: str, code: int) -> None:
+    with node.lock:
+        ctr = node.store.container(ctr_id)
+        if ctr is None or ctr.status != "running":
+            return
+        node.hooks.setdefault("exits", {})[ctr_id] = code
+        ctr.status, ctr.exit_code, ctr.finished = "exited", code, now_iso()
+        with operation(node.store):
+            node.store.put_container(ctr)
+        if ctr.auto_remove:
+            remove(node, ctr.id, force=True)
+
+
+def remove(node: Node, ref: str, force: bool = False) -> Container:
+    with node.lock:
+        ctr = lookup.container(node.store, ref)
+        if is_running(ctr) and ctr.cmd and not force:
+            raise Conflict(
+                f"You cannot remove a running container {ctr.id}. Stop the container before "
+                "attempting removal or force remove"
+            )
+        dependants = [
+            c.name
+            for c in node.store.containers()
+            if c.network_mode == f"container:{ctr.id}" and c.id != ctr.id
+        ]
+        if dependants and not force:
+            raise Conflict(
+                f"cannot remove container {ctr.name}: its network namespace is used by "
+                f"{', '.join(dependants)}"
+            )
+        node.supervisor.kill(ctr.pid)
+        with operation(node.store):
+            for binding_ep in node.store.endpoints(container_id=ctr.id):
+                bindings = node.store.bindings(ctr.id)
+                if bindings:
+                    unpublish_bindings(node, bindings, binding_ep)
+                    break
+            for ep in node.store.endpoints(container_id=ctr.id):
+                endpoints.detach(node, ep)
+            node.hooks.get("container_removed", lambda *a: None)(ctr)
+            node.store.delete_container(ctr.id)
+            if ctr.netns and not ctr.owns_no_netns_mode:
+                kernel_netns.remove(ctr.netns)
+                sandbox_files.remove(ctr.netns)
+            node.supervisor.forget(ctr.id)
+        return ctr
+
+
+def exec_stream(node: Node, ref: str, cmd: list[str], env: list[str]) -> Iterator[dict[str, Any]]:
+    with node.lock:
+        ctr = lookup.container(node.store, ref)
+        if not is_running(ctr):
+            raise Conflict(f"Container {ctr.id} is not running")
+        if not cmd:
+            raise InvalidArgument("No exec command specified")
+        spec = process_spec(node, ctr, netopts.parse_env(env))
+        spec = ProcessSpec(spec.netns, spec.hostname, spec.env, list(cmd))
+    return run_streaming(command_line(spec))
+
+
+def status_text(ctr: Container) -> str:
+    now = datetime.datetime.now(datetime.UTC)
+    if ctr.status == "running":
+        return "Up " + human_duration(now - _parse_time(ctr.started or ctr.created))
+    if ctr.status == "exited":
+        since = human_duration(now - _parse_time(ctr.finished or ctr.created))
+        return f"Exited ({ctr.exit_code}) {since} ago"
+    return "Created"
+
+
+def _parse_time(text: str) -> datetime.datetime:
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
+
+
+def human_duration(delta: datetime.timedelta) -> str:
+    """Docker's units.HumanDuration."""
+    seconds = int(delta.total_seconds())
+    if seconds < 1:
+        return "Less than a second"
+    if seconds == 1:
+        return "1 second"
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{hours // 24 // 365} years"
+
+
+def _ports_dicts(node: Node, ctr: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    listing: list[dict[str, Any]] = []
+    mapping: dict[str, Any] = {key: None for key in ctr.expose}
+    for b in node.store.bindings(ctr.id):
+        listing.append(
+            {
+                "IP": b.host_ip,
+                "PrivatePort": b.container_port,
+                "PublicPort": b.host_port,
+                "Type": b.proto,
+            }
+        )
+        key = f"{b.container_port}/{b.proto}"
+        mapping.setdefault(key, None)
+        mapping[key] = (mapping[key] or []) + [{"HostIp": b.host_ip, "HostPort": str(b.host_port)}]
+    bound = {(d["PrivatePort"], d["Type"]) for d in listing}
+    for port, proto in _parse_exposed(ctr.expose):
+        if (port, proto) not in bound:
+            listing.append({"PrivatePort": port, "Type": proto})
+    return listing, mapping
+
+
+def _networks_dict(node: Node, ctr: Container) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for ep in node.store.endpoints(container_id=ctr.id):
+        net = node.store.network(ep.network_id)
+        if net is None:
+            continue
+        out[net.name] = {
+            "NetworkID": net.id,
+            "EndpointID": ep.id,
+            "Gateway": ep.gateway,
+            "IPAddress": ep.ip,
+            "IPPrefixLen": ep.prefixlen,
+            "MacAddress": ep.mac,
+            "Aliases": list(ep.aliases) + ([ctr.id[:12]] if net.name != "bridge" else []),
+        }
+    if not out and ctr.network_mode in ("host", "none"):
+        net = lookup.network(node.store, ctr.network_mode)
+        out[net.name] = {
+            "NetworkID": net.id,
+            "EndpointID": "",
+            "Gateway": "",
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "MacAddress": "",
+            "Aliases": None,
+        }
+    return out
+
+
+def summary(node: Node, ctr: Container) -> dict[str, Any]:
+    listing, _ = _ports_dicts(node, ctr)
+    created = _parse_time(ctr.created).timestamp()
+    return {
+        "Id": ctr.id,
+        "Names": ["/" + ctr.name],
+        "Command": " ".join(ctr.cmd),
+        "Created": int(created),
+        "State": "running" if is_running(ctr) else ctr.status,
+        "Status": status_text(ctr),
+        "Ports": listing,
+        "NetworkSettings": {"Networks": _networks_dict(node, ctr)},
+    }
+
+
+def inspect(node: Node, ctr: Container) -> dict[str, Any]:
+    _, mapping = _ports_dicts(node, ctr)
+    networks = _networks_dict(node, ctr)
+    first = next(iter(node.store.endpoints(container_id=ctr.id)), None)
+    port_bindings: dict[str, list[dict[str, str]]] = {}
+    for spec in ctr.publish:
+        for r in portspec.parse_publish(spec):
+            port_bindings.setdefault(f"{r.container_port}/{r.proto}", []).append(
+                {
+                    "HostIp": r.host_ip,
+                    "HostPort": ""
+                    if r.host_port_low is None
+                    else (
+                        str(r.host_port_low)
+                        if r.host_port_high == r.host_port_low
+                        else f"{r.host_port_low}-{r.host_port_high}"
+                    ),
+                }
+            )
+    return {
+        "Id": ctr.id,
+        "Name": "/" + ctr.name,
+        "Created": ctr.created,
+        "Path": ctr.cmd[0] if ctr.cmd else "",
+        "Args": ctr.cmd[1:],
+        "State": {
+            "Status": "running" if is_running(ctr) else ctr.status,
+            "Running": is_running(ctr),
+            "Pid": ctr.pid,
+            "ExitCode": ctr.exit_code,
+            "StartedAt": ctr.started,
+            "FinishedAt": ctr.finished,
+        },
+        "Config": {
+            "Hostname": ctr.hostname,
+            "Env": list(ctr.env),
+            "Cmd": list(ctr.cmd),
+            "ExposedPorts": {key: {} for key in ctr.expose},
+        },
+        "HostConfig": {
+            "NetworkMode": ctr.network_mode,
+            "PortBindings": port_bindings,
+            "Links": [
+                f"/{links.parse_link(s)[0]}:/{ctr.name}/{links.parse_link(s)[1]}" for s in ctr.links
+            ]
+            or None,
+            "Dns": list(ctr.dns),
+            "AutoRemove": ctr.auto_remove,
+            "PublishAllPorts": ctr.publish_all,
+        },
+        "NetworkSettings": {
+            "SandboxKey": str(kernel_netns.path(ctr.netns)) if ctr.netns else "",
+            "IPAddress": first.ip if first else "",
+            "Gateway": first.gateway if first else "",
+            "MacAddress": first.mac if first else "",
+            "IPPrefixLen": first.prefixlen if first else 0,
+            "Ports": mapping,
+            "Networks": networks,
+        },
+    }
+
+
+def port_bindings(node: Node, ctr: Container) -> list[PortBinding]:
+    return node.store.bindings(ctr.id)

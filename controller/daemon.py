@@ -1,0 +1,176 @@
+"""`hawser daemon`: start-up, reconcile, serve the API, watch uplinks, shut down."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from pyroute2 import IPRoute
+
+from controller import config as config_mod
+from controller import containers, kernel_links, names, networks, reconcile, routes
+from controller.api import serve
+from controller.config import Config
+from controller.errors import HawserError
+from controller.node import Node
+from controller.store import Store
+from controller.supervisor import Supervisor
+
+log = logging.getLogger("hawser")
+SO_NETNS_COOKIE = 71
+UPLINK_SCAN_SECONDS = 2.0
+
+
+def netns_cookie() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        raw = probe.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
+    return int.from_bytes(raw, sys.byteorder)
+
+
+def default_cgroup() -> Path:
+    for candidate in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
+        if (candidate / "cgroup.procs").exists() and (
+            candidate / "cgroup.subtree_control"
+        ).exists():
+            return candidate
+    return Path("/sys/fs/cgroup")
+
+
+class Daemon:
+    def __init__(self, cfg: Config) -> None:
+        from controller.datapath import Datapath, DatapathConfig
+
+        self.cfg = cfg
+        self.stopping = threading.Event()
+        dp_config = DatapathConfig(
+            node=cfg.node_name,
+            cgroup_path=Path(cfg.cgroup_path) if cfg.cgroup_path else default_cgroup(),
+        )
+        Datapath.check_prerequisites(dp_config)
+        state = cfg.state_path
+        state.mkdir(parents=True, exist_ok=True)
+        store = Store(state / "hawser.db")
+        ipr = IPRoute()
+        kernel_links.write_sysctl("net.ipv4.ip_forward", "1")
+        datapath = Datapath(dp_config, ipr)
+        self.node = Node(
+            config=cfg,
+            store=store,
+            ipr=ipr,
+            datapath=datapath,
+            supervisor=Supervisor(state / "containers", self._on_exit),
+        )
+        self.node.hooks["uplinks"] = {}
+        datapath.start(netns_cookie())
+
+    def _on_exit(self, ctr_id: str, code: int) -> None:
+        try:
+            containers.on_process_exit(self.node, ctr_id, code)
+        except Exception:
+            log.exception("recording the exit of %s failed", ctr_id)
+
+    def scan_uplinks(self) -> None:
+        """Attach the from-uplink program to every uplink, including ones that appear later."""
+        node = self.node
+        wanted = set(self.cfg.uplink)
+        attached: dict[str, int] = node.hooks["uplinks"]
+        addresses: dict[str, str] = {}
+        for ifname, addr, _ in kernel_links.node_addresses(node.ipr):
+            addresses.setdefault(ifname, addr)
+        for link in node.ipr.get_links():
+            ifname = str(link.get("ifname"))
+            if wanted:
+                if ifname not in wanted:
+                    continue
+            elif (
+                ifname == "lo"
+                or names.is_hawser_link(ifname)
+                or link.get("kind") in ("veth_peer_of_hawser",)
+            ):
+                continue
+            index = int(link["index"])
+            addr = addresses.get(ifname, "0.0.0.0")
+            if attached.get(ifname) == index and node.hooks.get(f"uplink-addr:{ifname}") == addr:
+                continue
+            node.datapath.attach_uplink(index, addr)
+            attached[ifname] = index
+            node.hooks[f"uplink-addr:{ifname}"] = addr
+            log.info("uplink %s (index %d, %s) attached", ifname, index, addr)
+        networks.refresh_node_addresses(node)
+
+    def _uplink_loop(self) -> None:
+        while not self.stopping.wait(UPLINK_SCAN_SECONDS):
+            try:
+                with self.node.lock:
+                    self.scan_uplinks()
+                    self.node.datapath.gc()
+            except Exception:
+                log.exception("uplink scan failed")
+
+    def run(self) -> None:
+        node = self.node
+        networks.ensure_builtins(node)
+        counts = reconcile.full_sync(node)
+        log.info("reconciled: %s", counts)
+        self.scan_uplinks()
+        for start in node.hooks.get("on_start", []):
+            start(node)
+        server = serve(routes.build(node), Path(self.cfg.socket))
+        threading.Thread(target=self._uplink_loop, daemon=True).start()
+
+        def stop(signum: int, frame: Any) -> None:
+            self.stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("listening on unix://%s", self.cfg.socket)
+        print(f"hawser daemon ready on unix://{self.cfg.socket}", flush=True)
+        try:
+            server.serve_forever(poll_interval=0.2)
+        finally:
+            server.server_close()
+            node.datapath.close()
+            node.store.close()
+            log.info("stopped")
+
+
+def _options(fn: Any) -> Any:
+    for param in reversed(config_mod.PARAMETERS):
+        fn = click.option(
+            param.flag,
+            param.name,
+            multiple=param.multiple,
+            default=None,
+            help=f"{param.help} [default: {param.default!r}; env {param.env}]",
+        )(fn)
+    return click.option(
+        "--config-file", default=None, help="JSON file of parameters (env HAWSER_CONFIG_FILE)"
+    )(fn)
+
+
+@click.command("daemon")
+@_options
+def daemon_command(config_file: str | None, **flags: Any) -> None:
+    """Run the Hawser node daemon in the foreground."""
+    try:
+        cfg = config_mod.load(flags, os.environ, config_file)
+    except HawserError as exc:
+        raise click.ClickException(exc.message) from None
+    logging.basicConfig(
+        level=getattr(logging, str(cfg.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log.info("effective configuration: %s", cfg.describe())
+    try:
+        Daemon(cfg).run()
+    except HawserError as exc:
+        click.echo(f"hawser daemon: {exc.message}", err=True)
+        sys.exit(1)

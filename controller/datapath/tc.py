@@ -1,0 +1,57 @@
+"""tc clsact attachment of the programs (one concern: filters on interfaces).
+
+A filter is always written with the same parent/prio/handle and the
+``replace`` command, so a restarted daemon swaps programs atomically and
+traffic never sees a moment without one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+INGRESS = 0xFFFFFFF2  # clsact ingress
+PRIO = 0xC000 >> 8  # well away from prio 1 used by hand-made filters
+HANDLE = 0x1A5  # ours
+
+
+def attach(ipr: Any, ifindex: int, fd: int, name: str) -> None:
+    try:
+        ipr.tc("add", "clsact", ifindex)
+    except NetlinkError as e:
+        if e.code != 17:  # EEXIST
+            raise
+    ipr.tc(
+        "replace-filter",
+        "bpf",
+        ifindex,
+        HANDLE,
+        fd=fd,
+        name=name,
+        parent=INGRESS,
+        classid=1,
+        direct_action=True,
+        prio=PRIO,
+    )
+
+
+def detach(ipr: Any, ifindex: int) -> None:
+    try:
+        ipr.tc("del-filter", "bpf", ifindex, HANDLE, parent=INGRESS, prio=PRIO)
+    except NetlinkError as e:
+        if e.code not in (2, 19, 22):  # ENOENT, ENODEV, EINVAL (no clsact)
+            raise
+
+
+def attached(ipr: Any, ifindex: int) -> list[str]:
+    """Names of the BPF programs on ifindex's clsact ingress (for tests/inspection)."""
+    names = []
+    try:
+        filters = ipr.get_filters(index=ifindex, parent=INGRESS)
+    except NetlinkError:
+        return []
+    for f in filters:
+        opts = f.get_attr("TCA_OPTIONS")
+        if opts is not None and opts.get_attr("TCA_BPF_NAME"):
+            names.append(opts.get_attr("TCA_BPF_NAME"))
+    return names

@@ -1,0 +1,38 @@
+"""Public value types of the datapath API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+DEFAULT_TRACE_SAMPLE_RATE = 0  # traces off by default; drops are always sampled
+DEFAULT_DROP_EVENTS_PER_SEC = 100
+
+# map_sizes keys accepted by DatapathConfig (-> -DHW_<KEY>_SIZE for the C code)
+SIZED_MAPS = ("ports", "endpoints", "networks", "uplinks", "node_addrs", "policy", "ct", "nat", "sock")
+
+
+@dataclass(frozen=True)
+class DatapathConfig:
+    node: str  # per-daemon name, used in the pin path
+    bpffs_root: Path = Path("/sys/fs/bpf")
+    cgroup_path: Path = Path("/sys/fs/cgroup/unified")
+    map_sizes: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    trace_sample_rate: int = DEFAULT_TRACE_SAMPLE_RATE  # 1 of N forwarded packets; 0 = none
+    drop_events_per_sec: int = DEFAULT_DROP_EVENTS_PER_SEC  # per CPU
+
+    @property
+    def pin_dir(self) -> Path:
+        return self.bpffs_root / "hawser" / self.node / "v1"
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    proto: str  # "tcp" | "udp"
+    host_ip: str  # "0.0.0.0" = every node address
+    host_port: int
+    backend_ip: str
+    backend_port: int
+    ifindex: int  # host-side veth of the backend endpoint

@@ -1,0 +1,123 @@
+"""Network namespaces without forking: create, enter briefly, remove.
+
+pyroute2's ``netns.create`` and ``NetNS`` fork a helper process each time (~15 ms).
+setns(2) and unshare(2) act on the calling thread only, so a short-lived worker thread
+can create a namespace, bind-mount it under /run/netns, open a netlink socket inside it
+(sockets keep the namespace they were created in) and end, leaving every other thread
+where it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from pyroute2 import IPRoute
+
+NETNS_DIR = Path("/run/netns")
+CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
+MNT_DETACH = 2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+T = TypeVar("T")
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _in_thread(fn: Callable[[], T]) -> T:
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="hawser-netns")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+
+
+def path(name: str) -> Path:
+    return NETNS_DIR / name
+
+
+def exists(name: str) -> bool:
+    return path(name).exists()
+
+
+def list_names() -> list[str]:
+    try:
+        return sorted(os.listdir(NETNS_DIR))
+    except FileNotFoundError:
+        return []
+
+
+def create(name: str) -> IPRoute:
+    """Create netns ``name`` and return a netlink handle inside it (lo is brought up)."""
+    NETNS_DIR.mkdir(parents=True, exist_ok=True)
+    target = path(name)
+    target.touch(exist_ok=False)
+
+    def work() -> IPRoute:
+        _check(_libc.unshare(CLONE_NEWNET), "unshare")
+        own = f"/proc/self/task/{threading.get_native_id()}/ns/net"
+        _check(_libc.mount(own.encode(), str(target).encode(), None, MS_BIND, None), "mount")
+        ipr = IPRoute()
+        lo = ipr.link_lookup(ifname="lo")[0]
+        ipr.link("set", index=lo, state="up")
+        return ipr
+
+    try:
+        return _in_thread(work)
+    except BaseException:
+        remove(name)
+        raise
+
+
+def open_iproute(name: str) -> IPRoute:
+    """A netlink handle inside an existing netns."""
+    fd = os.open(path(name), os.O_RDONLY)
+
+    def work() -> IPRoute:
+        _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+        return IPRoute()
+
+    try:
+        return _in_thread(work)
+    finally:
+        os.close(fd)
+
+
+def run_in(name: str, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a thread that has entered netns ``name``."""
+    fd = os.open(path(name), os.O_RDONLY)
+
+    def work() -> T:
+        _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+        return fn()
+
+    try:
+        return _in_thread(work)
+    finally:
+        os.close(fd)
+
+
+def remove(name: str) -> None:
+    target = path(name)
+    _libc.umount2(str(target).encode(), MNT_DETACH)
+    with contextlib.suppress(FileNotFoundError):
+        target.unlink()

@@ -1,0 +1,103 @@
+"""The objects Hawser manages, as stored: networks, containers, endpoints, port bindings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BUILTIN_NETWORKS = ("bridge", "host", "none")
+DEFAULT_BRIDGE_DEVICE = "hawser0"
+
+OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
+OPT_ICC = "com.docker.network.bridge.enable_icc"
+OPT_MASQ = "com.docker.network.bridge.enable_ip_masquerade"
+OPT_HOST_BINDING = "com.docker.network.bridge.host_binding_ipv4"
+OPT_MTU = "com.docker.network.driver.mtu"
+OPT_HOST_IPV4 = "com.docker.network.host_ipv4"
+
+
+@dataclass
+class Network:
+    id: str
+    name: str
+    key: int  # small integer naming the network in BPF maps
+    driver: str  # bridge | host | null
+    created: str
+    subnet: str = ""  # "" for host/none
+    gateway: str = ""
+    ip_range: str = ""
+    aux: dict[str, str] = field(default_factory=dict)
+    internal: bool = False
+    attachable: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    bridge: str = ""  # kernel device, "" for host/none
+    icc: bool = True
+    masquerade: bool = True
+    host_binding_ipv4: str = "0.0.0.0"
+    mtu: int = 1500
+    snat_ip: str = ""
+    ipam_config_shown: bool = True  # user gave --subnet (inspect shows what was given, like Docker)
+    gateway_given: bool = False
+
+    @property
+    def is_bridge(self) -> bool:
+        return self.driver == "bridge"
+
+    @property
+    def builtin(self) -> bool:
+        return self.name in BUILTIN_NETWORKS
+
+
+@dataclass
+class Endpoint:
+    id: str
+    container_id: str
+    network_id: str
+    ifname: str  # inside the sandbox: eth0, eth1…
+    host_ifname: str  # host side veth
+    ip: str
+    prefixlen: int
+    mac: str
+    gateway: str
+    aliases: list[str] = field(default_factory=list)
+    static_ip: bool = False
+
+
+@dataclass
+class PortBinding:
+    container_id: str
+    proto: str
+    host_ip: str  # "0.0.0.0" = every address
+    host_port: int
+    container_port: int
+
+
+@dataclass
+class Container:
+    id: str
+    name: str
+    created: str
+    network_mode: str  # bridge | host | none | container:<id> | <network name>
+    hostname: str
+    netns: str  # netns name ("" for host mode; the joined one for container: mode)
+    dns: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    expose: list[str] = field(default_factory=list)  # "80/tcp"
+    publish: list[str] = field(default_factory=list)  # raw -p specs, as given
+    publish_all: bool = False
+    links: list[str] = field(default_factory=list)  # "name:alias"
+    auto_remove: bool = False
+    status: str = "created"  # created | running | exited
+    pid: int = 0
+    exit_code: int = 0
+    started: str = ""
+    finished: str = ""
+
+    @property
+    def joined_container(self) -> str:
+        return self.network_mode[len("container:") :] if self.owns_no_netns_mode else ""
+
+    @property
+    def owns_no_netns_mode(self) -> bool:
+        return self.network_mode.startswith("container:")

@@ -1,0 +1,95 @@
+"""Make the kernel match the store: at start-up (after a crash too) and on demand.
+
+Order matters: first rebuild everything the store describes (bridges, sandboxes,
+endpoints, datapath entries, processes), and only after that full sync remove
+Hawser-named objects that the store does not know (orphans).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from controller import (
+    containers,
+    endpoints,
+    kernel_links,
+    kernel_netns,
+    names,
+    networks,
+    sandbox_files,
+)
+from controller.datapath_sync import publish_bindings
+from controller.node import Node
+from controller.transaction import operation
+
+log = logging.getLogger(__name__)
+
+
+def full_sync(node: Node) -> dict[str, int]:
+    counts = {"bridges": 0, "sandboxes": 0, "endpoints": 0, "orphans": 0}
+    with node.lock:
+        for net in node.store.networks():
+            if net.is_bridge:
+                networks.build_bridge(node, net)
+                counts["bridges"] += 1
+        for ctr in node.store.containers():
+            own_netns = ctr.netns and not ctr.owns_no_netns_mode
+            if own_netns and not kernel_netns.exists(ctr.netns):
+                kernel_netns.create(ctr.netns).close()
+                counts["sandboxes"] += 1
+            eps = node.store.endpoints(container_id=ctr.id)
+            for i, ep in enumerate(eps):
+                ep_net = node.store.network(ep.network_id)
+                if ep_net is None:
+                    continue
+                index = kernel_links.ifindex(node.ipr, ep.host_ifname)
+                if index is None:
+                    route = i == 0 and not ep_net.internal
+                    endpoints.plumb(node, ctr, ep_net, ep, default_route=route)
+                    counts["endpoints"] += 1
+                else:
+                    node.datapath.attach_endpoint(index, ep.ip, ep.mac, ep_net.key)
+            bindings = node.store.bindings(ctr.id)
+            if bindings and eps:
+                publish_bindings(node, bindings, eps[0])
+            _resume_process(node, ctr)
+        counts["orphans"] = remove_orphans(node)
+    return counts
+
+
+def _resume_process(node: Node, ctr: containers.Container) -> None:
+    if ctr.status != "running" or not ctr.cmd:
+        return
+    if node.supervisor.adopt(ctr.id, ctr.pid):
+        return
+    ctr.status = "exited"
+    ctr.exit_code = node.supervisor.exit_code(ctr.id)
+    ctr.finished = networks.now_iso()
+    with operation(node.store):
+        node.store.put_container(ctr)
+    if ctr.auto_remove:
+        containers.remove(node, ctr.id, force=True)
+
+
+def remove_orphans(node: Node) -> int:
+    """Delete Hawser-named links, netns and sandbox folders that the store does not know."""
+    links = {net.bridge for net in node.store.networks() if net.bridge}
+    links |= {ep.host_ifname for ep in node.store.endpoints()}
+    sandboxes = {c.netns for c in node.store.containers() if c.netns}
+    removed = 0
+    for name in kernel_links.link_names(node.ipr):
+        if names.is_hawser_link(name) and name not in links:
+            log.info("removing orphan link %s", name)
+            kernel_links.delete_link(node.ipr, name)
+            removed += 1
+    for ns in kernel_netns.list_names():
+        if names.is_hawser_netns(ns, node.name) and ns not in sandboxes:
+            log.info("removing orphan netns %s", ns)
+            kernel_netns.remove(ns)
+            removed += 1
+    if sandbox_files.ETC_NETNS.exists():
+        for folder in sandbox_files.ETC_NETNS.iterdir():
+            if names.is_hawser_netns(folder.name, node.name) and folder.name not in sandboxes:
+                sandbox_files.remove(folder.name)
+                removed += 1
+    return removed

@@ -1,0 +1,173 @@
+"""Container processes: start in the sandbox, supervise, keep their output, survive restarts.
+
+Each process runs under a tiny ``sh`` shim in its own session, so it outlives a killed
+daemon; the shim records the exit status in a file, which a restarted daemon reads back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_SHIM = '"$@" >>"$HAWSER_OUT" 2>>"$HAWSER_ERR" </dev/null; echo $? >"$HAWSER_EXIT"'
+_SET_HOSTNAME = 'hostname "$0" 2>/dev/null; exec "$@"'
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    netns: str  # "" = the daemon's own netns (host mode)
+    hostname: str
+    env: list[str]
+    cmd: list[str]
+
+
+def command_line(spec: ProcessSpec) -> list[str]:
+    """argv that runs spec.cmd in its sandbox with a clean environment and its hostname."""
+    env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={spec.hostname}", "HOME=/", *spec.env]
+    inner = ["env", "-i", *env, *spec.cmd]
+    if not spec.netns:
+        return inner
+    return [
+        "ip", "netns", "exec", spec.netns,
+        "unshare", "--uts", "--", "sh", "-c", _SET_HOSTNAME, spec.hostname, *inner,
+    ]  # fmt: skip
+
+
+class Supervisor:
+    def __init__(self, root: Path, on_exit: Callable[[str, int], None]) -> None:
+        self._root = root
+        self._on_exit = on_exit
+        self._watched: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _dir(self, ctr_id: str) -> Path:
+        path = self._root / ctr_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def start(self, ctr_id: str, spec: ProcessSpec) -> int:
+        folder = self._dir(ctr_id)
+        (folder / "exit").unlink(missing_ok=True)
+        env = {
+            "PATH": DEFAULT_PATH,
+            "HAWSER_OUT": str(folder / "stdout.log"),
+            "HAWSER_ERR": str(folder / "stderr.log"),
+            "HAWSER_EXIT": str(folder / "exit"),
+        }
+        proc = subprocess.Popen(
+            ["sh", "-c", _SHIM, "hawser-shim", *command_line(spec)],
+            env=env,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        threading.Thread(target=self._reap, args=(ctr_id, proc), daemon=True).start()
+        return proc.pid
+
+    def _reap(self, ctr_id: str, proc: subprocess.Popen[bytes]) -> None:
+        proc.wait()
+        self._report(ctr_id)
+
+    def _report(self, ctr_id: str) -> None:
+        self._on_exit(ctr_id, self.exit_code(ctr_id))
+
+    def exit_code(self, ctr_id: str) -> int:
+        try:
+            return int((self._root / ctr_id / "exit").read_text().strip() or "-1")
+        except (OSError, ValueError):
+            return 137  # killed before the shim could record a status
+
+    def adopt(self, ctr_id: str, pid: int) -> bool:
+        """After a restart: watch a process we did not spawn. False if it is gone."""
+        if not pid_alive(pid):
+            return False
+
+        def watch() -> None:
+            while pid_alive(pid):
+                time.sleep(0.5)
+            self._report(ctr_id)
+
+        threading.Thread(target=watch, daemon=True).start()
+        return True
+
+    def kill(self, pid: int) -> None:
+        if pid > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+    def forget(self, ctr_id: str) -> None:
+        folder = self._root / ctr_id
+        for child in folder.glob("*"):
+            child.unlink(missing_ok=True)
+        if folder.exists():
+            folder.rmdir()
+
+    def logs(
+        self, ctr_id: str, follow: bool, running: Callable[[], bool]
+    ) -> Iterator[tuple[str, str]]:
+        """(stream, text) chunks of the saved output; with follow, until the process ends."""
+        folder = self._root / ctr_id
+        offsets = {"stdout": 0, "stderr": 0}
+        while True:
+            alive = running()
+            for stream in ("stdout", "stderr"):
+                path = folder / f"{stream}.log"
+                try:
+                    with path.open("rb") as handle:
+                        handle.seek(offsets[stream])
+                        data = handle.read()
+                except FileNotFoundError:
+                    continue
+                if data:
+                    offsets[stream] += len(data)
+                    yield stream, data.decode(errors="replace")
+            if not follow or not alive:
+                return
+            time.sleep(0.05)
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def run_streaming(argv: list[str]) -> Iterator[dict[str, object]]:
+    """Run argv, yielding {"stream","data"} frames as output arrives, then {"exit": code}."""
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+    open_fds = set(streams)
+    try:
+        while open_fds:
+            ready, _, _ = select.select(list(open_fds), [], [], 1.0)
+            for fd in ready:
+                data = os.read(fd, 65536)
+                if not data:
+                    open_fds.discard(fd)
+                    continue
+                yield {"stream": streams[fd], "data": data.decode(errors="replace")}
+        yield {"exit": proc.wait()}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
