@@ -27,8 +27,11 @@ def binary() -> Path:
     debs = sorted(DOCKER_DIR.glob("docker.io_*.deb"))
     if not debs:
         subprocess.run(
-            ["apt-get", "download", "docker.io"], cwd=DOCKER_DIR, check=False,
-            capture_output=True, timeout=300,
+            ["apt-get", "download", "docker.io"],
+            cwd=DOCKER_DIR,
+            check=False,
+            capture_output=True,
+            timeout=300,
         )
         debs = sorted(DOCKER_DIR.glob("docker.io_*.deb"))
         if not debs:
@@ -39,19 +42,42 @@ def binary() -> Path:
     return BINARY
 
 
-def launch(ns: str, proto: str, host_port: int, container_ip: str, container_port: int,
-           host_ip: str = "0.0.0.0") -> tuple[subprocess.Popen[bytes], int]:
+def launch(
+    ns: str,
+    proto: str,
+    host_port: int,
+    container_ip: str,
+    container_port: int,
+    host_ip: str = "0.0.0.0",
+) -> tuple[subprocess.Popen[bytes], int]:
     """Start one docker-proxy in netns `ns`; return it and the read end of its fd-3 pipe."""
     rfd, wfd = os.pipe()
-    cmd = in_ns(ns, str(binary()), "-proto", proto, "-host-ip", host_ip, "-host-port",
-                str(host_port), "-container-ip", container_ip, "-container-port", str(container_port))
+    cmd = in_ns(
+        ns,
+        str(binary()),
+        "-proto",
+        proto,
+        "-host-ip",
+        host_ip,
+        "-host-port",
+        str(host_port),
+        "-container-ip",
+        container_ip,
+        "-container-port",
+        str(container_port),
+    )
 
     def fd3() -> None:  # docker-proxy writes "0\n" (ready) or "1\n<error>" to fd 3
         os.dup2(wfd, 3)
 
     p = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-        pass_fds=(wfd, 3), preexec_fn=fd3, start_new_session=True,
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        pass_fds=(wfd, 3),
+        preexec_fn=fd3,
+        start_new_session=True,
     )
     os.close(wfd)
     procs._procs.append(p)
@@ -72,8 +98,9 @@ def wait_ready(rfd: int, what: str, timeout: float = 10) -> None:
         raise BenchError(f"docker-proxy {what} failed: {data.decode(errors='replace')!r}")
 
 
-def start(ns: str, proto: str, host_port: int, container_ip: str,
-          container_port: int) -> subprocess.Popen[bytes]:
+def start(
+    ns: str, proto: str, host_port: int, container_ip: str, container_port: int
+) -> subprocess.Popen[bytes]:
     """Start one docker-proxy and wait until it is listening, as dockerd does."""
     p, rfd = launch(ns, proto, host_port, container_ip, container_port)
     wait_ready(rfd, f"{proto}/{host_port}")

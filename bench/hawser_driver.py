@@ -9,6 +9,7 @@ beside it.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.proc import BenchError, in_ns, rss_kib, sh, spawn, stop, wait_until
+from bench.proc import BenchError, del_netns, in_ns, rss_kib, sh, spawn, stop, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 HAWSER = REPO / ".venv" / "bin" / "hawser"
@@ -32,8 +33,9 @@ def unavailable_reason() -> str | None:
         return f"{HAWSER} is missing (pip install -e . not run)"
     if not (REPO / "controller" / "daemon.py").exists():
         return "controller/daemon.py does not exist yet (the daemon is not written)"
-    res = subprocess.run([str(HAWSER), "daemon", "--help"], capture_output=True, text=True,
-                         timeout=60, check=False)
+    res = subprocess.run(
+        [str(HAWSER), "daemon", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
     if res.returncode != 0:
         last = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"`hawser daemon --help` fails: {last[0][:200]}"
@@ -61,7 +63,9 @@ class HawserNode:
         self.name = name
         self.dir = Path(tempfile.mkdtemp(prefix="t-bench-hawser-"))
         self.sock = str(self.dir / "hawser.sock")
-        self.log = str(self.dir / "daemon.log")
+        logs = Path(__file__).resolve().parent / "results"
+        logs.mkdir(exist_ok=True)
+        self.log = str(logs / f"daemon-{name}.log")  # kept after the run (gitignored)
         self.proc: subprocess.Popen[bytes] | None = None
         self.containers: list[str] = []
 
@@ -70,9 +74,21 @@ class HawserNode:
         """Start the daemon; return seconds until its API answered."""
         t0 = time.monotonic()
         self.proc = spawn(
-            in_ns(self.node_ns, str(HAWSER), "daemon", "--state-dir", str(self.dir / "state"),
-                  "--socket", self.sock, "--node-name", self.name, "--uplink", self.uplink,
-                  "--metrics-address", "127.0.0.1:0"),
+            in_ns(
+                self.node_ns,
+                str(HAWSER),
+                "daemon",
+                "--state-dir",
+                str(self.dir / "state"),
+                "--socket",
+                self.sock,
+                "--node-name",
+                self.name,
+                "--uplink",
+                self.uplink,
+                "--metrics-address",
+                "127.0.0.1:0",
+            ),
             log=self.log,
         )
 
@@ -87,12 +103,13 @@ class HawserNode:
         wait_until(ready, timeout, "the hawser daemon's API", interval=0.1)
         return time.monotonic() - t0
 
-    def log_tail(self, lines: int = 5) -> str:
+    def log_tail(self, lines: int = 1) -> str:
         try:
             text = Path(self.log).read_text(errors="replace").strip().splitlines()
         except FileNotFoundError:
             return "(no log)"
-        return " | ".join(text[-lines:])
+        text = [t.strip() for t in text if t.strip()]
+        return " / ".join(text[-lines:]) + f" (log: {self.log})"
 
     @property
     def pid(self) -> int:
@@ -113,12 +130,16 @@ class HawserNode:
             except (BenchError, OSError):
                 pass
         for pid in pids:  # helpers our containers started (iperf3) that the daemon may not reap
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
-            except ProcessLookupError:
-                pass
         if self.proc is not None:
-            stop(self.proc, timeout=15)
+            stop(self.proc, timeout=15)  # SIGTERM: the daemon detaches its cgroup hooks
+        # What our daemon made and may have left: its container netns and its bpffs pins.
+        for line in sh(["ip", "netns", "list"], check=False).splitlines():
+            ns = line.split()[0] if line.split() else ""
+            if ns.startswith(f"hw-{self.name}-"):
+                del_netns(ns)
+        shutil.rmtree(f"/sys/fs/bpf/hawser/{self.name}", ignore_errors=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- API and CLI -----------------------------------------------------------------------

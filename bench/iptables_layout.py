@@ -3,8 +3,9 @@
 The base is the captured layout: default bridge docker0 (172.17.0.0/16), a user network
 br-7c749175428f with icc off (172.30.0.0/24), isolation chains, MASQUERADE, and its one published
 port. Each published port adds what dockerd adds: a DNAT rule in nat DOCKER, an ACCEPT rule in
-filter DOCKER and a hairpin MASQUERADE rule in nat POSTROUTING. The measured ports' rules sit in the
-middle of the N filler ports (the expected position of a random port; iptables scans rules in order).
+filter DOCKER and a hairpin MASQUERADE rule in nat POSTROUTING. The measured ports' rules sit in
+the middle of the N filler ports (the expected position of a random port; rules are scanned in
+order).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def ruleset(measured: list[Published], extra: int) -> str:
 
 
 def docker_commands(p: Published) -> list[list[str]]:
-    """The iptables invocations dockerd 20.10 makes for one binding: a -C check, then -A, per rule."""
+    """The iptables calls dockerd 20.10 makes for one binding: a -C check, then -A, per rule."""
     nat_rule, filter_rule, hairpin = _port_rules(p)
     out: list[list[str]] = []
     for table, rule in (("nat", nat_rule), ("filter", filter_rule), ("nat", hairpin)):

@@ -6,6 +6,7 @@ handlers) kills the processes we started, by pid, and deletes our netns (prefix 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -26,7 +27,9 @@ class BenchError(RuntimeError):
     """A benchmark step failed; the message says which and why."""
 
 
-def sh(cmd: Sequence[str], *, timeout: float = 120, check: bool = True, input: str | None = None) -> str:
+def sh(
+    cmd: Sequence[str], *, timeout: float = 120, check: bool = True, input: str | None = None
+) -> str:
     """Run a command, return its stdout; raise BenchError with stderr on failure."""
     try:
         res = subprocess.run(
@@ -44,13 +47,23 @@ def in_ns(ns: str, *cmd: str) -> list[str]:
     return ["nsenter", f"--net=/run/netns/{ns}", "--", *cmd]
 
 
-def spawn(cmd: Sequence[str], *, pass_fds: Sequence[int] = (), log: str | None = None,
-          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    cmd: Sequence[str],
+    *,
+    pass_fds: Sequence[int] = (),
+    log: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
     """Start a long-running process that cleanup() will stop."""
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     proc = subprocess.Popen(
-        list(cmd), stdout=out, stderr=out, stdin=subprocess.DEVNULL, pass_fds=tuple(pass_fds),
-        env=env, start_new_session=True,
+        list(cmd),
+        stdout=out,
+        stderr=out,
+        stdin=subprocess.DEVNULL,
+        pass_fds=tuple(pass_fds),
+        env=env,
+        start_new_session=True,
     )
     _procs.append(proc)
     return proc
@@ -93,13 +106,11 @@ def ns_pids(ns: str) -> list[int]:
 
 
 def del_netns(ns: str) -> None:
-    """Kill what still runs inside our netns (processes we or our daemon started), then delete it."""
+    """Kill what still runs in our netns (started by us or our daemon), then delete it."""
     for pid in ns_pids(ns):
         if pid != os.getpid():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     sh(["ip", "netns", "del", ns], check=False)
     if ns in _netns:
         _netns.remove(ns)
@@ -108,10 +119,8 @@ def del_netns(ns: str) -> None:
 def cleanup() -> None:
     """Stop every process and delete every netns this run created (idempotent)."""
     for proc in list(_procs):
-        try:
+        with contextlib.suppress(Exception):  # keep cleaning
             stop(proc, timeout=3)
-        except Exception:  # noqa: BLE001 - keep cleaning
-            pass
     for ns in list(_netns):
         del_netns(ns)
     mine = f"{PREFIX}{RUN_ID}-"
@@ -162,3 +171,15 @@ def descendants(pid: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size in KiB (shared pages split between sharers; 0 if gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, PermissionError, ProcessLookupError):
+        return 0
+    return 0

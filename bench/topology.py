@@ -44,8 +44,23 @@ class Link:
     def build(self) -> None:
         self.ext = new_netns(f"{self.role}-ext")
         self.node = new_netns(f"{self.role}-node")
-        sh(["ip", "-n", self.node, "link", "add", UPLINK, "type", "veth", "peer", "name", "eth0",
-            "netns", self.ext])
+        sh(
+            [
+                "ip",
+                "-n",
+                self.node,
+                "link",
+                "add",
+                UPLINK,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                self.ext,
+            ]
+        )
         sh(["ip", "-n", self.node, "addr", "add", f"{NODE_IP}/24", "dev", UPLINK])
         sh(["ip", "-n", self.node, "link", "set", UPLINK, "up"])
         sh(["ip", "-n", self.ext, "addr", "add", f"{EXT_IP}/24", "dev", "eth0"])
@@ -75,8 +90,23 @@ class BaselineNode(Link):
             sh(["ip", "-n", n, "link", "set", bridge, "up"])
         self.srv = new_netns(f"{self.role}-srv")
         self.extra_ns.append(self.srv)
-        sh(["ip", "-n", n, "link", "add", "vsrv", "type", "veth", "peer", "name", "eth0",
-            "netns", self.srv])
+        sh(
+            [
+                "ip",
+                "-n",
+                n,
+                "link",
+                "add",
+                "vsrv",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                self.srv,
+            ]
+        )
         sh(["ip", "-n", n, "link", "set", "vsrv", "master", "docker0", "up"])
         sh(["ip", "-n", self.srv, "addr", "add", f"{SRV_IP}/16", "dev", "eth0"])
         sh(["ip", "-n", self.srv, "link", "set", "eth0", "up"])

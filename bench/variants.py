@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bench import docker_proxy
 from bench.hawser_driver import HawserNode
 from bench.iptables_layout import Published, ruleset
-from bench.proc import in_ns, sh, spawn, wait_until
+from bench.proc import RUN_ID, in_ns, sh, spawn, wait_until
 from bench.topology import EXT_IP, NODE_IP, SRV_IP, UPLINK, BaselineNode, Link
 
 SRV_PORT = 80  # loadgen server (TCP and UDP) in the server container
@@ -65,7 +65,9 @@ class Variant:
         raise NotImplementedError
 
     def _start_ext_server(self) -> None:
-        spawn(in_ns(self.ext, self.loadgen, "server", str(MASQ_SERVER_PORT), str(MASQ_SERVER_PORTS)))
+        spawn(
+            in_ns(self.ext, self.loadgen, "server", str(MASQ_SERVER_PORT), str(MASQ_SERVER_PORTS))
+        )
 
     def config_label(self) -> str:
         return self.label if self.kind == "nonat" else f"{self.label} N={self.extra}"
@@ -73,8 +75,12 @@ class Variant:
 
 def _wait_tcp(ns_argv: list[str], host: str, port: int) -> None:
     """Wait until host:port accepts a TCP connection, probing from inside a netns."""
-    probe = [*ns_argv, "python3", "-c",
-             f"import socket; socket.create_connection(({host!r}, {port}), timeout=0.5).close()"]
+    probe = [
+        *ns_argv,
+        "python3",
+        "-c",
+        f"import socket; socket.create_connection(({host!r}, {port}), timeout=0.5).close()",
+    ]
 
     def ok() -> bool:
         return subprocess.run(probe, capture_output=True, timeout=10, check=False).returncode == 0
@@ -134,8 +140,11 @@ class Iptables(NoNat):
         self._start_ext_server()
         self.set_extra(0)
         # dockerd starts one docker-proxy per published port (userland-proxy=true, the default).
-        for proto, host_port, port in (("tcp", PUB_PORT, SRV_PORT), ("udp", PUB_PORT, SRV_PORT),
-                                       ("tcp", IPERF_PORT, IPERF_PORT)):
+        for proto, host_port, port in (
+            ("tcp", PUB_PORT, SRV_PORT),
+            ("udp", PUB_PORT, SRV_PORT),
+            ("tcp", IPERF_PORT, IPERF_PORT),
+        ):
             docker_proxy.start(self.node, proto, host_port, SRV_IP, port)
         _wait_tcp(in_ns(self.ext), NODE_IP, PUB_PORT)
         _wait_tcp(in_ns(self.ext), NODE_IP, IPERF_PORT)
@@ -169,11 +178,14 @@ class Hawser(Variant):
         self.topo = Link("hw")
         self.topo.build()
         self.ext, self.node = self.topo.ext, self.topo.node
-        self.hw = HawserNode(self.node, UPLINK, f"tb{self.node[-10:-5]}")
+        self.hw = HawserNode(self.node, UPLINK, f"tb{RUN_ID}")
         self.start_seconds = self.hw.start()
         cmd = ["sh", "-c", f"iperf3 -s -p {IPERF_PORT} & exec {self.loadgen} server {SRV_PORT}"]
-        self.hw.run("srv", [f"{PUB_PORT}:{SRV_PORT}", f"{PUB_PORT}:{SRV_PORT}/udp",
-                            f"{IPERF_PORT}:{IPERF_PORT}"], cmd)
+        self.hw.run(
+            "srv",
+            [f"{PUB_PORT}:{SRV_PORT}", f"{PUB_PORT}:{SRV_PORT}/udp", f"{IPERF_PORT}:{IPERF_PORT}"],
+            cmd,
+        )
         self.srv_ip = self.hw.container_ip("srv")
         self._start_ext_server()
         _wait_tcp(in_ns(self.ext), NODE_IP, PUB_PORT)

@@ -21,7 +21,7 @@ static __always_inline int hw_deliver(struct __sk_buff *skb, struct hw_pkt *p)
 {
 	int ret = hw_to_endpoint(skb, p);
 
-	return ret == 1 ? hw_fib_out(skb, p) : ret;
+	return ret == HW_MISS ? hw_fib_out(skb, p) : ret;
 }
 
 static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, __u64 now)
@@ -30,7 +30,7 @@ static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, 
 	int ret;
 
 	if (!ct)
-		return 1;
+		return HW_MISS;
 	if (ct->type == HW_CT_ALLOW) {
 		hw_ct_touch(ct, p, 1, now);
 		return TC_ACT_OK;
@@ -72,7 +72,7 @@ static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, 
 		if (!nv || nv->addr != p->t.saddr || nv->port != p->t.sport) {
 			/* reservation lost (LRU eviction/gc): start over */
 			hawser_ct.delete(&p->t);
-			return 1;
+			return HW_MISS;
 		}
 		nv->state = ct->state;
 		nv->seen_ns = now;
@@ -84,7 +84,7 @@ static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, 
 			return ret;
 		return hw_fib_out(skb, p);
 	}
-	return 1;
+	return HW_MISS;
 }
 
 static __always_inline int hw_hairpin(struct __sk_buff *skb, struct hw_pkt *p,
@@ -98,11 +98,11 @@ static __always_inline int hw_hairpin(struct __sk_buff *skb, struct hw_pkt *p,
 	__u32 client;
 
 	if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
-		return 1;
+		return HW_MISS;
 	pv = hw_port_lookup(&pk, p->t.proto, p->t.daddr, p->t.dport,
 			    hw_is_node_addr(p->t.daddr));
 	if (!pv)
-		return 1;
+		return HW_MISS;
 	self = pv->backend_ip == p->t.saddr;
 	client = self ? snet->gateway : p->t.saddr;
 
@@ -147,7 +147,7 @@ static __always_inline int hw_hairpin(struct __sk_buff *skb, struct hw_pkt *p,
 	if (ret < 0)
 		return ret;
 	ret = hw_to_endpoint(skb, p);
-	return ret == 1 ? -HW_DROP_NO_ENDPOINT : ret;
+	return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
 }
 
 static __always_inline int hw_same_network(struct hw_pkt *p, const struct hw_network *snet,
@@ -221,7 +221,7 @@ static __always_inline int hw_from_container(struct __sk_buff *skb, struct hw_pk
 	int ret;
 
 	ret = hw_ct_reply(skb, p, now);
-	if (ret != 1)
+	if (ret != HW_MISS)
 		return ret;
 
 	ep = hawser_endpoints.lookup(&p->t.saddr);
@@ -237,7 +237,7 @@ static __always_inline int hw_from_container(struct __sk_buff *skb, struct hw_pk
 		return -HW_DROP_INTERNAL;
 
 	ret = hw_hairpin(skb, p, snet, now);
-	if (ret != 1)
+	if (ret != HW_MISS)
 		return ret;
 
 	if (dnet == snet_key)
@@ -262,7 +262,7 @@ int hawser_from_container(struct __sk_buff *skb)
 	ret = hw_parse(skb, &p);
 	if (ret == 0)
 		ret = hw_from_container(skb, &p);
-	else if (ret == 1)
+	else if (ret == HW_MISS)
 		ret = TC_ACT_OK;
 	if (ret < 0) {
 		hw_account(skb, HW_DIR_FROM_CONTAINER, -ret, skb->len, skb->ingress_ifindex, &p.t);

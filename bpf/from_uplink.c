@@ -20,9 +20,9 @@ static __always_inline int hw_uplink_rev_snat(struct __sk_buff *skb, struct hw_p
 	int ret;
 
 	if (!nv)
-		return 1;
+		return HW_MISS;
 	if (hw_expired(p->t.proto, nv->state, nv->seen_ns, now))
-		return 1; /* gc removes it; the stack answers */
+		return HW_MISS; /* gc removes it; the stack answers */
 	nv->state = hw_next_state(p, nv->state, 1);
 	nv->seen_ns = now;
 
@@ -46,7 +46,7 @@ static __always_inline int hw_uplink_rev_snat(struct __sk_buff *skb, struct hw_p
 	if (ret < 0)
 		return ret;
 	ret = hw_to_endpoint(skb, p);
-	return ret == 1 ? -HW_DROP_NO_ENDPOINT : ret;
+	return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
 }
 
 static __always_inline int hw_uplink_dnat(struct __sk_buff *skb, struct hw_pkt *p, __u64 now)
@@ -58,11 +58,11 @@ static __always_inline int hw_uplink_dnat(struct __sk_buff *skb, struct hw_pkt *
 	int ret, new_conn = 0;
 
 	if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
-		return 1;
+		return HW_MISS;
 	pv = hw_port_lookup(&pk, p->t.proto, p->t.daddr, p->t.dport,
 			    hw_is_node_addr(p->t.daddr));
 	if (!pv)
-		return 1;
+		return HW_MISS;
 
 	/* CT keyed by the reply as the backend will send it */
 	ct_key.saddr = pv->backend_ip;
@@ -100,7 +100,7 @@ static __always_inline int hw_uplink_dnat(struct __sk_buff *skb, struct hw_pkt *
 	if (ret < 0)
 		return ret;
 	ret = hw_to_endpoint(skb, p);
-	return ret == 1 ? -HW_DROP_NO_ENDPOINT : ret;
+	return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
 }
 
 int hawser_from_uplink(struct __sk_buff *skb)
@@ -110,14 +110,14 @@ int hawser_from_uplink(struct __sk_buff *skb)
 	int ret;
 
 	ret = hw_parse(skb, &p);
-	if (ret == 1)
+	if (ret == HW_MISS)
 		return TC_ACT_OK;
 	if (ret == 0) {
 		now = bpf_ktime_get_ns();
 		ret = hw_uplink_rev_snat(skb, &p, now);
-		if (ret == 1)
+		if (ret == HW_MISS)
 			ret = hw_uplink_dnat(skb, &p, now);
-		if (ret == 1)
+		if (ret == HW_MISS)
 			return TC_ACT_OK; /* not ours: host traffic, counted nowhere */
 	}
 	if (ret < 0) {

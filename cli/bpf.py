@@ -101,6 +101,8 @@ def monitor(client: Client, type_: str | None, container: str | None) -> None:
     query = {"type": type_, "container": container}
     try:
         for ev in client.stream("GET", path_for("monitor", query=query)):
+            if ev.get("type") == "heartbeat":  # the daemon's keep-alive while idle
+                continue
             click.echo(format_event(ev))
     except KeyboardInterrupt:
         pass

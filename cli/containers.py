@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -140,26 +139,14 @@ def run(
 
 
 def attach_and_wait(client: Client, cid: str) -> int:
-    """Follow the logs while waiting (in parallel, so ``--rm`` cannot race us); return the code."""
-    result: dict[str, Any] = {}
-
-    def waiter() -> None:
-        try:
-            result["resp"] = client.post(path_for("containers", cid, "wait"))
-        except CliError as exc:
-            result["error"] = exc
-
-    thread = threading.Thread(target=waiter, name="hawser-wait", daemon=True)
-    thread.start()
-    try:
-        write_frames(client.stream("GET", path_for("containers", cid, "logs", query={"follow": 1})))
-    except DaemonError as exc:
-        if exc.status != 404:  # already gone (auto-removed): the wait answer still counts
-            raise
-    thread.join()
-    if "error" in result:
-        raise result["error"]
-    return int((result.get("resp") or {}).get("StatusCode", 0))
+    """Start the created container attached: its output streams here; return its exit code."""
+    code = 0
+    for frame in client.stream("POST", path_for("containers", cid, "start", query={"attach": 1})):
+        if "exit" in frame:
+            code = int(frame["exit"])
+        else:
+            write_frames(iter([frame]))
+    return code
 
 
 def _names(names: list[str], trunc: bool) -> str:

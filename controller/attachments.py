@@ -40,8 +40,8 @@ def connect(node: Node, net_ref: str, ctr_ref: str, ip: str | None, aliases: lis
         if not is_running(ctr):
             raise Conflict(f"Container {ctr.id} is not running")
         with operation(node.store) as undo:
-            endpoints.attach(node, undo, ctr, net, requested_ip=ip, aliases=aliases)
-        node.hooks.get("endpoints_changed", lambda *a: None)(net)
+            ep = endpoints.attach(node, undo, ctr, net, requested_ip=ip, aliases=aliases)
+            node.emit("endpoint_added", ctr, net, ep)
 
 
 def disconnect(node: Node, net_ref: str, ctr_ref: str, force: bool) -> None:
@@ -59,5 +59,5 @@ def disconnect(node: Node, net_ref: str, ctr_ref: str, force: bool) -> None:
                 from controller.datapath_sync import unpublish_bindings
 
                 unpublish_bindings(node, bindings, eps[0])
+            node.emit("endpoint_removed", ctr, net, eps[0])
             endpoints.detach(node, eps[0])
-        node.hooks.get("endpoints_changed", lambda *a: None)(net)

@@ -54,6 +54,16 @@ def _pools(value: Any) -> list[str]:
     return [str(v) for v in items]
 
 
+def _upstreams(value: Any) -> list[str]:
+    items = _str_list(value)
+    for item in items:
+        host, sep, port = item.rpartition(":") if item.count(":") == 1 else ("", "", "")
+        ipaddress.ip_address(host if sep else item)
+        if sep and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"bad port in {item!r}")
+    return items
+
+
 def _node_name(value: Any) -> str:
     text = str(value)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,15}", text):
@@ -109,6 +119,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         "cgroup_path", "--cgroup-path", str, "", "cgroup v2 for socket hooks (default: v2 root)"
     ),
     Parameter("log_level", "--log-level", str, "info", "debug, info, warning or error"),
+    Parameter(
+        "dns_upstream",
+        "--dns-upstream",
+        _upstreams,
+        [],
+        "resolver (IP or IP:PORT, repeatable) that the embedded DNS forwards to "
+        "(default: the node's /etc/resolv.conf)",
+        True,
+    ),
 )
 
 BY_NAME = {p.name: p for p in PARAMETERS}

@@ -52,6 +52,7 @@ class RunRequest:
     links: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     auto_remove: bool = False
+    detach: bool = True  # False: created now, started by an attached `start`
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> RunRequest:
@@ -75,6 +76,7 @@ class RunRequest:
             links=strings("Links"),
             aliases=strings("NetworkAliases"),
             auto_remove=bool(body.get("AutoRemove")),
+            detach=bool(body.get("Detach", True)),
         )
 
 
@@ -209,7 +211,7 @@ def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
                 joined = lookup.container(node.store, joined.joined_container)
             if not is_running(joined):
                 raise Conflict(f"cannot join network of a non running container: {joined.id}")
-        link_targets = _resolve_links(node, parsed_links, kind, net)
+        link_targets = _resolve_links(node, parsed_links, kind, net, name)
         ctr_id = names.new_id()
         hostname = req.hostname or (
             joined.hostname if joined else socket.gethostname() if kind == "host" else ctr_id[:12]
@@ -270,8 +272,11 @@ def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
                     ctr.hostname,
                 )
                 undo.push(sandbox_files.remove, netns)
-            node.hooks.get("links_added", lambda *a: None)(ctr, link_targets)
-            _start_process(node, ctr, link_targets, undo)
+            if endpoint is not None and net is not None:
+                node.emit("endpoint_added", ctr, net, endpoint)
+            node.emit("container_created", ctr)
+            if req.detach or not ctr.cmd:
+                _start_process(node, ctr, link_targets, undo)
             node.store.put_container(ctr)
         return ctr, warnings
 
@@ -284,7 +289,7 @@ class LinkTarget:
 
 
 def _resolve_links(
-    node: Node, parsed: list[tuple[str, str]], kind: str, net: Network | None
+    node: Node, parsed: list[tuple[str, str]], kind: str, net: Network | None, parent: str
 ) -> list[LinkTarget]:
     targets = []
     for name, alias in parsed:
@@ -292,7 +297,9 @@ def _resolve_links(
         if child is None:
             raise NotFound(f"could not get container for {name}")
         if not is_running(child):
-            raise Conflict(f"Cannot link to a non running container: /{child.name} AS /{alias}")
+            raise Conflict(
+                f"Cannot link to a non running container: /{child.name} AS /{parent}/{alias}"
+            )
         endpoint = None
         if kind == "bridge" and net is not None:
             eps = node.store.endpoints(container_id=child.id, network_id=net.id)
@@ -371,6 +378,40 @@ def _start_process(node: Node, ctr: Container, targets: list[LinkTarget], undo: 
     undo.push(node.supervisor.forget, ctr.id)
 
 
+def start(node: Node, ref: str, attach: bool) -> Iterator[dict[str, Any]] | None:
+    """Start a created container; attached, stream its output until it exits, then its code."""
+    with node.lock:
+        ctr = lookup.container(node.store, ref)
+        if ctr.status != "created":
+            raise Conflict(f"container {ctr.name} is already started")
+        if not attach:
+            with operation(node.store) as undo:
+                _start_process(node, ctr, _stored_link_targets(node, ctr), undo)
+                node.store.put_container(ctr)
+            return None
+        node.supervisor.hold(ctr.id)
+        try:
+            with operation(node.store) as undo:
+                _start_process(node, ctr, _stored_link_targets(node, ctr), undo)
+                node.store.put_container(ctr)
+        except BaseException:
+            node.supervisor.release(ctr.id)
+            raise
+    return _attached_frames(node, ctr)
+
+
+def _attached_frames(node: Node, ctr: Container) -> Iterator[dict[str, Any]]:
+    try:
+        for stream, data in node.supervisor.logs(ctr.id, True, lambda: pid_alive(ctr.pid)):
+            yield {"stream": stream, "data": data}
+        yield {"exit": node.supervisor.exit_code(ctr.id)}
+    finally:
+        node.supervisor.release(ctr.id)
+        with node.lock:
+            if node.store.container(ctr.id) is None:
+                node.supervisor.forget(ctr.id)
+
+
 def is_running(ctr: Container) -> bool:
     return ctr.status == "running" and (not ctr.cmd or pid_alive(ctr.pid))
 
@@ -380,7 +421,7 @@ def on_process_exit(node: Node, ctr_id: str, code: int) -> None:
         ctr = node.store.container(ctr_id)
         if ctr is None or ctr.status != "running":
             return
-        node.hooks.setdefault("exits", {})[ctr_id] = code
+        node.exits[ctr_id] = node.exits[ctr.name] = code
         ctr.status, ctr.exit_code, ctr.finished = "exited", code, now_iso()
         with operation(node.store):
             node.store.put_container(ctr)
@@ -414,8 +455,11 @@ def remove(node: Node, ref: str, force: bool = False) -> Container:
                     unpublish_bindings(node, bindings, binding_ep)
                     break
             for ep in node.store.endpoints(container_id=ctr.id):
+                ep_net = node.store.network(ep.network_id)
+                if ep_net is not None:
+                    node.emit("endpoint_removed", ctr, ep_net, ep)
                 endpoints.detach(node, ep)
-            node.hooks.get("container_removed", lambda *a: None)(ctr)
+            node.emit("container_removed", ctr)
             node.store.delete_container(ctr.id)
             if ctr.netns and not ctr.owns_no_netns_mode:
                 kernel_netns.remove(ctr.netns)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 import signal
@@ -26,6 +28,8 @@ from controller.supervisor import Supervisor
 log = logging.getLogger("hawser")
 SO_NETNS_COOKIE = 71
 UPLINK_SCAN_SECONDS = 2.0
+#: Modules with an ``install(node)`` that registers listeners, routes and servers.
+PLUGINS = ("controller.observability", "controller.linkpolicy", "controller.dns")
 
 
 def netns_cookie() -> int:
@@ -60,14 +64,18 @@ class Daemon:
         ipr = IPRoute()
         kernel_links.write_sysctl("net.ipv4.ip_forward", "1")
         datapath = Datapath(dp_config, ipr)
-        self.node = Node(
+        self.node = node = Node(
             config=cfg,
             store=store,
             ipr=ipr,
             datapath=datapath,
             supervisor=Supervisor(state / "containers", self._on_exit),
         )
-        self.node.hooks["uplinks"] = {}
+        for plugin in PLUGINS:
+            if importlib.util.find_spec(plugin) is not None:  # LEAD-TODO: make strict
+                module = importlib.import_module(plugin)
+                if hasattr(module, "install"):
+                    module.install(node)
         datapath.start(netns_cookie())
 
     def _on_exit(self, ctr_id: str, code: int) -> None:
@@ -80,29 +88,21 @@ class Daemon:
         """Attach the from-uplink program to every uplink, including ones that appear later."""
         node = self.node
         wanted = set(self.cfg.uplink)
-        attached: dict[str, int] = node.hooks["uplinks"]
         addresses: dict[str, str] = {}
         for ifname, addr, _ in kernel_links.node_addresses(node.ipr):
             addresses.setdefault(ifname, addr)
         for link in node.ipr.get_links():
             ifname = str(link.get("ifname"))
-            if wanted:
-                if ifname not in wanted:
-                    continue
-            elif (
-                ifname == "lo"
-                or names.is_hawser_link(ifname)
-                or link.get("kind") in ("veth_peer_of_hawser",)
-            ):
+            if wanted and ifname not in wanted:
                 continue
-            index = int(link["index"])
-            addr = addresses.get(ifname, "0.0.0.0")
-            if attached.get(ifname) == index and node.hooks.get(f"uplink-addr:{ifname}") == addr:
+            if not wanted and (ifname == "lo" or names.is_hawser_link(ifname)):
                 continue
-            node.datapath.attach_uplink(index, addr)
-            attached[ifname] = index
-            node.hooks[f"uplink-addr:{ifname}"] = addr
-            log.info("uplink %s (index %d, %s) attached", ifname, index, addr)
+            current = (int(link["index"]), addresses.get(ifname, "0.0.0.0"))
+            if node.uplinks.get(ifname) == current:
+                continue
+            node.datapath.attach_uplink(*current)
+            node.uplinks[ifname] = current
+            log.info("uplink %s (index %d, %s) attached", ifname, *current)
         networks.refresh_node_addresses(node)
 
     def _uplink_loop(self) -> None:
@@ -120,8 +120,7 @@ class Daemon:
         counts = reconcile.full_sync(node)
         log.info("reconciled: %s", counts)
         self.scan_uplinks()
-        for start in node.hooks.get("on_start", []):
-            start(node)
+        node.emit("started")
         server = serve(routes.build(node), Path(self.cfg.socket))
         threading.Thread(target=self._uplink_loop, daemon=True).start()
 
@@ -137,6 +136,7 @@ class Daemon:
             server.serve_forever(poll_interval=0.2)
         finally:
             server.server_close()
+            node.emit("stopping")
             node.datapath.close()
             node.store.close()
             log.info("stopped")

@@ -139,6 +139,7 @@ def create(node: Node, req: NetworkRequest) -> tuple[Network, str]:
         with operation(node.store) as undo:
             build_bridge(node, net, undo)
             node.store.put_network(net)
+            node.emit("network_created", net)
         return net, ""
 
 
@@ -179,6 +180,7 @@ def remove(node: Node, ref: str) -> None:
                 f"error while removing network: network {net.name} id {net.id} has active endpoints"
             )
         with operation(node.store):
+            node.emit("network_removed", net)
             node.store.delete_network(net.id)
             node.datapath.delete_network(net.key)
             kernel_links.delete_link(node.ipr, net.bridge)

@@ -7,7 +7,7 @@ from typing import Any
 
 from controller import attachments, containers, lookup, networks
 from controller.api import Request, Router, stream
-from controller.errors import InvalidArgument
+from controller.errors import InvalidArgument, NotFound
 from controller.node import Node
 from controller.supervisor import pid_alive
 
@@ -33,8 +33,8 @@ def build(node: Node) -> Router:
             "Version": __version__,
             "StateDir": node.config.state_dir,
             "Socket": node.config.socket,
-            "MetricsAddress": node.hooks.get("metrics_address", ""),
-            "Uplinks": sorted(node.hooks.get("uplinks", {})),
+            "MetricsAddress": node.metrics_address,
+            "Uplinks": sorted(node.uplinks),
             "Config": dict(node.config.values),
         }
 
@@ -117,9 +117,15 @@ def build(node: Node) -> Router:
 
     @add("POST", "/v1/containers/{ref}/wait", "Wait for a container's process to exit")
     def container_wait(req: Request) -> Any:
+        ref = req.params["ref"]
         with node.lock:
-            ctr = lookup.container(node.store, req.params["ref"])
-        exits = node.hooks.setdefault("exits", {})
+            found = lookup.container_or_none(node.store, ref)
+        if found is None:
+            if ref in node.exits:  # an --rm container that already exited and went away
+                return {"StatusCode": node.exits[ref]}
+            raise NotFound(f"No such container: {ref}")
+        ctr = found
+        exits = node.exits
         while True:
             with node.lock:
                 current = node.store.container(ctr.id)
@@ -131,12 +137,18 @@ def build(node: Node) -> Router:
                 return {"StatusCode": 0}
             time.sleep(0.05)
 
+    @add("POST", "/v1/containers/{ref}/start", "Start a created container (attach=1 streams it)")
+    def container_start(req: Request) -> Any:
+        frames = containers.start(node, req.params["ref"], _flag(req, "attach"))
+        return {} if frames is None else stream(frames)
+
     @add("POST", "/v1/containers/{ref}/exec", "Run a command in a container")
     def container_exec(req: Request) -> Any:
         cmd = [str(c) for c in req.body.get("Cmd") or []]
         env = [str(e) for e in req.body.get("Env") or []]
         return stream(containers.exec_stream(node, req.params["ref"], cmd, env))
 
-    for extra in node.hooks.get("routes", []):
+    for extra in node.extra_routes:
         extra(router, node)
+    router.observe = node.observe
     return router

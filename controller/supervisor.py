@@ -49,7 +49,7 @@ class Supervisor:
     def __init__(self, root: Path, on_exit: Callable[[str, int], None]) -> None:
         self._root = root
         self._on_exit = on_exit
-        self._watched: set[str] = set()
+        self._held: set[str] = set()  # output folders an attached client still reads
         self._lock = threading.Lock()
 
     def _dir(self, ctr_id: str) -> Path:
@@ -108,7 +108,18 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
 
+    def hold(self, ctr_id: str) -> None:
+        with self._lock:
+            self._held.add(ctr_id)
+
+    def release(self, ctr_id: str) -> None:
+        with self._lock:
+            self._held.discard(ctr_id)
+
     def forget(self, ctr_id: str) -> None:
+        with self._lock:
+            if ctr_id in self._held:
+                return  # the attached reader removes it when done
         folder = self._root / ctr_id
         for child in folder.glob("*"):
             child.unlink(missing_ok=True)

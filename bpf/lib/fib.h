@@ -20,8 +20,8 @@
 static long (*hw_redirect_neigh)(__u32 ifindex, struct bpf_redir_neigh *params, int plen,
 				 __u64 flags) = (void *)BPF_FUNC_redirect_neigh;
 
-/* Deliver p to the endpoint owning p->t.daddr, if any. Returns 1 when the
- * destination is not an endpoint. */
+/* Deliver p to the endpoint owning p->t.daddr, if any. Returns HW_MISS when
+ * the destination is not an endpoint. */
 static __always_inline int hw_to_endpoint(struct __sk_buff *skb, struct hw_pkt *p)
 {
 	struct hw_endpoint *ep = hawser_endpoints.lookup(&p->t.daddr);
@@ -29,7 +29,7 @@ static __always_inline int hw_to_endpoint(struct __sk_buff *skb, struct hw_pkt *
 	int ret;
 
 	if (!ep)
-		return 1;
+		return HW_MISS;
 	net = hawser_networks.lookup(&ep->network);
 	if (!net)
 		return -HW_DROP_NO_ENDPOINT;

@@ -72,6 +72,9 @@ HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_MAX * HW_REAS
 HW_MAP("array", __u32, __u64, hawser_config, HW_CFG_MAX);
 /* writer: programs (drop-event budget); reader: programs */
 BPF_TABLE("percpu_array", __u32, struct hw_ratelimit, hawser_ratelimit, 1);
+/* writer: programs (builds an event off-stack); reader: controller, which
+ * decodes perf events with this map's leaf type */
+BPF_TABLE("percpu_array", __u32, struct hw_event, hawser_event_scratch, 1);
 /* writer: programs; reader: controller (open_events). Not pinned: events are live only */
 BPF_PERF_OUTPUT(hawser_events);
 

@@ -45,6 +45,10 @@ static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32
 	if (!emit)
 		return;
 
+	__u32 zero = 0;
+	struct hw_event *e = hawser_event_scratch.lookup(&zero);
+	if (!e)
+		return;
 	struct hw_event ev = {};
 	ev.ts_ns = bpf_ktime_get_ns();
 	ev.ifindex = ifindex;
@@ -59,7 +63,8 @@ static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32
 	ev.verdict = reason == HW_FORWARDED ? HW_VERDICT_FORWARD : HW_VERDICT_DROP;
 	ev.reason = reason;
 	ev.len = len;
-	hawser_events.perf_submit(ctx, &ev, sizeof(ev));
+	*e = ev;
+	hawser_events.perf_submit(ctx, e, sizeof(*e));
 }
 
 static __always_inline void hw_ep_count(__u32 ifindex, __u32 len, int tx)

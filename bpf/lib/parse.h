@@ -1,7 +1,7 @@
 /* Header parsing. hw_parse() copies what the datapath needs into struct
  * hw_pkt with bpf_skb_load_bytes (bounds-checked by the kernel), so later
  * rewrites never leave stale packet pointers behind.
- * Returns 0 for an IPv4 packet, 1 for anything to pass untouched (ARP,
+ * Returns 0 for an IPv4 packet, HW_MISS for anything to pass untouched (ARP,
  * non-IPv4, IP fragments after the first), -HW_DROP_MALFORMED on truncation. */
 #ifndef HAWSER_PARSE_H
 #define HAWSER_PARSE_H
@@ -13,6 +13,11 @@
 #include <uapi/linux/udp.h>
 #include <uapi/linux/icmp.h>
 #include "hawser_types.h"
+
+/* Helper return contract used across bpf/: a TC_ACT_* verdict (>= 0, never
+ * TC_ACT_RECLASSIFY), -reason for a drop, or HW_MISS for "not handled here,
+ * try the next step". */
+#define HW_MISS 1
 
 struct hw_pkt {
 	struct hw_tuple t;
@@ -40,15 +45,15 @@ static __always_inline int hw_parse(struct __sk_buff *skb, struct hw_pkt *p)
 	__builtin_memset(p, 0, sizeof(*p));
 	p->len = skb->len;
 	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0)
-		return 1;
+		return HW_MISS;
 	if (eth.h_proto != bpf_htons(ETH_P_IP))
-		return 1;
+		return HW_MISS;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
 		return -HW_DROP_MALFORMED;
 	if (ip.ihl < 5 || ip.version != 4)
 		return -HW_DROP_MALFORMED;
 	if (ip.frag_off & bpf_htons(0x1fff))
-		return 1;
+		return HW_MISS;
 	p->t.saddr = ip.saddr;
 	p->t.daddr = ip.daddr;
 	p->t.proto = ip.protocol;

@@ -1,7 +1,21 @@
 """Hawser's eBPF datapath: bcc-compiled tc and cgroup programs plus typed map access.
 
-Public surface: ``Datapath``, ``DatapathConfig``, ``PortMapping``, and the
-netns cookie helpers the daemon passes to ``Datapath.start``.
+Public surface (see ``Datapath`` for each method)::
+
+    Datapath.check_prerequisites(config)          # PrerequisiteMissing with a precise message
+    dp = Datapath(DatapathConfig(node=...), ipr)  # ipr: pyroute2 IPRoute/NetNS of the node netns
+    dp.start(netns_cookie)   # compile (~1.6 s), open/pin maps, attach sock hooks
+    dp.attach_uplink / detach_uplink / set_node_addresses
+    dp.set_network / delete_network               # network keys are >= 1
+    dp.attach_endpoint / detach_endpoint / flush_ct_for
+    dp.add_ports / delete_ports (PortMapping), dp.allow / disallow
+    dp.gc(); dp.stats(), maps(), ports(), endpoints(), networks(), policy(), ct(), nat(),
+    port_stats(), endpoint_stats(); dp.open_events(cb) + dp.poll_events(ms)
+    dp.close()    # detach sock hooks, keep pins and tc filters (restart keeps flows)
+    dp.destroy()  # also remove the node's pins
+
+``current_cookie()`` / ``cookie_of("/run/netns/NAME")`` give the netns cookie
+``start`` needs.
 """
 
 from .datapath import Datapath

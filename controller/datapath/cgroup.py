@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,9 @@ class SockHooks:
         try:
             for name, at in HOOKS.items():
                 attach_type = getattr(BPFAttachType, at)
-                fn = self._bpf.load_func(name, BPF.CGROUP_SOCK_ADDR, attach_type=attach_type)
+                fn = self._bpf.load_func(
+                    name.encode(), BPF.CGROUP_SOCK_ADDR, attach_type=attach_type
+                )
                 BPF.attach_func(fn, self._fd, attach_type, BPF_F_ALLOW_MULTI)
                 self._attached.append((fn, attach_type))
         except BaseException:
@@ -43,10 +46,9 @@ class SockHooks:
 
         while self._attached:
             fn, attach_type = self._attached.pop()
-            try:
+            # an error means it is already gone with the cgroup: nothing left to undo
+            with contextlib.suppress(Exception):
                 BPF.detach_func(fn, self._fd, attach_type)
-            except Exception:  # already gone with the cgroup: nothing left to undo
-                pass
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

@@ -17,7 +17,9 @@ def cflags(config: DatapathConfig) -> list[str]:
     flags = [f'-DHAWSER_PIN_DIR="{config.pin_dir}"', "-Wno-unused-function"]
     for name, size in config.map_sizes.items():
         if name not in SIZED_MAPS:
-            raise PrerequisiteMissing(f"unknown map size override {name!r}; known: {', '.join(SIZED_MAPS)}")
+            raise PrerequisiteMissing(
+                f"unknown map size override {name!r}; known: {', '.join(SIZED_MAPS)}"
+            )
         if not isinstance(size, int) or size <= 0:
             raise PrerequisiteMissing(f"invalid size for map {name!r}: {size!r}")
         flags.append(f"-DHW_{name.upper()}_SIZE={size}")

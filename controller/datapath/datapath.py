@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -73,7 +74,7 @@ class Datapath:
 
         self.bpf, self.compile_seconds = compile_bpf(self.config)
         for name in ("hawser_from_uplink", "hawser_from_container"):
-            self._progs[name] = self.bpf.load_func(name, BPF.SCHED_CLS).fd
+            self._progs[name] = self.bpf.load_func(name.encode(), BPF.SCHED_CLS).fd
         cfg = self._t("hawser_config")
         cfg[ctypes.c_uint(_CFG["HW_CFG_NETNS_COOKIE"])] = ctypes.c_ulonglong(netns_cookie)
         cfg[ctypes.c_uint(_CFG["HW_CFG_TRACE_RATE"])] = ctypes.c_ulonglong(
@@ -91,6 +92,14 @@ class Datapath:
         if self._hooks:
             self._hooks.detach()
             self._hooks = None
+        if self.bpf is not None and self._perf_open:
+            events = self.bpf[b"hawser_events"]
+            for key in list(events._open_key_fds):
+                try:
+                    del events[key]
+                except KeyError:
+                    events._open_key_fds.pop(key, None)
+            self._perf_open = False
         if self.bpf is not None:
             self.bpf.cleanup()
             self.bpf = None
@@ -102,10 +111,8 @@ class Datapath:
         node_dir = self.config.pin_dir.parent
         if node_dir.exists():
             shutil.rmtree(node_dir)
-        try:
+        with contextlib.suppress(OSError):
             node_dir.parent.rmdir()  # hawser/ if no other node uses it
-        except OSError:
-            pass
 
     def _load_state(self) -> None:
         """Seed the derived node-address set from pinned maps (daemon restart)."""
@@ -119,7 +126,7 @@ class Datapath:
     def _t(self, name: str) -> Any:
         if self.bpf is None:
             raise NotFound("the datapath is not started")
-        return self.bpf.get_table(name)
+        return self.bpf[name.encode()]  # cached: a PerfEventArray closes its buffers when collected
 
     # ---- uplinks and node addresses ---------------------------------------
     def attach_uplink(self, ifindex: int, address: str) -> None:
@@ -134,10 +141,8 @@ class Datapath:
     def detach_uplink(self, ifindex: int) -> None:
         tc.detach(self.ipr, ifindex)
         t = self._t("hawser_uplinks")
-        try:
+        with contextlib.suppress(KeyError):
             del t[t.Key(ifindex)]
-        except KeyError:
-            pass
         self._uplinks.pop(ifindex, None)
         self._sync_node_addrs()
 
@@ -197,10 +202,8 @@ class Datapath:
         lpm = self._t("hawser_subnets")
         lk = lpm.Key()
         lk.prefixlen, lk.addr = prefix, addr
-        try:
+        with contextlib.suppress(KeyError):
             del lpm[lk]
-        except KeyError:
-            pass
 
     def delete_network(self, key: int) -> None:
         nets = self._t("hawser_networks")
@@ -226,10 +229,8 @@ class Datapath:
         tc.detach(self.ipr, ifindex)
         for name, key in (("hawser_endpoints", ip_u32(ip)), ("hawser_endpoint_stats", ifindex)):
             t = self._t(name)
-            try:
+            with contextlib.suppress(KeyError):
                 del t[t.Key(key)]
-            except KeyError:
-                pass
         self.flush_ct_for(ip)
 
     # ---- published ports ------------------------------------------------------
@@ -258,10 +259,8 @@ class Datapath:
         for p in ports:
             k = self._port_key(t, p)
             for table in (t, st):
-                try:
+                with contextlib.suppress(KeyError):
                     del table[k]
-                except KeyError:
-                    pass
 
     # ---- policy -----------------------------------------------------------------
     def _policy_key(self, src: str, dst: str, proto: str, dport: int) -> tuple[Any, Any]:
@@ -278,10 +277,8 @@ class Datapath:
 
     def disallow(self, src: str, dst: str, proto: str, dport: int) -> None:
         t, k = self._policy_key(src, dst, proto, dport)
-        try:
+        with contextlib.suppress(KeyError):
             del t[k]
-        except KeyError:
-            pass
 
     # ---- conntrack ----------------------------------------------------------------
     def flush_ct_for(self, ip: str) -> None:
@@ -301,10 +298,8 @@ class Datapath:
 
     @staticmethod
     def _del(t: Any, k: Any) -> None:
-        try:
+        with contextlib.suppress(KeyError):
             del t[k]
-        except KeyError:
-            pass
 
     def gc(self) -> int:
         """Delete expired CT/NAT entries (same timeouts as the datapath); return the count."""
@@ -488,11 +483,12 @@ class Datapath:
     def open_events(self, callback: Callable[[dict[str, Any]], None]) -> None:
         """Deliver sampled drop/trace events to callback(dict) from poll_events()."""
         t = self._t("hawser_events")
+        event_type = self._t("hawser_event_scratch").sLeaf
         reasons = source.reasons()
         dirs = source.directions()
 
         def handle(_cpu: int, data: Any, _size: int) -> None:
-            e = t.event(data)
+            e = ctypes.cast(data, ctypes.POINTER(event_type)).contents
             callback(
                 {
                     "ts_ns": e.ts_ns,

@@ -22,7 +22,9 @@ def _mounts() -> list[tuple[str, str]]:
 
 def check(config: DatapathConfig) -> None:
     if os.geteuid() != 0:
-        raise PrerequisiteMissing("the eBPF datapath needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN)")
+        raise PrerequisiteMissing(
+            "the eBPF datapath needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN)"
+        )
     headers = Path("/lib/modules") / os.uname().release / "build"
     if not headers.exists():
         raise PrerequisiteMissing(

@@ -11,7 +11,17 @@ DEFAULT_TRACE_SAMPLE_RATE = 0  # traces off by default; drops are always sampled
 DEFAULT_DROP_EVENTS_PER_SEC = 100
 
 # map_sizes keys accepted by DatapathConfig (-> -DHW_<KEY>_SIZE for the C code)
-SIZED_MAPS = ("ports", "endpoints", "networks", "uplinks", "node_addrs", "policy", "ct", "nat", "sock")
+SIZED_MAPS = (
+    "ports",
+    "endpoints",
+    "networks",
+    "uplinks",
+    "node_addrs",
+    "policy",
+    "ct",
+    "nat",
+    "sock",
+)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import socket
 import secrets
+import socket
 import subprocess
 import textwrap
 import threading
@@ -29,7 +29,10 @@ _libc = ctypes.CDLL(None, use_errno=True)
 EXT_IP = "10.99.0.2"
 NODE_IP = "10.99.0.1"
 NETS = {1: ("hw0", "172.20.0.1", 16), 2: ("hw1", "172.21.0.1", 16), 3: ("hw2", "172.22.0.1", 16)}
-ETHTOOL = next((p for p in ("/usr/sbin/ethtool", "/sbin/ethtool", "/usr/bin/ethtool") if os.path.exists(p)), "ethtool")
+ETHTOOL = next(
+    (p for p in ("/usr/sbin/ethtool", "/sbin/ethtool", "/usr/bin/ethtool") if os.path.exists(p)),
+    "ethtool",
+)
 
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -172,7 +175,9 @@ class Topology:
         sh("ip", "-n", name, "addr", "add", f"{ip}/{plen}", "dev", "eth0")
         sh("ip", "-n", name, "link", "set", "eth0", "up")
         sh("ip", "-n", name, "route", "add", "default", "via", gw)
-        c = Container(name, ip, self.mac(name, "eth0"), host_if, self.ifindex(self.node, host_if), network)
+        c = Container(
+            name, ip, self.mac(name, "eth0"), host_if, self.ifindex(self.node, host_if), network
+        )
         self.containers.append(c)
         return c
 
@@ -191,7 +196,9 @@ class Topology:
         assert p.stdout is not None
         line = p.stdout.readline()
         if line.strip() != "READY":
-            raise RuntimeError(f"server in {ns} failed: {line} {p.stderr.read() if p.stderr else ''}")
+            raise RuntimeError(
+                f"server in {ns} failed: {line} {p.stderr.read() if p.stderr else ''}"
+            )
         return p
 
     def client(
@@ -206,7 +213,17 @@ class Topology:
         timeout: float = 3,
     ) -> dict[str, Any]:
         r = subprocess.run(
-            [*ns_cmd(ns, nsenter=nsenter), PY, "-c", CLIENT, proto, host, str(port), payload, str(timeout)],
+            [
+                *ns_cmd(ns, nsenter=nsenter),
+                PY,
+                "-c",
+                CLIENT,
+                proto,
+                host,
+                str(port),
+                payload,
+                str(timeout),
+            ],
             capture_output=True,
             text=True,
             timeout=timeout + 10,
@@ -239,7 +256,9 @@ class Topology:
         return out["s"]  # type: ignore[no-any-return]
 
     def ping(self, ns: str, dst: str) -> bool:
-        r = subprocess.run([*ns_cmd(ns), "ping", "-c1", "-W1", dst], capture_output=True, timeout=10)
+        r = subprocess.run(
+            [*ns_cmd(ns), "ping", "-c1", "-W1", dst], capture_output=True, timeout=10
+        )
         return r.returncode == 0
 
     def close(self) -> None:

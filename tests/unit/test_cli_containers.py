@@ -116,18 +116,18 @@ def test_run_create_failure_exits_125(fake: FakeDaemon) -> None:
     )
 
 
-def test_run_foreground_streams_logs_and_exits_with_status(fake: FakeDaemon) -> None:
+def test_run_foreground_streams_output_and_exits_with_status(fake: FakeDaemon) -> None:
     fake.route("POST", "/v1/containers", status=201, body={"Id": CID, "Warnings": []})
     fake.route(
-        "GET",
-        f"/v1/containers/{CID}/logs",
+        "POST",
+        f"/v1/containers/{CID}/start",
         stream=[
             {"stream": "stdout", "data": "hello\n"},
             {"stream": "stderr", "data": "oops\n"},
             {"stream": "stdout", "data": "bye"},
+            {"exit": 3},
         ],
     )
-    fake.route("POST", f"/v1/containers/{CID}/wait", body={"StatusCode": 3})
     result = invoke(fake, "run", "--rm", "sh", "-c", "exit 3")
     assert result.exit_code == 3
     assert result.stdout == "hello\nbye"
@@ -135,18 +135,16 @@ def test_run_foreground_streams_logs_and_exits_with_status(fake: FakeDaemon) -> 
     assert fake.requests[0].body == run_body(
         Cmd=["sh", "-c", "exit 3"], AutoRemove=True, Detach=False
     )
-    logs = [r for r in fake.requests if r.path.endswith("/logs")]
-    assert logs[0].query == {"follow": "1"}
-    assert any(r.method == "POST" and r.path.endswith("/wait") for r in fake.requests)
+    start = [r for r in fake.requests if r.path.endswith("/start")]
+    assert start[0].query == {"attach": "1"}
 
 
-def test_run_foreground_already_removed_keeps_wait_status(fake: FakeDaemon) -> None:
+def test_run_foreground_that_cannot_start_reports_the_error(fake: FakeDaemon) -> None:
     fake.route("POST", "/v1/containers", status=201, body={"Id": CID, "Warnings": []})
-    fake.error("GET", f"/v1/containers/{CID}/logs", 404, f"No such container: {CID}")
-    fake.route("POST", f"/v1/containers/{CID}/wait", body={"StatusCode": 0})
+    fake.error("POST", f"/v1/containers/{CID}/start", 409, "container x is already started")
     result = invoke(fake, "run", "--rm", "true")
-    assert result.exit_code == 0
-    assert result.stderr == ""
+    assert result.exit_code != 0
+    assert "container x is already started" in result.stderr
 
 
 # --- ps ----------------------------------------------------------------------------------

@@ -1,0 +1,52 @@
+"""A container's ``/etc/resolv.conf``: the embedded DNS while it is on a user-defined network.
+
+Docker writes ``nameserver 127.0.0.11`` plus ``options ndots:0`` for
+containers on user-defined networks, and the node's resolvers otherwise.
+Hawser's responder listens on the gateway of the container's first
+user-defined network instead; ``--dns`` servers become the responder's
+upstreams for that container, as with Docker.
+"""
+
+from __future__ import annotations
+
+from controller import hostsfile, sandbox_files
+from controller.dns.records import resolves_names
+from controller.model import Container
+from controller.node import Node
+
+
+def embedded_nameserver(node: Node, ctr: Container, without_endpoint: str = "") -> str | None:
+    """Gateway of the container's first (lowest ``ethN``) user-defined network, if any."""
+    eps = [ep for ep in node.store.endpoints(container_id=ctr.id) if ep.id != without_endpoint]
+    for ep in sorted(eps, key=lambda e: (len(e.ifname), e.ifname)):
+        net = node.store.network(ep.network_id)
+        if net is not None and resolves_names(net):
+            return net.gateway
+    return None
+
+
+def embedded_text(nameserver: str) -> str:
+    base = hostsfile.container_resolv(sandbox_files.node_resolv())
+    options = list(base.options)
+    if not any(o.startswith("ndots:") for o in options):
+        options.insert(0, "ndots:0")
+    return hostsfile.render_resolv([nameserver], base.search, options)
+
+
+def text_for(node: Node, ctr: Container, without_endpoint: str = "") -> str:
+    server = embedded_nameserver(node, ctr, without_endpoint)
+    if server is None:
+        return sandbox_files.resolv_text(ctr.dns, None)
+    return embedded_text(server)
+
+
+def write(node: Node, ctr: Container, without_endpoint: str = "") -> None:
+    """Rewrite the sandbox's resolv.conf (a ``container:`` mode one has none of its own)."""
+    if not ctr.netns or ctr.owns_no_netns_mode:
+        return
+    folder = sandbox_files.folder(ctr.netns)
+    if not folder.is_dir():
+        return
+    tmp = folder / ".resolv.conf.tmp"
+    tmp.write_text(text_for(node, ctr, without_endpoint))
+    tmp.replace(folder / "resolv.conf")

@@ -1,0 +1,467 @@
+"""Links (env, hosts, refusals, icc-off allow entries) and embedded DNS, through the real daemon.
+
+Topology: netns ``t-<hex>-ext`` (an outside host running two test resolvers)
+joined by a veth to ``t-<hex>-node``, where ``hawser daemon --icc=false`` runs
+with ``--dns-upstream`` pointing at the first resolver. Every packet stays in
+namespaces this module creates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HAWSER = "/work/main/.venv/bin/hawser"
+VENV_PY = "/work/main/.venv/bin/python"
+PY = "/usr/bin/python3"
+
+SERVE = textwrap.dedent(
+    """
+    import socket, sys, threading
+    def tcp(port):
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port)); s.listen(16)
+        while True:
+            c, _ = s.accept(); c.sendall(b"hi"); c.close()
+    def udp(port):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+        while True:
+            data, peer = s.recvfrom(100); s.sendto(b"hi", peer)
+    for spec in sys.argv[1:]:
+        proto, port = spec.split(":")
+        threading.Thread(target=tcp if proto == "tcp" else udp, args=(int(port),)).start()
+    """
+)
+PROBE = textwrap.dedent(
+    """
+    import socket, sys
+    proto, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    try:
+        if proto == "tcp":
+            s = socket.create_connection((ip, port), timeout=1.5); data = s.recv(10)
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.5)
+            s.sendto(b"x", (ip, port)); data = s.recv(10)
+        print("ok" if data == b"hi" else "fail")
+    except OSError:
+        print("fail")
+    """
+)
+ZONE_A = "outside.example. 60 IN A 10.9.9.9\n"
+ZONE_B = "outside.example. 60 IN A 10.8.8.8\n"
+
+
+def records(text: str) -> list[dict[str, Any]]:
+    """``--format json`` output: a JSON array or one object per line."""
+    text = text.strip()
+    if text.startswith("["):
+        return list(json.loads(text))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def sh(*cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+@dataclass
+class Node:
+    tag: str
+    prefix: str  # "10.A.B"
+    folder: Path
+    daemon: subprocess.Popen[bytes] | None = None
+    resolvers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def node_ns(self) -> str:
+        return f"t-{self.tag}-node"
+
+    @property
+    def ext_ns(self) -> str:
+        return f"t-{self.tag}-ext"
+
+    @property
+    def node_name(self) -> str:
+        return f"t{self.tag}"
+
+    @property
+    def socket(self) -> str:
+        return str(self.folder / "hawser.sock")
+
+    def hawser(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return sh(HAWSER, "--socket", self.socket, *args, check=check)
+
+    def run(self, *args: str) -> str:
+        return self.hawser("run", "-d", *args).stdout.strip()
+
+    def exec(self, name: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.hawser("exec", name, "--", *cmd, check=check)
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        out = json.loads(self.hawser("inspect", name).stdout)
+        return out[0] if isinstance(out, list) else out
+
+    def ip(self, name: str, network: str = "bridge") -> str:
+        return str(self.inspect(name)["NetworkSettings"]["Networks"][network]["IPAddress"])
+
+    def getent(self, name: str, target: str) -> list[str]:
+        r = self.exec(name, "getent", "hosts", target, check=False)
+        return [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+
+    def probe(self, name: str, proto: str, ip: str, port: int) -> bool:
+        return self.exec(name, PY, "-c", PROBE, proto, ip, str(port)).stdout.strip() == "ok"
+
+    def policy(self) -> set[tuple[str, str, str, int]]:
+        rows = records(self.hawser("bpf", "policy", "--format", "json").stdout)
+        return {(r["src"], r["dst"], r["proto"], int(r["dport"])) for r in rows}
+
+
+def _up(node: Node) -> None:
+    p = node.prefix
+    sh("ip", "netns", "add", node.node_ns)
+    sh("ip", "netns", "add", node.ext_ns)
+    sh("ip", "link", "add", "tu" + node.tag, "netns", node.node_ns, "type", "veth",
+       "peer", "name", "te" + node.tag, "netns", node.ext_ns)  # fmt: skip
+    for ns, dev, addrs in (
+        (node.node_ns, "tu" + node.tag, [f"{p}.1/24"]),
+        (node.ext_ns, "te" + node.tag, [f"{p}.2/24", f"{p}.3/24"]),
+    ):
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        for addr in addrs:
+            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+    sh("ip", "-n", node.ext_ns, "route", "add", "172.16.0.0/12", "via", f"{p}.1")
+    for addr, zone in ((f"{p}.2", ZONE_A), (f"{p}.3", ZONE_B)):
+        zfile = node.folder / f"zone-{addr}"
+        zfile.write_text(zone)
+        log = open(node.folder / f"resolver-{addr}.log", "wb")  # noqa: SIM115
+        node.resolvers.append(
+            subprocess.Popen(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    node.ext_ns,
+                    VENV_PY,
+                    "-u",
+                    "-m",
+                    "dnslib.zoneresolver",
+                    "--zone",
+                    str(zfile),
+                    "--address",
+                    addr,
+                    "--port",
+                    "53",
+                    "--tcp",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        )
+    log = open(node.folder / "daemon.log", "wb")  # noqa: SIM115
+    node.daemon = subprocess.Popen(
+        ["nsenter", f"--net=/run/netns/{node.node_ns}", HAWSER, "daemon",
+         "--state-dir", str(node.folder / "state"), "--socket", node.socket,
+         "--node-name", node.node_name, "--metrics-address", "", "--uplink", "tu" + node.tag,
+         "--icc", "false", "--dns-upstream", f"{p}.2"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not os.path.exists(node.socket):
+        if node.daemon.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(
+                "daemon did not start:\n" + (node.folder / "daemon.log").read_text()
+            )
+        time.sleep(0.2)
+
+
+def _down(node: Node) -> None:
+    if node.daemon is not None and node.daemon.poll() is None:
+        try:
+            rows = records(node.hawser("ps", "-a", "--format", "json", check=False).stdout)
+            for row in rows:
+                node.hawser("rm", "-f", str(row.get("ID") or row.get("Id")), check=False)
+            nets = records(node.hawser("network", "ls", "--format", "json").stdout)
+            for net in nets:
+                if net.get("Name") not in ("bridge", "host", "none"):
+                    node.hawser("network", "rm", str(net["Name"]), check=False)
+        except (AssertionError, ValueError, subprocess.TimeoutExpired):
+            pass
+        node.daemon.send_signal(signal.SIGTERM)
+        try:
+            node.daemon.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            node.daemon.kill()
+            node.daemon.wait()
+    for proc in node.resolvers:
+        proc.terminate()
+        proc.wait(timeout=10)
+    for ns in sh("ip", "netns", "list").stdout.split():
+        if ns.startswith(f"hw-{node.node_name}-"):
+            sh("ip", "netns", "del", ns, check=False)
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
+    sh("ip", "netns", "del", node.ext_ns, check=False)
+    sh("ip", "netns", "del", node.node_ns, check=False)
+    shutil.rmtree(f"/sys/fs/bpf/hawser/{node.node_name}", ignore_errors=True)
+    shutil.rmtree(node.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Node]:
+    tag = secrets.token_hex(4)
+    n = Node(
+        tag,
+        f"10.{secrets.randbelow(50) + 150}.{secrets.randbelow(250) + 1}",
+        Path(tempfile.mkdtemp(prefix=f"t-{tag}-")),
+    )
+    try:
+        _up(n)
+        yield n
+    finally:
+        _down(n)
+
+
+def wait_for(fn: Any, timeout: float = 1.0) -> Any:
+    """Poll ``fn`` until truthy; the issue's bound is 1 s after a change."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+# ---- --expose -----------------------------------------------------------------------------
+def test_expose_shows_in_inspect_and_ps(node: Node) -> None:
+    node.run("--name", "exp", "--expose", "80", "--expose", "7000-7002/udp", "sleep", "600")
+    exposed = node.inspect("exp")["Config"]["ExposedPorts"]
+    assert set(exposed) == {"80/tcp", "7000/udp", "7001/udp", "7002/udp"}
+    line = next(x for x in node.hawser("ps").stdout.splitlines() if x.rstrip().endswith("exp"))
+    assert "80/tcp" in line and "7000-7002/udp" in line
+    node.hawser("rm", "-f", "exp")
+
+
+# ---- --link on the default bridge -----------------------------------------------------------
+def test_link_env_hosts_for_run_and_exec(node: Node) -> None:
+    node.run("--name", "db", "--expose", "5432", "-e", "POSTGRES_DB=app", "sleep", "600")
+    db_ip = node.ip("db")
+    db_host = node.inspect("db")["Config"]["Hostname"]
+    node.run("--name", "web", "--link", "db:dbalias", "sh", "-c", "env; sleep 600")
+    want = {
+        f"DBALIAS_PORT=tcp://{db_ip}:5432",
+        f"DBALIAS_PORT_5432_TCP=tcp://{db_ip}:5432",
+        f"DBALIAS_PORT_5432_TCP_ADDR={db_ip}",
+        "DBALIAS_PORT_5432_TCP_PORT=5432",
+        "DBALIAS_PORT_5432_TCP_PROTO=tcp",
+        "DBALIAS_NAME=/web/dbalias",
+        "DBALIAS_ENV_POSTGRES_DB=app",
+    }
+    exec_env = set(node.exec("web", "env").stdout.splitlines())
+    assert want <= exec_env
+    assert not any(v.startswith("DBALIAS_ENV_PATH=") for v in exec_env)
+    run_env = wait_for(lambda: set(node.hawser("logs", "web").stdout.splitlines()) & want, 3)
+    assert run_env == want
+    hosts = node.exec("web", "cat", "/etc/hosts").stdout
+    assert f"{db_ip}\tdbalias {db_host} db\n" in hosts
+    assert node.getent("web", "dbalias") == [db_ip]
+    node.hawser("rm", "-f", "web")
+
+
+def test_link_refusals(node: Node) -> None:
+    node.run("--name", "gone", "true")
+    wait_for(lambda: "Exited" in node.hawser("ps", "-a").stdout, 5)
+    r = node.hawser("run", "-d", "--name", "p1", "--link", "gone:g", "sleep", "5", check=False)
+    assert r.returncode != 0
+    assert "Cannot link to a non running container: /gone AS /p1/g" in r.stderr
+    node.hawser("network", "create", "linknet")
+    node.run("--name", "onuser", "--network", "linknet", "sleep", "600")
+    r = node.hawser("run", "-d", "--name", "p2", "--link", "onuser", "sleep", "5", check=False)
+    assert "Cannot link to /onuser, as it does not belong to the default network" in r.stderr
+    r = node.hawser("run", "-d", "--network", "host", "--link", "onuser", "sleep", "5", check=False)
+    assert "conflicting options: host type networking can't be used with links" in r.stderr
+    assert not any(
+        line.rstrip().endswith(("p1", "p2")) for line in node.hawser("ps", "-a").stdout.splitlines()
+    )
+    for name in ("gone", "onuser"):
+        node.hawser("rm", "-f", name)
+    node.hawser("network", "rm", "linknet")
+
+
+def test_link_opens_exposed_ports_only_with_icc_off(node: Node) -> None:
+    node.run("--name", "svc", "--expose", "5432", "--expose", "5433/udp",
+             PY, "-c", SERVE, "tcp:5432", "udp:5433", "tcp:6000")  # fmt: skip
+    node.run("--name", "peer", PY, "-c", SERVE, "tcp:7000")
+    node.run("--name", "client", "--link", "svc:svc", "sleep", "600")
+    node.run("--name", "other", "sleep", "600")
+    svc, client, peer = node.ip("svc"), node.ip("client"), node.ip("peer")
+    time.sleep(0.5)  # servers listening
+    assert node.policy() == {(client, svc, "tcp", 5432), (client, svc, "udp", 5433)}
+    assert node.probe("client", "tcp", svc, 5432)  # the link's ports, replies included
+    assert node.probe("client", "udp", svc, 5433)
+    assert not node.probe("client", "tcp", svc, 6000)  # not exposed
+    assert not node.probe("other", "tcp", svc, 5432)  # not linked
+    assert not node.probe("client", "tcp", peer, 7000)  # icc off elsewhere
+    assert not node.probe("svc", "tcp", peer, 7000)
+    # removing the parent removes its entries, and a new parent's link adds its own
+    node.hawser("rm", "-f", "client")
+    assert node.policy() == set()
+    node.run("--name", "client2", "--link", "svc", "sleep", "600")
+    client2 = node.ip("client2")
+    assert node.policy() == {(client2, svc, "tcp", 5432), (client2, svc, "udp", 5433)}
+    assert node.probe("client2", "tcp", svc, 5432)
+    # removing the child removes them too; a new container under its name is not linked
+    node.hawser("rm", "-f", "svc")
+    assert node.policy() == set()
+    node.run("--name", "svc", "--expose", "5432", PY, "-c", SERVE, "tcp:5432")
+    assert node.policy() == set()
+    assert not node.probe("client2", "tcp", node.ip("svc"), 5432)
+    for name in ("svc", "peer", "client2", "other"):
+        node.hawser("rm", "-f", name)
+
+
+def test_link_policy_restored_after_daemon_restart(node: Node) -> None:
+    node.run("--name", "kid", "--expose", "9000", "sleep", "600")
+    node.run("--name", "dad", "--link", "kid", "sleep", "600")
+    entry = (node.ip("dad"), node.ip("kid"), "tcp", 9000)
+    assert node.policy() == {entry}
+    assert node.daemon is not None
+    node.daemon.send_signal(signal.SIGTERM)
+    node.daemon.wait(timeout=20)
+    # a stale entry the store does not explain must be gone after the restart's sync
+    os.unlink(node.socket)
+    log = open(node.folder / "daemon2.log", "wb")  # noqa: SIM115
+    node.daemon = subprocess.Popen(
+        ["nsenter", f"--net=/run/netns/{node.node_ns}", HAWSER, "daemon",
+         "--state-dir", str(node.folder / "state"), "--socket", node.socket,
+         "--node-name", node.node_name, "--metrics-address", "", "--uplink", "tu" + node.tag,
+         "--icc", "false", "--dns-upstream", f"{node.prefix}.2"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not os.path.exists(node.socket) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert node.policy() == {entry}
+    node.hawser("rm", "-f", "dad")
+    node.hawser("rm", "-f", "kid")
+    assert node.policy() == set()
+
+
+# ---- embedded DNS ----------------------------------------------------------------------------
+def test_dns_names_aliases_short_id_hostname(node: Node) -> None:
+    node.hawser("network", "create", "front")
+    cid = node.run("--name", "api", "--network", "front", "--network-alias", "backend",
+                   "--hostname", "apihost", "sleep", "600")  # fmt: skip
+    node.run("--name", "cli", "--network", "front", "sleep", "600")
+    api = node.ip("api", "front")
+    gateway = node.inspect("api")["NetworkSettings"]["Networks"]["front"]["Gateway"]
+    resolv = node.exec("cli", "cat", "/etc/resolv.conf").stdout
+    assert f"nameserver {gateway}\n" in resolv and "ndots:0" in resolv
+    for name in ("api", "backend", cid[:12], "apihost", "api.front", "API"):
+        assert node.getent("cli", name) == [api], name
+    dig = node.exec("cli", "dig", "+short", "+tries=1", "+time=2", "backend").stdout.split()
+    assert dig == [api]
+    tcp = node.exec("cli", "dig", "+tcp", "+short", "+time=2", "api").stdout.split()
+    assert tcp == [api]
+    aaaa = node.exec("cli", "dig", "+time=2", "AAAA", "api").stdout
+    assert "status: NOERROR" in aaaa and "ANSWER: 0" in aaaa
+    ptr = node.exec("cli", "dig", "+short", "+time=2", "-x", api).stdout.split()
+    assert ptr == ["api.front."]
+    assert node.exec("cli", "ping", "-c1", "-W2", "api").returncode == 0
+    # local names are never leaked to the upstream resolver
+    upstream_log = (node.folder / f"resolver-{node.prefix}.2.log").read_text()
+    assert "backend" not in upstream_log and "apihost" not in upstream_log
+
+
+def test_dns_same_alias_on_two_containers_answers_both(node: Node) -> None:
+    node.run("--name", "api2", "--network", "front", "--network-alias", "backend", "sleep", "600")
+    both = {node.ip("api", "front"), node.ip("api2", "front")}
+    assert set(node.getent("cli", "backend")) <= both
+    dig = node.exec("cli", "dig", "+short", "+time=2", "backend").stdout.split()
+    assert set(dig) == both
+    node.hawser("rm", "-f", "api2")
+    assert wait_for(
+        lambda: (
+            node.exec("cli", "dig", "+short", "backend").stdout.split() == [node.ip("api", "front")]
+        )
+    )
+
+
+def test_dns_connect_alias_disconnect_and_removal(node: Node) -> None:
+    node.run("--name", "late", "sleep", "600")  # default bridge: the node's resolvers
+    assert "ndots:0" not in node.exec("late", "cat", "/etc/resolv.conf").stdout
+    node.hawser("network", "connect", "--alias", "cache", "front", "late")
+    late = node.ip("late", "front")
+    assert wait_for(lambda: node.getent("cli", "cache") == [late])
+    assert node.getent("cli", "late") == [late]
+    r = node.hawser("network", "connect", "--alias", "again", "front", "late", check=False)
+    assert r.returncode != 0
+    assert "endpoint with name late already exists in network front" in r.stderr
+    node.hawser("network", "disconnect", "front", "late")
+    assert wait_for(lambda: node.getent("cli", "cache") == [])
+    node.hawser("rm", "-f", "api")
+    assert wait_for(lambda: node.getent("cli", "api") == [])
+    node.hawser("rm", "-f", "late")
+
+
+def test_dns_two_networks(node: Node) -> None:
+    node.hawser("network", "create", "back")
+    node.run("--name", "fa", "--network", "front", "sleep", "600")
+    node.run("--name", "bb", "--network", "back", "sleep", "600")
+    node.run("--name", "both", "--network", "front", "sleep", "600")
+    node.hawser("network", "connect", "back", "both")
+    assert wait_for(lambda: node.getent("both", "bb") == [node.ip("bb", "back")])
+    assert node.getent("both", "fa") == [node.ip("fa", "front")]
+    # each side sees the dual-homed container at its address on the shared network
+    assert node.getent("fa", "both") == [node.ip("both", "front")]
+    assert node.getent("bb", "both") == [node.ip("both", "back")]
+    # no resolution across networks that are not shared
+    assert node.getent("fa", "bb") == []
+    assert node.getent("bb", "fa") == []
+    for name in ("fa", "bb", "both"):
+        node.hawser("rm", "-f", name)
+    node.hawser("network", "rm", "back")
+
+
+def test_dns_forwards_to_upstream_and_dns_flag_overrides(node: Node) -> None:
+    assert node.getent("cli", "outside.example") == ["10.9.9.9"]
+    tcp = node.exec("cli", "dig", "+tcp", "+short", "+time=2", "outside.example").stdout.split()
+    assert tcp == ["10.9.9.9"]
+    nx = node.exec("cli", "dig", "+time=2", "nowhere.example").stdout
+    assert "status: NXDOMAIN" in nx
+    node.run("--name", "own", "--network", "front", "--dns", f"{node.prefix}.3", "sleep", "600")
+    gateway = node.inspect("own")["NetworkSettings"]["Networks"]["front"]["Gateway"]
+    assert f"nameserver {gateway}" in node.exec("own", "cat", "/etc/resolv.conf").stdout
+    assert node.getent("own", "outside.example") == ["10.8.8.8"]
+    assert node.getent("own", "cli") == [node.ip("cli", "front")]
+    node.hawser("rm", "-f", "own")
+
+
+def test_dns_bad_inputs(node: Node) -> None:
+    r = node.hawser("run", "-d", "--network-alias", "x", "sleep", "5", check=False)
+    assert r.returncode != 0
+    assert (
+        "network-scoped alias is supported only for containers in user defined networks" in r.stderr
+    )
+    node.run("--name", "plain", "sleep", "600")
+    r = node.hawser("network", "connect", "--alias", "x", "bridge", "plain", check=False)
+    assert "network-scoped alias is supported only for containers in user defined networks" in (
+        r.stderr
+    )
+    node.hawser("rm", "-f", "plain")
+    node.hawser("rm", "-f", "cli")
+    node.hawser("network", "rm", "front")

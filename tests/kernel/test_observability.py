@@ -1,0 +1,499 @@
+"""Observability against real components: a Hawser daemon, real packets, Debian's Prometheus.
+
+Topology (all names ``t-<hex>-…``, addresses only inside these namespaces)::
+
+    t-<hex>-ext  eth0 10.A.B.2/24  ── veth ──  up0 10.A.B.1/24  t-<hex>-node
+      (outside host: a TCP server)              hawser daemon (metrics on 127.0.0.1:<ephemeral>)
+                                                prometheus (127.0.0.1:9090, scrapes every 1 s)
+
+One module-scoped scenario: a network with icc off, a web container publishing
+8080:80, a client container and an egress container holding a masqueraded
+connection to ext. Then every query of every Grafana panel must return data
+from Prometheus; a deliberately dropped packet (icc) must move the drop counter
+in /metrics and ``hawser bpf stats`` and show up in ``hawser monitor``; ``hawser
+bpf ct`` must show the published-port flow with its translation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import textwrap
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HAWSER = str(ROOT / ".venv" / "bin" / "hawser")
+PY = "/usr/bin/python3"
+PROMETHEUS = "/usr/bin/prometheus"
+DASHBOARDS = sorted((ROOT / "grafana").rglob("*.json"))
+BPFFS = Path("/sys/fs/bpf/hawser")
+
+# Outside host: accepts TCP connections, answers every chunk, keeps the connection open.
+EXT_SERVER = textwrap.dedent(
+    """
+    import socket, threading
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 7000)); s.listen(16)
+    def serve(c):
+        while True:
+            data = c.recv(100)
+            if not data:
+                return
+            c.sendall(b"ok:" + data)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+    """
+)
+# A connection that stays open (a live conntrack entry): connect, talk once, wait.
+HOLD = textwrap.dedent(
+    """
+    import socket, sys, time
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+    s.sendall(sys.argv[3].encode())
+    print(s.recv(200).decode(errors="replace"), flush=True)
+    time.sleep(float(sys.argv[4]))
+    """
+)
+PROBE = textwrap.dedent(
+    """
+    import socket, sys
+    try:
+        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.0)
+        print("connected")
+    except OSError as exc:
+        print("failed", exc)
+    """
+)
+HTTP_GET = textwrap.dedent(
+    """
+    import sys, urllib.request
+    for _ in range(int(sys.argv[2])):
+        print(urllib.request.urlopen(sys.argv[1], timeout=3).status)
+    """
+)
+
+
+def sh(*cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def json_rows(text: str) -> list[dict[str, Any]]:
+    text = text.strip()
+    if text.startswith("["):
+        return list(json.loads(text))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def parse_metrics(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Prometheus text format → {(name, labels): value}."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][\w:]*)(\{(.*)\})?\s+(\S+)", line)
+        if not m:
+            continue
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def metric(samples: dict[Any, float], name: str, **labels: str) -> float:
+    want = set(labels.items())
+    found = [v for (n, ls), v in samples.items() if n == name and want <= set(ls)]
+    assert found, f"no sample {name}{labels}"
+    return sum(found)
+
+
+@dataclass
+class Node:
+    tag: str
+    prefix: str
+    folder: Path
+    procs: list[subprocess.Popen[Any]] = field(default_factory=list)
+    daemon: subprocess.Popen[Any] | None = None
+    metrics_address: str = ""
+
+    node_ns = property(lambda self: f"t-{self.tag}-node")
+    ext_ns = property(lambda self: f"t-{self.tag}-ext")
+    node_name = property(lambda self: f"t{self.tag}")
+    socket = property(lambda self: str(self.folder / "hawser.sock"))
+    node_ip = property(lambda self: f"{self.prefix}.1")
+    ext_ip = property(lambda self: f"{self.prefix}.2")
+
+    def in_node(self, *cmd: str) -> list[str]:
+        return ["nsenter", f"--net=/run/netns/{self.node_ns}", *cmd]
+
+    def hawser(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return sh(HAWSER, "--socket", self.socket, *args, check=check)
+
+    def ip_of(self, name: str, network: str) -> str:
+        out = json.loads(self.hawser("inspect", name).stdout)
+        out = out[0] if isinstance(out, list) else out
+        return str(out["NetworkSettings"]["Networks"][network]["IPAddress"])
+
+    def get(self, url: str) -> str:
+        return sh(*self.in_node("curl", "-sf", "--max-time", "5", url)).stdout
+
+    def metrics(self) -> dict[Any, float]:
+        return parse_metrics(self.get(f"http://{self.metrics_address}/metrics"))
+
+    def promql(self, query: str) -> list[dict[str, Any]]:
+        url = "http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode({"query": query})
+        body = json.loads(self.get(url))
+        assert body["status"] == "success", body
+        return list(body["data"]["result"])
+
+    def spawn(self, *cmd: str, **kw: Any) -> subprocess.Popen[Any]:
+        proc = subprocess.Popen(cmd, **kw)
+        self.procs.append(proc)
+        return proc
+
+
+def _stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait: float = 15) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _build(node: Node) -> None:
+    sh("ip", "netns", "add", node.node_ns)
+    sh("ip", "netns", "add", node.ext_ns)
+    sh("ip", "link", "add", "tu" + node.tag, "netns", node.node_ns, "type", "veth",
+       "peer", "name", "te" + node.tag, "netns", node.ext_ns)  # fmt: skip
+    for ns, old, new, addr in (
+        (node.node_ns, "tu" + node.tag, "up0", node.node_ip),
+        (node.ext_ns, "te" + node.tag, "eth0", node.ext_ip),
+    ):
+        sh("ip", "-n", ns, "link", "set", old, "name", new)
+        sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", new)
+        sh("ip", "-n", ns, "link", "set", new, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+
+
+def _start_daemon(node: Node) -> None:
+    log = open(node.folder / "daemon.log", "wb")  # noqa: SIM115 - closed with the process
+    node.daemon = node.spawn(
+        *node.in_node(
+            HAWSER,
+            "daemon",
+            "--state-dir",
+            str(node.folder / "state"),
+            "--socket",
+            node.socket,
+            "--node-name",
+            node.node_name,
+            "--metrics-address",
+            "127.0.0.1:0",
+        ),  # fmt: skip
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert node.daemon.poll() is None, (node.folder / "daemon.log").read_text()
+        if os.path.exists(node.socket):
+            from cli.client import Client
+
+            try:
+                info = Client(node.socket, timeout=5).get("/v1/info")
+                node.metrics_address = str(info["MetricsAddress"])
+                return
+            except Exception:
+                pass
+        time.sleep(0.3)
+    raise AssertionError("daemon did not start:\n" + (node.folder / "daemon.log").read_text())
+
+
+def _start_prometheus(node: Node) -> None:
+    config = node.folder / "prometheus.yml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            global:
+              scrape_interval: 1s
+              evaluation_interval: 1s
+            scrape_configs:
+              - job_name: hawser
+                static_configs:
+                  - targets: ["{node.metrics_address}"]
+            """
+        )
+    )
+    node.spawn(
+        *node.in_node(
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={node.folder / 'tsdb'}",
+            "--web.listen-address=127.0.0.1:9090",
+            "--log.level=warn",
+        ),  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=open(node.folder / "prometheus.log", "wb"),  # noqa: SIM115
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if node.promql('up{job="hawser"} == 1'):
+                return
+        except AssertionError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(
+        "prometheus never scraped the daemon:\n" + (node.folder / "prometheus.log").read_text()
+    )
+
+
+def _teardown(node: Node) -> list[str]:
+    problems = []
+    if node.daemon is not None and node.daemon.poll() is None and os.path.exists(node.socket):
+        ps = node.hawser("ps", "-a", "-q", check=False).stdout.split()
+        if ps:
+            node.hawser("rm", "-f", *ps, check=False)
+        node.hawser("network", "prune", "-f", check=False)
+    for proc in reversed(node.procs):
+        _stop(proc)
+    for ns in (node.node_ns, node.ext_ns):
+        sh("ip", "netns", "del", ns, check=False)
+    leftovers = [n for n in sh("ip", "netns", "list").stdout.split() if node.tag in n]
+    for ns in leftovers:
+        problems.append(f"netns left behind: {ns}")
+        sh("ip", "netns", "del", ns, check=False)
+    pins = BPFFS / node.node_name
+    if pins.exists():  # the daemon keeps its pins across restarts by design; the test removes them
+        shutil.rmtree(pins, ignore_errors=True)
+    return problems
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Node]:
+    tag = secrets.token_hex(3)
+    prefix = f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(250)}"
+    folder = Path(tempfile.mkdtemp(prefix=f"t-{tag}-"))
+    n = Node(tag, prefix, folder)
+    try:
+        _build(n)
+        _start_daemon(n)
+        yield n
+    finally:
+        problems = _teardown(n)
+        shutil.rmtree(folder, ignore_errors=True)
+        assert not problems, problems
+
+
+@pytest.fixture(scope="module")
+def scenario(node: Node) -> dict[str, Any]:
+    """Containers, traffic (published port, masquerade, icc drop), Prometheus scraping it all."""
+    node.spawn("ip", "netns", "exec", node.ext_ns, PY, "-c", EXT_SERVER,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    _start_prometheus(node)
+    node.hawser("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "noicc")
+    node.hawser("run", "-d", "--name", "web", "--network", "noicc", "-p", "8080:80",
+                "--", PY, "-m", "http.server", "80")  # fmt: skip
+    node.hawser("run", "-d", "--name", "cli", "--network", "noicc", "--", "sleep", "600")
+    node.hawser("run", "-d", "--name", "egress", "--network", "noicc",
+                "--", PY, "-c", HOLD, node.ext_ip, "7000", "masq", "600")  # fmt: skip
+    ips = {name: node.ip_of(name, "noicc") for name in ("web", "cli", "egress")}
+    # a failing operation (409) feeds hawser_operation_errors_total{operation="container_remove"}
+    assert node.hawser("rm", "web", check=False).returncode != 0
+    # published-port traffic from the outside host, spread over a few scrapes
+    deadline = time.monotonic() + 20
+    while True:
+        r = sh("ip", "netns", "exec", node.ext_ns, PY, "-c", HTTP_GET,
+               f"http://{node.node_ip}:8080/", "3", check=False)  # fmt: skip
+        if r.stdout.split() == ["200"] * 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert r.stdout.split() == ["200"] * 3, r.stderr
+    # a live published-port flow for `hawser bpf ct`
+    hold = node.spawn("ip", "netns", "exec", node.ext_ns, PY, "-c", HOLD, node.node_ip, "8080",
+                      "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "120", stdout=subprocess.PIPE,
+                      text=True)  # fmt: skip
+    assert hold.stdout is not None and "200" in hold.stdout.readline()
+    for _ in range(3):
+        time.sleep(1)
+        sh("ip", "netns", "exec", node.ext_ns, PY, "-c", HTTP_GET,
+           f"http://{node.node_ip}:8080/", "2")  # fmt: skip
+    return {"ips": ips}
+
+
+def _monitor(node: Node, *args: str) -> subprocess.Popen[str]:
+    return node.spawn(HAWSER, "--socket", node.socket, "monitor", *args,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _read_lines_until(proc: subprocess.Popen[str], pattern: str, seconds: float) -> list[str]:
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if re.search(pattern, line):
+                break
+    return lines
+
+
+def _icc_drops(node: Node) -> tuple[float, int]:
+    metrics = metric(node.metrics(), "hawser_drop_count_total", reason="icc",
+                     direction="from_container")  # fmt: skip
+    rows = json_rows(node.hawser("bpf", "stats", "--format", "json").stdout)
+    cli = sum(int(r["packets"]) for r in rows if r["reason"] == "icc")
+    return metrics, cli
+
+
+def test_icc_drop_moves_counters_and_reaches_monitor(node: Node, scenario: dict[str, Any]) -> None:
+    ips = scenario["ips"]
+    before_metrics, before_cli = _icc_drops(node)
+    involved = _monitor(node, "--type", "drop", "--container", "cli")
+    uninvolved = _monitor(node, "--type", "drop", "--container", "egress")
+    time.sleep(1.0)  # both streams subscribed
+    r = node.hawser("exec", "cli", "--", PY, "-c", PROBE, ips["web"], "80")
+    assert r.stdout.startswith("failed"), f"icc=false must block cli → web: {r.stdout}"
+
+    expected = rf"drop icc tcp {re.escape(ips['cli'])}:\d+ -> {re.escape(ips['web'])}:80"
+    seen = _read_lines_until(involved, expected, 10)
+    assert any(re.search(expected, line) for line in seen), seen
+    time.sleep(1.0)
+    for proc in (involved, uninvolved):
+        _stop(proc, signal.SIGINT, 5)
+    assert uninvolved.stdout is not None
+    assert not [ln for ln in uninvolved.stdout.read().splitlines() if " icc " in ln]
+
+    after_metrics, after_cli = _icc_drops(node)
+    assert after_metrics > before_metrics
+    assert after_cli > before_cli
+    # the streams ended with their clients (heartbeats notice within about a second)
+    deadline = time.monotonic() + 10
+    while metric(node.metrics(), "hawser_monitor_streams") != 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert metric(node.metrics(), "hawser_monitor_streams") == 0
+
+
+def test_bpf_ct_shows_published_port_flow_with_translation(
+    node: Node, scenario: dict[str, Any]
+) -> None:
+    ips = scenario["ips"]
+    rows = json_rows(node.hawser("bpf", "ct", "--addr", node.ext_ip, "--port", "8080",
+                                 "--proto", "tcp", "--format", "json").stdout)  # fmt: skip
+    live = [r for r in rows if r["type"] == "dnat" and r["state"] == "established"]
+    assert live, rows
+    flow = live[0]
+    assert flow["src"] == ips["web"] and int(flow["sport"]) == 80
+    assert flow["dst"] == node.ext_ip
+    assert flow["nat_src"] == f"{node.node_ip}:8080"  # replies leave as the published address
+    assert flow["src_container"] == "web"
+    # the masqueraded egress connection is tracked too, translated to the uplink address
+    snat = json_rows(node.hawser("bpf", "ct", "--addr", ips["egress"], "--format", "json").stdout)
+    assert any(r["type"] == "snat" and r["nat_src"].startswith(node.node_ip + ":") for r in snat)
+    # the table form is readable and a bad filter is a one-line error
+    table = node.hawser("bpf", "ct", "--port", "8080").stdout
+    assert table.splitlines()[0].split()[:5] == ["PROTO", "SRC", "SPORT", "DST", "DPORT"]
+    bad = node.hawser("bpf", "ct", "--addr", "nonsense", check=False)
+    assert bad.returncode != 0 and "invalid IP address: nonsense" in bad.stderr
+
+
+def test_bpf_tables_are_named(node: Node, scenario: dict[str, Any]) -> None:
+    ports = json_rows(node.hawser("bpf", "ports", "--format", "json").stdout)
+    assert [(p["container"], int(p["host_port"]), p["backend_ip"]) for p in ports] == [
+        ("web", 8080, scenario["ips"]["web"])
+    ]
+    assert int(ports[0]["conns"]) >= 1 and int(ports[0]["bytes"]) > 0
+    eps = {
+        e["container"]: e
+        for e in json_rows(node.hawser("bpf", "endpoints", "--format", "json").stdout)
+    }
+    assert set(eps) == {"web", "cli", "egress"} and {e["network"] for e in eps.values()} == {
+        "noicc"
+    }
+    maps = {m["name"]: m for m in json_rows(node.hawser("bpf", "maps", "--format", "json").stdout)}
+    assert maps["hawser_ct"]["entries"] >= 2 and 0 < maps["hawser_ct"]["pressure"] < 1
+    nat = json_rows(node.hawser("bpf", "nat", "--format", "json").stdout)
+    assert any(r["container"] == "egress" for r in nat), nat
+
+
+def _panel_queries() -> list[tuple[str, str, str]]:
+    out = []
+    for path in DASHBOARDS:
+        dash = json.loads(path.read_text())
+        stack = list(dash["panels"])
+        while stack:
+            panel = stack.pop()
+            stack.extend(panel.get("panels", []))
+            for target in panel.get("targets", []):
+                out.append((path.name, f"{panel['title']} [{target['refId']}]", target["expr"]))
+    return out
+
+
+def _substitute(expr: str, values: dict[str, str]) -> str:
+    for name in sorted(values, key=len, reverse=True):
+        expr = expr.replace("${" + name + "}", values[name]).replace("$" + name, values[name])
+    assert "$" not in expr, f"unsubstituted variable in {expr}"
+    return expr
+
+
+def test_every_grafana_query_returns_data(node: Node, scenario: dict[str, Any]) -> None:
+    assert DASHBOARDS, "no dashboard JSON under grafana/"
+    instances = {r["metric"]["instance"] for r in node.promql("hawser_build_info")}
+    assert instances == {node.metrics_address}
+    values = {
+        "instance": re.escape(node.metrics_address),
+        "container": "web",
+        "__rate_interval": "1m",
+        "__interval": "5s",
+        "__range": "5m",
+    }
+    time.sleep(3)  # a few scrapes after the traffic
+    queries = _panel_queries()
+    assert len(queries) >= 15
+    empty = []
+    for dashboard, where, expr in queries:
+        if not node.promql(_substitute(expr, values)):
+            empty.append(f"{dashboard}: {where}: {expr}")
+    assert not empty, "queries without data:\n" + "\n".join(empty)
+
+    # the values behind the main panels are the traffic this test made
+    def value(query: str) -> float:
+        result = node.promql(_substitute(query, values))
+        return sum(float(r["value"][1]) for r in result)
+
+    assert value('sum(increase(hawser_drop_count_total{reason="icc"}[$__range]))') >= 0
+    assert value('sum(hawser_port_bytes_total{container="web"})') > 0
+    assert value('sum(hawser_endpoint_rx_bytes_total{container="web"})') > 0
+    assert value('sum(hawser_conntrack_entries{type="snat"})') >= 1
+    assert value('sum(hawser_operation_errors_total{operation="container_remove"})') >= 1
+    assert value('sum(hawser_operation_duration_seconds_count{operation="container_create"})') >= 3
+
+
+def test_removed_container_series_disappear(node: Node, scenario: dict[str, Any]) -> None:
+    assert any(("container", "egress") in ls for (_, ls) in node.metrics())
+    node.hawser("rm", "-f", "egress")
+    samples = node.metrics()
+    assert not any(("container", "egress") in ls for (_, ls) in samples)
+    assert metric(samples, "hawser_endpoint_rx_bytes_total", container="web") > 0
