@@ -67,6 +67,17 @@ if [[ -d /sys/fs/bpf/hawser ]]; then
         rm -rf -- "$pin"
     done
 fi
+# socket hooks whose maps no node has pinned any more (daemons killed with -9)
+if [[ -x .venv/bin/python ]]; then
+    .venv/bin/python - <<'PY' || true
+from pathlib import Path
+from controller.daemon import default_cgroup
+from controller.datapath import stale
+n = stale.detach_orphans(default_cgroup(), Path("/sys/fs/bpf"))
+if n:
+    print(f"clean: detached {n} orphan socket hook(s)")
+PY
+fi
 
 # --- Hawser links in the root netns ---
 self_ns="$(readlink /proc/self/ns/net)"

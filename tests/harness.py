@@ -19,13 +19,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from controller.daemon import default_cgroup
+from controller.datapath import stale
+
 REPO = Path(__file__).resolve().parents[1]
 HAWSER = str(REPO / ".venv" / "bin" / "hawser")
 UPLINK_IP = "10.99.0.1"
 EXT_IP = "10.99.0.2"
 
 
-def sh(*argv: str, check: bool = True, timeout: float = 30, **kw: Any) -> subprocess.CompletedProcess[str]:
+def sh(
+    *argv: str, check: bool = True, timeout: float = 30, **kw: Any
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, check=check, text=True, capture_output=True, timeout=timeout, **kw)
 
 
@@ -51,7 +56,10 @@ class HawserNode:
         sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
         sh("ip", "link", "set", a, "netns", self.node_ns)
         sh("ip", "link", "set", b, "netns", self.ext_ns)
-        for ns, dev, new, ip in ((self.node_ns, a, "uplink0", UPLINK_IP), (self.ext_ns, b, "eth0", EXT_IP)):
+        for ns, dev, new, ip in (
+            (self.node_ns, a, "uplink0", UPLINK_IP),
+            (self.ext_ns, b, "eth0", EXT_IP),
+        ):
             sh("ip", "-n", ns, "link", "set", "lo", "up")
             sh("ip", "-n", ns, "link", "set", dev, "name", new)
             sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", new)
@@ -67,7 +75,9 @@ class HawserNode:
             *self.daemon_args, *extra,
         ]  # fmt: skip
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         if wait:
             self.wait_ready()
 
@@ -100,7 +110,9 @@ class HawserNode:
                 self.kill()
 
     # use ------------------------------------------------------------------
-    def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         result = sh(HAWSER, "--socket", str(self.socket), *args, check=False, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(
@@ -115,14 +127,22 @@ class HawserNode:
         """Output of a ``--format json`` listing: one JSON object per line."""
         return [json.loads(line) for line in self.cli(*args).stdout.splitlines() if line.strip()]
 
-    def in_node(self, *argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return sh("nsenter", f"--net=/run/netns/{self.node_ns}", *argv, check=check, timeout=timeout)
+    def in_node(
+        self, *argv: str, check: bool = True, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        return sh(
+            "nsenter", f"--net=/run/netns/{self.node_ns}", *argv, check=check, timeout=timeout
+        )
 
-    def in_ext(self, *argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    def in_ext(
+        self, *argv: str, check: bool = True, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
         return sh("ip", "netns", "exec", self.ext_ns, *argv, check=check, timeout=timeout)
 
     def sandbox(self, container: str) -> str:
-        return str(self.json("inspect", container)[0]["NetworkSettings"]["SandboxKey"]).rsplit("/", 1)[-1]
+        return str(self.json("inspect", container)[0]["NetworkSettings"]["SandboxKey"]).rsplit(
+            "/", 1
+        )[-1]
 
     def ip_of(self, container: str, network: str = "") -> str:
         settings = self.json("inspect", container)[0]["NetworkSettings"]
@@ -160,11 +180,16 @@ class HawserNode:
             sh("ip", "netns", "del", ns, check=False)
         pins = Path("/sys/fs/bpf/hawser") / self.name
         if pins.exists():
+            cgroup = default_cgroup()
+            for hook in stale.predecessors(cgroup, pins / "v1"):  # left by a kill -9
+                stale.detach(cgroup, hook)
             shutil.rmtree(pins, ignore_errors=True)
 
 
 def _netns_names() -> list[str]:
-    return [line.split()[0] for line in sh("ip", "netns", "list").stdout.splitlines() if line.strip()]
+    return [
+        line.split()[0] for line in sh("ip", "netns", "list").stdout.splitlines() if line.strip()
+    ]
 
 
 def _kill_netns_pids(ns: str) -> None:

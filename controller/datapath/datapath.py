@@ -12,7 +12,7 @@ from typing import Any
 
 from controller.errors import InvalidArgument, NotFound
 
-from . import cgroup, codec, prereq, source, tc
+from . import cgroup, codec, prereq, source, stale, tc
 from .codec import ip_u32, port_u16, proto_name, u16_port, u32_ip
 from .compile import compile_bpf
 from .types import DatapathConfig, PortMapping
@@ -84,8 +84,12 @@ class Datapath:
             self.config.drop_events_per_sec
         )
         self._load_state()
+        # a killed predecessor's hooks stay attached: replace them, new ones first
+        leftovers = stale.predecessors(self.config.cgroup_path, self.config.pin_dir)
         self._hooks = cgroup.SockHooks(self.bpf, self.config.cgroup_path)
         self._hooks.attach()
+        for hook in leftovers:
+            stale.detach(self.config.cgroup_path, hook)
 
     def close(self) -> None:
         """Detach the sock hooks and release fds; pins and tc filters stay."""

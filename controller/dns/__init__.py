@@ -29,27 +29,35 @@ class DnsService:
         self.node = node
         self.server = DnsServer(self.handle, port)
         self._view: View | None = None
+        self._generation = 0
         self._view_lock = threading.Lock()
 
     # answering -------------------------------------------------------------------------
     def view(self) -> View | None:
-        """A snapshot of the store, rebuilt after any change (events drop the cached one)."""
+        """A snapshot of the store, rebuilt after any change (events drop the cached one).
+
+        Events fire under ``node.lock``, so a snapshot built under it is stale
+        exactly when the generation moved meanwhile; then it is not cached.
+        """
         with self._view_lock:
             if self._view is not None:
                 return self._view
         if not self.node.lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
             return None
         try:
+            generation = self._generation
             store = self.node.store
             view = View.build(store.networks(), store.containers(), store.endpoints())
         finally:
             self.node.lock.release()
         with self._view_lock:
-            self._view = view
+            if self._generation == generation:
+                self._view = view
         return view
 
     def invalidate(self) -> None:
         with self._view_lock:
+            self._generation += 1
             self._view = None
 
     def handle(self, network_id: str, source_ip: str, wire: bytes, tcp: bool) -> bytes | None:

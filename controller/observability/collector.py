@@ -3,6 +3,8 @@
 Nothing is copied into Python between scrapes: every sample comes from the
 datapath's maps at the moment Prometheus asks, and series exist only for what
 exists (a removed container's endpoint and port series disappear with it).
+Conntrack entries are counted, never decoded: a scrape's cost must not grow
+with the per-entry work of ``Datapath.ct()``.
 """
 
 from __future__ import annotations
@@ -28,13 +30,6 @@ log = logging.getLogger(__name__)
 PORT_LABELS = ["proto", "host_ip", "host_port", "container"]
 ENDPOINT_LABELS = ["container", "network"]
 CT_MAP, NAT_MAP = "hawser_ct", "hawser_nat"
-
-
-def ct_types() -> list[str]:
-    """Conntrack entry type names, parsed from the shared header (dnat, snat, allow)."""
-    from controller.datapath import source
-
-    return [n.removeprefix("HW_CT_").lower() for n in source.enum("hw_ct_type").values()]
 
 
 class Families:
@@ -82,12 +77,11 @@ class Families:
             for u in ("packets", "bytes")
         }
         self.ct_entries = GaugeMetricFamily(
-            "hawser_conntrack_entries",
-            "Live conntrack entries by type (snat = masqueraded connections)",
-            labels=["type"],
+            "hawser_conntrack_entries", "Entries in the conntrack map (hawser_ct)"
         )
         self.nat_entries = GaugeMetricFamily(
-            "hawser_nat_entries", "Live masquerade (SNAT) reverse entries"
+            "hawser_nat_entries",
+            "Masqueraded connections: one SNAT reverse entry per flow (hawser_nat)",
         )
         self.map_entries = GaugeMetricFamily(
             "hawser_bpf_map_entries", "Entries in a BPF map", labels=["map_name"]
@@ -145,17 +139,13 @@ def fill(f: Families, dp: Any, names: NameIndex) -> None:
         for field, family in f.ep.items():
             family.add_metric(labels, s.get(field, 0))
 
-    by_type = dict.fromkeys(ct_types(), 0)
-    for r in dp.ct():
-        by_type[r["type"]] = by_type.get(r["type"], 0) + 1
-    for kind, n in by_type.items():
-        f.ct_entries.add_metric([kind], n)
-
     for m in dp.maps():
         f.map_entries.add_metric([m["name"]], m["entries"])
         if "array" not in m["type"] and m["capacity"]:
             f.map_pressure.add_metric([m["name"]], m["entries"] / m["capacity"])
-        if m["name"] == NAT_MAP:
+        if m["name"] == CT_MAP:
+            f.ct_entries.add_metric([], m["entries"])
+        elif m["name"] == NAT_MAP:
             f.nat_entries.add_metric([], m["entries"])
 
 

@@ -173,12 +173,21 @@ def _up(node: Node) -> None:
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
         )
-    log = open(node.folder / "daemon.log", "wb")  # noqa: SIM115
+    start_daemon(node, icc=False)
+
+
+def start_daemon(node: Node, icc: bool) -> None:
+    """(Re)start the daemon on the node's state; waits for its socket."""
+    if node.daemon is not None and node.daemon.poll() is None:
+        node.daemon.send_signal(signal.SIGTERM)
+        node.daemon.wait(timeout=20)
+    Path(node.socket).unlink(missing_ok=True)
+    log = open(node.folder / "daemon.log", "ab")  # noqa: SIM115
     node.daemon = subprocess.Popen(
         ["nsenter", f"--net=/run/netns/{node.node_ns}", HAWSER, "daemon",
          "--state-dir", str(node.folder / "state"), "--socket", node.socket,
          "--node-name", node.node_name, "--metrics-address", "", "--uplink", "tu" + node.tag,
-         "--icc", "false", "--dns-upstream", f"{p}.2"],
+         "--icc", str(icc).lower(), "--dns-upstream", f"{node.prefix}.2"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -218,6 +227,9 @@ def _down(node: Node) -> None:
     sh("ip", "netns", "del", node.ext_ns, check=False)
     sh("ip", "netns", "del", node.node_ns, check=False)
     shutil.rmtree(f"/sys/fs/bpf/hawser/{node.node_name}", ignore_errors=True)
+    keep = os.environ.get("HAWSER_TEST_KEEP_LOGS")
+    if keep and (node.folder / "daemon.log").exists():
+        shutil.copy(node.folder / "daemon.log", Path(keep) / f"links-dns-{node.tag}.log")
     shutil.rmtree(node.folder, ignore_errors=True)
 
 
@@ -335,27 +347,17 @@ def test_link_opens_exposed_ports_only_with_icc_off(node: Node) -> None:
 
 
 def test_link_policy_restored_after_daemon_restart(node: Node) -> None:
-    node.run("--name", "kid", "--expose", "9000", "sleep", "600")
+    node.run("--name", "kid", "--expose", "9000", PY, "-c", SERVE, "tcp:9000", "tcp:9001")
     node.run("--name", "dad", "--link", "kid", "sleep", "600")
     entry = (node.ip("dad"), node.ip("kid"), "tcp", 9000)
     assert node.policy() == {entry}
-    assert node.daemon is not None
-    node.daemon.send_signal(signal.SIGTERM)
-    node.daemon.wait(timeout=20)
-    # a stale entry the store does not explain must be gone after the restart's sync
-    os.unlink(node.socket)
-    log = open(node.folder / "daemon2.log", "wb")  # noqa: SIM115
-    node.daemon = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{node.node_ns}", HAWSER, "daemon",
-         "--state-dir", str(node.folder / "state"), "--socket", node.socket,
-         "--node-name", node.node_name, "--metrics-address", "", "--uplink", "tu" + node.tag,
-         "--icc", "false", "--dns-upstream", f"{node.prefix}.2"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not os.path.exists(node.socket) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    # the pinned map outlives the daemon; each start makes it match the store again
+    start_daemon(node, icc=True)
+    assert node.policy() == set()
+    start_daemon(node, icc=False)
     assert node.policy() == {entry}
+    assert node.probe("dad", "tcp", entry[1], 9000)
+    assert not node.probe("dad", "tcp", entry[1], 9001)
     node.hawser("rm", "-f", "dad")
     node.hawser("rm", "-f", "kid")
     assert node.policy() == set()
