@@ -51,8 +51,8 @@ def s6_docker(p: ControlParams, run: int) -> dict[str, float]:
             "wall_s": t_rules + t_proxies,
             "iptables_s": t_rules,
             "proxies_s": t_proxies,
-            "mem_pss_mib": pss / 1024,
-            "mem_rss_mib": rss / 1024,
+            "extra_mem_mib": pss / 1024,
+            "proxies_rss_mib": rss / 1024,
             "processes": float(len([x for x in proxies if x.poll() is None])),
         }
     finally:
@@ -81,7 +81,7 @@ def s6_hawser(hw: HawserNode, p: ControlParams, run: int) -> dict[str, float]:
     return {
         "wall_s": t_range,
         "no_ports_s": t_plain,
-        "mem_rss_delta_mib": (rss1 - rss0) / 1024,
+        "extra_mem_mib": (rss1 - rss0) / 1024,
         "processes": float((procs2 - procs1) - (procs1 - procs0)),
     }
 

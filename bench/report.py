@@ -25,7 +25,9 @@ def _fmt(v: float | None) -> str:
 
 
 def _ratio(v: float | None) -> str:
-    return "—" if v is None else f"{v:.2f}×"
+    if v is None:
+        return "—"
+    return f"{v:.2f}×" if v >= 0.1 else f"{v:.2g}×"
 
 
 def targets(rows: list[Row]) -> list[tuple[str, str, str]]:
@@ -88,7 +90,8 @@ def _table(rows: list[Row], sc: str) -> list[str]:
     mine = [r for r in rows if r.scenario == sc]
     if not mine:
         return []
-    metrics = [m for m, _ in METRICS[sc] if any(m in r.values for r in mine)]
+    present = [m for m, _ in METRICS[sc] if any(m in r.values for r in mine)]
+    metrics, others = present[:4], present[4:]
     ref_kind = "docker" if sc == "S6" else "iptables"
     lines = [f"### {TITLES[sc]}", ""]
     head = ["configuration", "runs"]
@@ -121,6 +124,12 @@ def _table(rows: list[Row], sc: str) -> list[str]:
             cells[0] += " (" + " ".join(r.note.replace("|", "/").split()) + ")"
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    for r in mine:
+        more = [f"{m} {_fmt(r.median(m))}" for m in others if m in r.values]
+        if more:
+            lines.append(f"- {r.config}, medians: " + ", ".join(more))
+    if any(m in r.values for r in mine for m in others):
+        lines.append("")
     return lines
 
 
@@ -166,6 +175,8 @@ def markdown(rows: list[Row], meta: dict[str, Any], old_text: str | None) -> str
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {m['os']}; "
         f"kernel {m['kernel']}",
         f"- Tools: {meta['tools']}",
+        f"- Load average (1/5/15 min): {meta.get('loadavg', '?')}; wall time "
+        f"{meta.get('elapsed_s', '?')} s",
         "- Each figure is the **median** of the runs, with min–max as its spread; ratios are "
         "medians divided by the no-NAT (or direct) median and by the iptables median at the "
         "same N.",

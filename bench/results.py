@@ -16,10 +16,10 @@ METRICS: dict[str, list[tuple[str, bool]]] = {
     "S6": [
         ("wall_s", False),
         ("processes", False),
-        ("mem_pss_mib", False),
-        ("mem_rss_delta_mib", False),
+        ("extra_mem_mib", False),
         ("iptables_s", False),
         ("proxies_s", False),
+        ("proxies_rss_mib", False),
         ("no_ports_s", False),
     ],
     "S7": [
@@ -41,7 +41,7 @@ TITLES = {
     " 8 in flight",
     "S4": "S4 — 64-byte UDP datagrams through a published UDP port (rate the server receives)",
     "S5": "S5 — node-local client → 127.0.0.1:published port (direct = the container's address)",
-    "S6": "S6 — publishing a 1,000-port range",
+    "S6": "S6 — publishing a port range (1,000 ports in --full, 100 in --quick)",
     "S7": "S7 — control plane: create containers with one published port each",
     "S8": "S8 — masquerade: new outbound TCP connections/s, container → outside host, 8 in flight",
 }

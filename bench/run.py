@@ -38,7 +38,7 @@ MODES = {
         control.ControlParams(range_ports=100, containers=20, runs=1),
     ),
     "full": (
-        Params(seconds=2.0, iperf_seconds=2, runs=5),
+        Params(seconds=1.5, iperf_seconds=2, runs=5),
         control.ControlParams(range_ports=1000, containers=200, runs=5),
     ),
 }
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     errors: list[str] = []
     t0 = time.monotonic()
+    load_start = Path("/proc/loadavg").read_text().split()[:3]
     try:
         loadgen = str(build.loadgen())
         docker_proxy.binary()
@@ -259,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": report.machine(),
         "tools": tools(),
         "elapsed_s": round(elapsed, 1),
+        "loadavg": f"{' '.join(load_start)} at start, "
+        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end",
         "errors": errors,
         "plots_dir": str(HERE / "plots"),
     }

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from controller.supervisor import Supervisor
 log = logging.getLogger("hawser")
 SO_NETNS_COOKIE = 71
 UPLINK_SCAN_SECONDS = 2.0
+GC_SECONDS = 30.0
 #: Modules with an ``install(node)`` that registers listeners, routes and servers.
 PLUGINS = ("controller.observability", "controller.linkpolicy", "controller.dns")
 
@@ -72,10 +73,7 @@ class Daemon:
             supervisor=Supervisor(state / "containers", self._on_exit),
         )
         for plugin in PLUGINS:
-            if importlib.util.find_spec(plugin) is not None:  # LEAD-TODO: make strict
-                module = importlib.import_module(plugin)
-                if hasattr(module, "install"):
-                    module.install(node)
+            importlib.import_module(plugin).install(node)
         datapath.start(netns_cookie())
 
     def _on_exit(self, ctr_id: str, code: int) -> None:
@@ -106,13 +104,17 @@ class Daemon:
         networks.refresh_node_addresses(node)
 
     def _uplink_loop(self) -> None:
+        last_gc = time.monotonic()
         while not self.stopping.wait(UPLINK_SCAN_SECONDS):
             try:
                 with self.node.lock:
                     self.scan_uplinks()
+                if time.monotonic() - last_gc >= GC_SECONDS:
+                    # CT/NAT expiry touches only datapath-owned maps: no need for the lock
+                    last_gc = time.monotonic()
                     self.node.datapath.gc()
             except Exception:
-                log.exception("uplink scan failed")
+                log.exception("periodic datapath maintenance failed")
 
     def run(self) -> None:
         node = self.node

@@ -45,6 +45,14 @@ def _timeout_ns(proto: int, state: int) -> int:
     return c("HW_TIMEOUT_OTHER")
 
 
+def _entries(table: Any) -> Any:
+    """(key, value) pairs in a few syscalls (BPF_MAP_LOOKUP_BATCH), falling back per key."""
+    try:
+        return list(table.items_lookup_batch())
+    except Exception:  # kernels or map types without batch ops
+        return list(table.items())
+
+
 class Datapath:
     """One node's eBPF datapath. See controller/datapath/__init__.py for the API contract."""
 
@@ -311,7 +319,7 @@ class Datapath:
         n = 0
         for name in ("hawser_ct", "hawser_nat"):
             t = self._t(name)
-            for k, v in list(t.items()):
+            for k, v in list(_entries(t)):
                 if now > v.seen_ns and now - v.seen_ns > _timeout_ns(k.proto, v.state):
                     self._del(t, k)
                     n += 1
@@ -350,7 +358,7 @@ class Datapath:
                 bt.BPF_MAP_TYPE_ARRAY: "array",
                 bt.BPF_MAP_TYPE_LPM_TRIE: "lpm_trie",
             }.get(t.ttype, str(t.ttype))
-            entries = t.max_entries if "array" in kind else sum(1 for _ in t)
+            entries = t.max_entries if "array" in kind else sum(1 for _ in _entries(t))
             out.append(
                 {
                     "name": name,

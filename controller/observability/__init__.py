@@ -15,6 +15,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from .collector import DatapathCollector
 from .monitor import EventHub
+from .names import NameSource
 from .operations import Operations
 from .routes import installer
 from .server import DEFAULT_ADDRESS, MetricsServer, parse_address
@@ -37,17 +38,18 @@ def install(node: Node) -> None:
     - on the node's "stopping" event the listener and the event poller stop.
     Raises InvalidArgument for a malformed address, HawserError when it cannot listen.
     """
+    names = NameSource(node)
     registry = CollectorRegistry()
     ops = Operations(registry)
-    registry.register(DatapathCollector(node))
+    registry.register(DatapathCollector(node, lambda _node: names.get()))
     registry.register(ProcessCollector(namespace="hawser", registry=None))
     node.observe = ops.observe
 
-    hub = EventHub(node)
+    hub = EventHub(node, names)
     Gauge("hawser_monitor_streams", "Open /v1/monitor streams", registry=registry).set_function(
         hub.count
     )
-    node.extra_routes.append(installer(hub))
+    node.extra_routes.append(installer(hub, names))
     node.on("stopping", hub.close)
 
     where = parse_address(str(node.config.metrics_address or ""))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from controller.errors import InvalidArgument
 
-from .names import CachedIndex, NameIndex
+from .names import NameIndex, NameSource
 
 if TYPE_CHECKING:
     from controller.node import Node
@@ -91,9 +91,9 @@ class Subscriber:
 
 
 class EventHub:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, names: NameSource | None = None) -> None:
         self.node = node
-        self.names = CachedIndex(node)
+        self.names = names or NameSource(node)
         self._subs: set[Subscriber] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -128,7 +128,7 @@ class EventHub:
             subs = list(self._subs)
         if not subs:
             return
-        event, involved = decorate(raw, self.names.get())
+        event, involved = decorate(raw, self.names.get(max_age=1.0))
         for sub in subs:
             if sub.match(event, involved):
                 sub.offer(event)

@@ -8,6 +8,7 @@ container was removed in between.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from controller.node import Node
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,35 +96,58 @@ class NameIndex:
         return found.container if found else ""
 
 
-def snapshot(node: Node) -> NameIndex:
-    """Index the node's store (under the node lock) and learn ifindexes from the datapath."""
-    with node.lock:
-        store = node.store
-        index = NameIndex.build(
-            store.containers(),
-            store.networks(),
-            store.endpoints(),
-            store.bindings(),
-            dict(node.uplinks),
-        )
+def _index_store(node: Node) -> NameIndex:
+    store = node.store
+    return NameIndex.build(
+        store.containers(),
+        store.networks(),
+        store.endpoints(),
+        store.bindings(),
+        dict(node.uplinks),
+    )
+
+
+def _learn(node: Node, index: NameIndex) -> NameIndex:
     # datapath not started (or closing): ifindexes stay unresolved
     with contextlib.suppress(Exception):
         index.learn_ifindexes(node.datapath.endpoints())
     return index
 
 
-class CachedIndex:
-    """A NameIndex refreshed at most every ``ttl`` seconds (for per-event lookups)."""
+def snapshot(node: Node) -> NameIndex:
+    """Index the node's store (under the node lock) and learn ifindexes from the datapath."""
+    with node.lock:
+        index = _index_store(node)
+    return _learn(node, index)
 
-    def __init__(self, node: Node, ttl: float = 1.0) -> None:
+
+class NameSource:
+    """Snapshots for scrapes, API tables and events, never stuck behind a long operation.
+
+    The store is read under ``node.lock``; when an operation holds it longer than
+    ``lock_timeout`` the previous snapshot is used (names may lag that operation).
+    ``get(max_age)`` reuses a snapshot younger than ``max_age`` seconds (per-event lookups).
+    """
+
+    def __init__(self, node: Node, lock_timeout: float = 1.0) -> None:
         self.node = node
-        self.ttl = ttl
+        self.lock_timeout = lock_timeout
         self._index: NameIndex | None = None
         self._at = 0.0
 
-    def get(self) -> NameIndex:
+    def get(self, max_age: float = 0.0) -> NameIndex:
         now = time.monotonic()
-        if self._index is None or now - self._at > self.ttl:
-            self._index = snapshot(self.node)
-            self._at = now
+        if self._index is not None and now - self._at <= max_age:
+            return self._index
+        if self.node.lock.acquire(timeout=self.lock_timeout):
+            try:
+                index = _index_store(self.node)
+            finally:
+                self.node.lock.release()
+        elif self._index is not None:
+            log.debug("node busy: using names from %.1f s ago", now - self._at)
+            return self._index
+        else:
+            index = NameIndex(uplink_by_index={i: n for n, (i, _) in self.node.uplinks.items()})
+        self._index, self._at = _learn(self.node, index), now
         return self._index

@@ -10,7 +10,7 @@ from controller.api import Request, Router, Stream
 
 from . import inspect
 from .monitor import EventHub
-from .names import NameIndex, snapshot
+from .names import NameIndex, NameSource
 
 if TYPE_CHECKING:
     from controller.node import Node
@@ -27,17 +27,17 @@ TABLES: dict[str, tuple[Table, str]] = {
 }
 
 
-def installer(hub: EventHub) -> Callable[[Router, Node], None]:
+def installer(hub: EventHub, names: NameSource) -> Callable[[Router, Node], None]:
     """The ``node.extra_routes`` entry that adds the inspection and monitor routes."""
 
     def install_routes(router: Router, node: Node) -> None:
         for name, (table, summary) in TABLES.items():
-            router.add("GET", f"/v1/bpf/{name}", summary)(_table_handler(node, name, table))
+            router.add("GET", f"/v1/bpf/{name}", summary)(_table_handler(node, names, name, table))
 
         @router.add("GET", "/v1/bpf/ct", "Conntrack entries (filters: addr, port, proto)")
         def bpf_ct(req: Request) -> Any:
             flt = inspect.CtFilter(req.query)
-            return inspect.ct(node.datapath, snapshot(node), flt)
+            return inspect.ct(node.datapath, names.get(), flt)
 
         @router.add("GET", "/v1/monitor", "Stream datapath drop/trace events (type, container)")
         def monitor(req: Request) -> Any:
@@ -52,9 +52,11 @@ def installer(hub: EventHub) -> Callable[[Router, Node], None]:
     return install_routes
 
 
-def _table_handler(node: Node, name: str, table: Table) -> Callable[[Request], Any]:
+def _table_handler(
+    node: Node, names: NameSource, name: str, table: Table
+) -> Callable[[Request], Any]:
     def handler(req: Request) -> Any:
-        return table(node.datapath, snapshot(node))
+        return table(node.datapath, names.get())
 
     handler.__name__ = f"bpf_{name}"
     return handler

@@ -6,6 +6,8 @@ inspection methods; the names come from a real (temporary) Store.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from controller.model import Container, Endpoint, Network, PortBinding
 from controller.node import Node
 from controller.observability import inspect
 from controller.observability.collector import DatapathCollector
-from controller.observability.names import snapshot
+from controller.observability.names import NameSource, snapshot
 from controller.store import Store
 
 WEB, CLI = "a" * 64, "b" * 64
@@ -265,3 +267,28 @@ def test_collector_reports_a_stopped_datapath_as_down(node: Node) -> None:
     assert m[("hawser_datapath_up", ())] == 0
     assert m[("hawser_build_info", (("version", "0.1.0"),))] == 1
     assert not [n for (n, _) in m if n.startswith("hawser_drop")]
+
+
+def test_name_source_does_not_wait_behind_a_long_operation(node: Node) -> None:
+    source = NameSource(node, lock_timeout=0.2)
+    first = source.get()
+    holding, release = threading.Event(), threading.Event()
+
+    def operation() -> None:
+        with node.lock:
+            holding.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=operation)
+    worker.start()
+    try:
+        holding.wait(5)
+        started = time.monotonic()
+        stale = source.get()
+        assert time.monotonic() - started < 1.0
+        assert stale is first and stale.container_of_ip("172.18.0.3") == "web"
+    finally:
+        release.set()
+        worker.join()
+    assert source.get() is not first  # fresh again once the lock is free
+    assert source.get(max_age=60) is source.get(max_age=60)
