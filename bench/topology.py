@@ -67,7 +67,8 @@ class Link:
         sh(["ip", "-n", self.ext, "link", "set", "eth0", "up"])
         sysctl(self.node, "net.ipv4.ip_forward", "1")
         client_sysctls(self.ext)
-        client_sysctls(self.node)
+        # The node keeps the default ephemeral range (32768-60999): its own client sockets must
+        # not occupy host ports that get published (Hawser refuses a port in use, like Docker).
 
     def destroy(self) -> None:
         for ns in [*self.extra_ns, self.node, self.ext]:

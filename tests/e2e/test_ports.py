@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -128,7 +129,7 @@ def test_every_publish_form(pnode: HawserNode) -> None:
         "0.0.0.0:9010", "0.0.0.0:9011", "0.0.0.0:9012",
     ]  # fmt: skip
     assert 9020 <= int(by_private["110/tcp"].rsplit(":", 1)[1]) <= 9029
-    low, high = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     assert low <= int(by_private["120/udp"].rsplit(":", 1)[1]) <= high
     assert low <= int(by_private["130/tcp"].rsplit(":", 1)[1]) <= high
     pnode.cli("rm", "-f", "forms")
@@ -137,7 +138,7 @@ def test_every_publish_form(pnode: HawserNode) -> None:
 def test_publish_all_uses_ephemeral_ports_upward(pnode: HawserNode) -> None:
     pnode.cli("run", "-d", "--name", "pall", "--expose", "7000-7002", "--expose", "7100/udp", "-P")
     ports = [int(line.rsplit(":", 1)[1]) for line in pnode.cli("port", "pall").stdout.splitlines()]
-    low, _ = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    low, _ = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     assert len(ports) == 4 and all(p >= low for p in ports)
     tcp_ports = ports[:3]
     assert tcp_ports == sorted(tcp_ports) and len(set(tcp_ports)) == 3

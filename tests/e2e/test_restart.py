@@ -1,4 +1,4 @@
-"""kill -9 of the daemon at a bad moment, then a restart: kernel matches the store, flows live on."""
+"""kill -9 of the daemon, then a restart: the kernel matches the store and flows live on."""
 
 from __future__ import annotations
 
