@@ -19,255 +19,254 @@
 
 static __always_inline int hw_deliver(struct __sk_buff *skb, struct hw_pkt *p)
 {
-	int ret = hw_to_endpoint(skb, p);
+    int ret = hw_to_endpoint(skb, p);
 
-	return ret == HW_MISS ? hw_fib_out(skb, p) : ret;
+    return ret == HW_MISS ? hw_fib_out(skb, p) : ret;
 }
 
 static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, __u64 now)
 {
-	struct hw_ct_val *ct = hw_ct_lookup(&p->t, now);
-	int ret;
+    struct hw_ct_val *ct = hw_ct_lookup(&p->t, now);
+    int ret;
 
-	if (!ct)
-		return HW_MISS;
-	if (ct->type == HW_CT_ALLOW) {
-		hw_ct_touch(ct, p, 1, now);
-		return TC_ACT_OK;
-	}
-	if (ct->type == HW_CT_DNAT) {
-		__u32 dst_ip = ct->dst_ip;
-		__u16 dst_port = ct->dst_port;
-		int hairpin = ct->flags & HW_CTF_HAIRPIN_SNAT;
+    if (!ct)
+        return HW_MISS;
+    if (ct->type == HW_CT_ALLOW) {
+        hw_ct_touch(ct, p, 1, now);
+        return TC_ACT_OK;
+    }
+    if (ct->type == HW_CT_DNAT) {
+        __u32 dst_ip = ct->dst_ip;
+        __u16 dst_port = ct->dst_port;
+        int hairpin = ct->flags & HW_CTF_HAIRPIN_SNAT;
 
-		hw_ct_touch(ct, p, 1, now);
-		ret = hw_set_addr(skb, p, 1, ct->src_ip);
-		if (ret < 0)
-			return ret;
-		ret = hw_set_port(skb, p, 1, ct->src_port);
-		if (ret < 0)
-			return ret;
-		if (hairpin) {
-			ret = hw_set_addr(skb, p, 0, dst_ip);
-			if (ret < 0)
-				return ret;
-			ret = hw_set_port(skb, p, 0, dst_port);
-			if (ret < 0)
-				return ret;
-		}
-		return hw_deliver(skb, p);
-	}
-	if (ct->type == HW_CT_SNAT) {
-		struct hw_tuple rkey;
-		struct hw_nat_val *nv;
+        hw_ct_touch(ct, p, 1, now);
+        ret = hw_set_addr(skb, p, 1, ct->src_ip);
+        if (ret < 0)
+            return ret;
+        ret = hw_set_port(skb, p, 1, ct->src_port);
+        if (ret < 0)
+            return ret;
+        if (hairpin) {
+            ret = hw_set_addr(skb, p, 0, dst_ip);
+            if (ret < 0)
+                return ret;
+            ret = hw_set_port(skb, p, 0, dst_port);
+            if (ret < 0)
+                return ret;
+        }
+        return hw_deliver(skb, p);
+    }
+    if (ct->type == HW_CT_SNAT) {
+        struct hw_tuple rkey;
+        struct hw_nat_val *nv;
 
-		hw_ct_touch(ct, p, 0, now);
-		rkey.saddr = p->t.daddr;
-		rkey.daddr = ct->src_ip;
-		rkey.sport = p->t.dport;
-		rkey.dport = ct->src_port;
-		rkey.proto = p->t.proto;
-		rkey.pad[0] = rkey.pad[1] = rkey.pad[2] = 0;
-		nv = hawser_nat.lookup(&rkey);
-		if (!nv || nv->addr != p->t.saddr || nv->port != p->t.sport) {
-			/* reservation lost (LRU eviction/gc): start over */
-			hawser_ct.delete(&p->t);
-			return HW_MISS;
-		}
-		nv->state = ct->state;
-		nv->seen_ns = now;
-		ret = hw_set_addr(skb, p, 1, ct->src_ip);
-		if (ret < 0)
-			return ret;
-		ret = hw_set_port(skb, p, 1, ct->src_port);
-		if (ret < 0)
-			return ret;
-		return hw_fib_out(skb, p);
-	}
-	return HW_MISS;
+        hw_ct_touch(ct, p, 0, now);
+        rkey.saddr = p->t.daddr;
+        rkey.daddr = ct->src_ip;
+        rkey.sport = p->t.dport;
+        rkey.dport = ct->src_port;
+        rkey.proto = p->t.proto;
+        rkey.pad[0] = rkey.pad[1] = rkey.pad[2] = 0;
+        nv = hawser_nat.lookup(&rkey);
+        if (!nv || nv->addr != p->t.saddr || nv->port != p->t.sport) {
+            /* reservation lost (LRU eviction/gc): start over */
+            hawser_ct.delete(&p->t);
+            return HW_MISS;
+        }
+        nv->state = ct->state;
+        nv->seen_ns = now;
+        ret = hw_set_addr(skb, p, 1, ct->src_ip);
+        if (ret < 0)
+            return ret;
+        ret = hw_set_port(skb, p, 1, ct->src_port);
+        if (ret < 0)
+            return ret;
+        return hw_fib_out(skb, p);
+    }
+    return HW_MISS;
 }
 
 static __always_inline int hw_hairpin(struct __sk_buff *skb, struct hw_pkt *p,
-				      const struct hw_network *snet, __u64 now)
+                                      const struct hw_network *snet, __u64 now)
 {
-	struct hw_port_key pk;
-	struct hw_port_val *pv;
-	struct hw_tuple ct_key;
-	struct hw_ct_val *ct;
-	int ret, new_conn = 0, self;
-	__u32 client;
+    struct hw_port_key pk;
+    struct hw_port_val *pv;
+    struct hw_tuple ct_key;
+    struct hw_ct_val *ct;
+    int ret, new_conn = 0, self;
+    __u32 client;
 
-	if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
-		return HW_MISS;
-	pv = hw_port_lookup(&pk, p->t.proto, p->t.daddr, p->t.dport,
-			    hw_is_node_addr(p->t.daddr));
-	if (!pv)
-		return HW_MISS;
-	self = pv->backend_ip == p->t.saddr;
-	client = self ? snet->gateway : p->t.saddr;
+    if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
+        return HW_MISS;
+    pv = hw_port_lookup(&pk, p->t.proto, p->t.daddr, p->t.dport, hw_is_node_addr(p->t.daddr));
+    if (!pv)
+        return HW_MISS;
+    self = pv->backend_ip == p->t.saddr;
+    client = self ? snet->gateway : p->t.saddr;
 
-	ct_key.saddr = pv->backend_ip;
-	ct_key.daddr = client;
-	ct_key.sport = pv->backend_port;
-	ct_key.dport = p->t.sport;
-	ct_key.proto = p->t.proto;
-	ct_key.pad[0] = ct_key.pad[1] = ct_key.pad[2] = 0;
-	ct = hw_ct_lookup(&ct_key, now);
-	if (ct && ct->type == HW_CT_DNAT) {
-		hw_ct_touch(ct, p, 0, now);
-	} else {
-		struct hw_ct_val nv = {};
-		nv.type = HW_CT_DNAT;
-		nv.src_ip = p->t.daddr;
-		nv.src_port = p->t.dport;
-		nv.dst_ip = p->t.saddr;
-		nv.dst_port = p->t.sport;
-		nv.flags = self ? HW_CTF_HAIRPIN_SNAT : 0;
-		nv.ifindex = pv->ifindex;
-		nv.state = HW_CT_NEW;
-		nv.created_ns = now;
-		nv.seen_ns = now;
-		nv.packets = 1;
-		nv.bytes = p->len;
-		if (hawser_ct.update(&ct_key, &nv) < 0)
-			return -HW_DROP_CT_FULL;
-		new_conn = 1;
-	}
-	hw_port_count(&pk, p->len, new_conn);
+    ct_key.saddr = pv->backend_ip;
+    ct_key.daddr = client;
+    ct_key.sport = pv->backend_port;
+    ct_key.dport = p->t.sport;
+    ct_key.proto = p->t.proto;
+    ct_key.pad[0] = ct_key.pad[1] = ct_key.pad[2] = 0;
+    ct = hw_ct_lookup(&ct_key, now);
+    if (ct && ct->type == HW_CT_DNAT) {
+        hw_ct_touch(ct, p, 0, now);
+    } else {
+        struct hw_ct_val nv = {};
+        nv.type = HW_CT_DNAT;
+        nv.src_ip = p->t.daddr;
+        nv.src_port = p->t.dport;
+        nv.dst_ip = p->t.saddr;
+        nv.dst_port = p->t.sport;
+        nv.flags = self ? HW_CTF_HAIRPIN_SNAT : 0;
+        nv.ifindex = pv->ifindex;
+        nv.state = HW_CT_NEW;
+        nv.created_ns = now;
+        nv.seen_ns = now;
+        nv.packets = 1;
+        nv.bytes = p->len;
+        if (hawser_ct.update(&ct_key, &nv) < 0)
+            return -HW_DROP_CT_FULL;
+        new_conn = 1;
+    }
+    hw_port_count(&pk, p->len, new_conn);
 
-	if (self) {
-		ret = hw_set_addr(skb, p, 1, client);
-		if (ret < 0)
-			return ret;
-	}
-	ret = hw_set_addr(skb, p, 0, pv->backend_ip);
-	if (ret < 0)
-		return ret;
-	ret = hw_set_port(skb, p, 0, pv->backend_port);
-	if (ret < 0)
-		return ret;
-	ret = hw_to_endpoint(skb, p);
-	return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
+    if (self) {
+        ret = hw_set_addr(skb, p, 1, client);
+        if (ret < 0)
+            return ret;
+    }
+    ret = hw_set_addr(skb, p, 0, pv->backend_ip);
+    if (ret < 0)
+        return ret;
+    ret = hw_set_port(skb, p, 0, pv->backend_port);
+    if (ret < 0)
+        return ret;
+    ret = hw_to_endpoint(skb, p);
+    return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
 }
 
 static __always_inline int hw_same_network(struct hw_pkt *p, const struct hw_network *snet,
-					   __u64 now)
+                                           __u64 now)
 {
-	struct hw_tuple rkey;
-	struct hw_ct_val *ct;
-	__u32 bcast;
+    struct hw_tuple rkey;
+    struct hw_ct_val *ct;
+    __u32 bcast;
 
-	if (snet->flags & HW_NET_ICC)
-		return TC_ACT_OK;
-	bcast = snet->subnet | bpf_htonl(snet->prefix >= 32 ? 0 : (0xffffffffu >> snet->prefix));
-	if (p->t.daddr == snet->gateway || p->t.daddr == bcast)
-		return TC_ACT_OK;
-	if (!hw_policy_allows(p))
-		return -HW_DROP_ICC;
-	/* allowed: let its replies through */
-	hw_tuple_swap(&p->t, &rkey);
-	ct = hw_ct_lookup(&rkey, now);
-	if (ct && ct->type == HW_CT_ALLOW) {
-		hw_ct_touch(ct, p, 0, now);
-	} else {
-		struct hw_ct_val nv = {};
-		nv.type = HW_CT_ALLOW;
-		nv.state = hw_next_state(p, HW_CT_NEW, 0);
-		if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & HW_TCP_SYN))
-			nv.state = HW_CT_NEW;
-		nv.created_ns = now;
-		nv.seen_ns = now;
-		if (hawser_ct.update(&rkey, &nv) < 0)
-			return -HW_DROP_CT_FULL;
-	}
-	return TC_ACT_OK;
+    if (snet->flags & HW_NET_ICC)
+        return TC_ACT_OK;
+    bcast = snet->subnet | bpf_htonl(snet->prefix >= 32 ? 0 : (0xffffffffu >> snet->prefix));
+    if (p->t.daddr == snet->gateway || p->t.daddr == bcast)
+        return TC_ACT_OK;
+    if (!hw_policy_allows(p))
+        return -HW_DROP_ICC;
+    /* allowed: let its replies through */
+    hw_tuple_swap(&p->t, &rkey);
+    ct = hw_ct_lookup(&rkey, now);
+    if (ct && ct->type == HW_CT_ALLOW) {
+        hw_ct_touch(ct, p, 0, now);
+    } else {
+        struct hw_ct_val nv = {};
+        nv.type = HW_CT_ALLOW;
+        nv.state = hw_next_state(p, HW_CT_NEW, 0);
+        if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & HW_TCP_SYN))
+            nv.state = HW_CT_NEW;
+        nv.created_ns = now;
+        nv.seen_ns = now;
+        if (hawser_ct.update(&rkey, &nv) < 0)
+            return -HW_DROP_CT_FULL;
+    }
+    return TC_ACT_OK;
 }
 
 static __always_inline int hw_masquerade(struct __sk_buff *skb, struct hw_pkt *p,
-					 const struct hw_network *snet, __u64 now)
+                                         const struct hw_network *snet, __u64 now)
 {
-	struct hw_ct_val ct;
-	struct hw_uplink *up;
-	__u32 egress, snat_ip = snet->snat_ip;
-	int ret;
+    struct hw_ct_val ct;
+    struct hw_uplink *up;
+    __u32 egress, snat_ip = snet->snat_ip;
+    int ret;
 
-	if (!snat_ip) {
-		egress = hw_fib_egress(skb, p);
-		up = egress ? hawser_uplinks.lookup(&egress) : NULL;
-		if (!up)
-			return TC_ACT_OK; /* not leaving through an uplink: route unchanged */
-		snat_ip = up->addr;
-	}
-	if (!p->has_ports || (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHO))
-		return -HW_DROP_PROTO;
-	ret = hw_snat_new(p, snat_ip, now, &ct);
-	if (ret < 0)
-		return ret;
-	ret = hw_set_addr(skb, p, 1, ct.src_ip);
-	if (ret < 0)
-		return ret;
-	ret = hw_set_port(skb, p, 1, ct.src_port);
-	if (ret < 0)
-		return ret;
-	return hw_fib_out(skb, p);
+    if (!snat_ip) {
+        egress = hw_fib_egress(skb, p);
+        up = egress ? hawser_uplinks.lookup(&egress) : NULL;
+        if (!up)
+            return TC_ACT_OK; /* not leaving through an uplink: route unchanged */
+        snat_ip = up->addr;
+    }
+    if (!p->has_ports || (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHO))
+        return -HW_DROP_PROTO;
+    ret = hw_snat_new(p, snat_ip, now, &ct);
+    if (ret < 0)
+        return ret;
+    ret = hw_set_addr(skb, p, 1, ct.src_ip);
+    if (ret < 0)
+        return ret;
+    ret = hw_set_port(skb, p, 1, ct.src_port);
+    if (ret < 0)
+        return ret;
+    return hw_fib_out(skb, p);
 }
 
 static __always_inline int hw_from_container(struct __sk_buff *skb, struct hw_pkt *p)
 {
-	struct hw_endpoint *ep;
-	struct hw_network *snet;
-	__u32 dnet, snet_key;
-	__u64 now = bpf_ktime_get_ns();
-	int ret;
+    struct hw_endpoint *ep;
+    struct hw_network *snet;
+    __u32 dnet, snet_key;
+    __u64 now = bpf_ktime_get_ns();
+    int ret;
 
-	ret = hw_ct_reply(skb, p, now);
-	if (ret != HW_MISS)
-		return ret;
+    ret = hw_ct_reply(skb, p, now);
+    if (ret != HW_MISS)
+        return ret;
 
-	ep = hawser_endpoints.lookup(&p->t.saddr);
-	if (!ep)
-		return TC_ACT_OK; /* not an endpoint address (e.g. DHCP 0.0.0.0) */
-	snet_key = ep->network;
-	snet = hawser_networks.lookup(&snet_key);
-	if (!snet)
-		return TC_ACT_OK;
-	dnet = hw_network_of(p->t.daddr);
+    ep = hawser_endpoints.lookup(&p->t.saddr);
+    if (!ep)
+        return TC_ACT_OK; /* not an endpoint address (e.g. DHCP 0.0.0.0) */
+    snet_key = ep->network;
+    snet = hawser_networks.lookup(&snet_key);
+    if (!snet)
+        return TC_ACT_OK;
+    dnet = hw_network_of(p->t.daddr);
 
-	if ((snet->flags & HW_NET_INTERNAL) && dnet != snet_key)
-		return -HW_DROP_INTERNAL;
+    if ((snet->flags & HW_NET_INTERNAL) && dnet != snet_key)
+        return -HW_DROP_INTERNAL;
 
-	ret = hw_hairpin(skb, p, snet, now);
-	if (ret != HW_MISS)
-		return ret;
+    ret = hw_hairpin(skb, p, snet, now);
+    if (ret != HW_MISS)
+        return ret;
 
-	if (dnet == snet_key)
-		return hw_same_network(p, snet, now);
-	if (dnet)
-		return -HW_DROP_ISOLATION;
-	if (hw_is_node_addr(p->t.daddr))
-		return TC_ACT_OK;
-	if ((bpf_ntohl(p->t.daddr) >> 28) >= 0xe) /* multicast, broadcast */
-		return TC_ACT_OK;
-	if (snet->flags & HW_NET_MASQ)
-		return hw_masquerade(skb, p, snet, now);
-	return TC_ACT_OK;
+    if (dnet == snet_key)
+        return hw_same_network(p, snet, now);
+    if (dnet)
+        return -HW_DROP_ISOLATION;
+    if (hw_is_node_addr(p->t.daddr))
+        return TC_ACT_OK;
+    if ((bpf_ntohl(p->t.daddr) >> 28) >= 0xe) /* multicast, broadcast */
+        return TC_ACT_OK;
+    if (snet->flags & HW_NET_MASQ)
+        return hw_masquerade(skb, p, snet, now);
+    return TC_ACT_OK;
 }
 
 int hawser_from_container(struct __sk_buff *skb)
 {
-	struct hw_pkt p;
-	int ret;
+    struct hw_pkt p;
+    int ret;
 
-	hw_ep_count(skb->ingress_ifindex, skb->len, 1);
-	ret = hw_parse(skb, &p);
-	if (ret == 0)
-		ret = hw_from_container(skb, &p);
-	else if (ret == HW_MISS)
-		ret = TC_ACT_OK;
-	if (ret < 0) {
-		hw_account(skb, HW_DIR_FROM_CONTAINER, -ret, skb->len, skb->ingress_ifindex, &p.t);
-		return TC_ACT_SHOT;
-	}
-	hw_account(skb, HW_DIR_FROM_CONTAINER, HW_FORWARDED, skb->len, skb->ingress_ifindex, &p.t);
-	return ret;
+    hw_ep_count(skb->ingress_ifindex, skb->len, 1);
+    ret = hw_parse(skb, &p);
+    if (ret == 0)
+        ret = hw_from_container(skb, &p);
+    else if (ret == HW_MISS)
+        ret = TC_ACT_OK;
+    if (ret < 0) {
+        hw_account(skb, HW_DIR_FROM_CONTAINER, -ret, skb->len, skb->ingress_ifindex, &p.t);
+        return TC_ACT_SHOT;
+    }
+    hw_account(skb, HW_DIR_FROM_CONTAINER, HW_FORWARDED, skb->len, skb->ingress_ifindex, &p.t);
+    return ret;
 }

@@ -14,116 +14,115 @@
 
 static __always_inline int hw_uplink_rev_snat(struct __sk_buff *skb, struct hw_pkt *p, __u64 now)
 {
-	struct hw_nat_val *nv = hawser_nat.lookup(&p->t);
-	struct hw_tuple ct_key;
-	struct hw_ct_val *ct;
-	int ret;
+    struct hw_nat_val *nv = hawser_nat.lookup(&p->t);
+    struct hw_tuple ct_key;
+    struct hw_ct_val *ct;
+    int ret;
 
-	if (!nv)
-		return HW_MISS;
-	if (hw_expired(p->t.proto, nv->state, nv->seen_ns, now))
-		return HW_MISS; /* gc removes it; the stack answers */
-	nv->state = hw_next_state(p, nv->state, 1);
-	nv->seen_ns = now;
+    if (!nv)
+        return HW_MISS;
+    if (hw_expired(p->t.proto, nv->state, nv->seen_ns, now))
+        return HW_MISS; /* gc removes it; the stack answers */
+    nv->state = hw_next_state(p, nv->state, 1);
+    nv->seen_ns = now;
 
-	/* keep the twin CT entry (from-container side) alive and in step */
-	ct_key.saddr = nv->addr;
-	ct_key.daddr = p->t.saddr;
-	ct_key.sport = nv->port;
-	ct_key.dport = p->t.sport;
-	ct_key.proto = p->t.proto;
-	ct_key.pad[0] = ct_key.pad[1] = ct_key.pad[2] = 0;
-	ct = hawser_ct.lookup(&ct_key);
-	if (ct) {
-		ct->state = nv->state;
-		ct->seen_ns = now;
-	}
+    /* keep the twin CT entry (from-container side) alive and in step */
+    ct_key.saddr = nv->addr;
+    ct_key.daddr = p->t.saddr;
+    ct_key.sport = nv->port;
+    ct_key.dport = p->t.sport;
+    ct_key.proto = p->t.proto;
+    ct_key.pad[0] = ct_key.pad[1] = ct_key.pad[2] = 0;
+    ct = hawser_ct.lookup(&ct_key);
+    if (ct) {
+        ct->state = nv->state;
+        ct->seen_ns = now;
+    }
 
-	ret = hw_set_addr(skb, p, 0, nv->addr);
-	if (ret < 0)
-		return ret;
-	ret = hw_set_port(skb, p, 0, nv->port);
-	if (ret < 0)
-		return ret;
-	ret = hw_to_endpoint(skb, p);
-	return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
+    ret = hw_set_addr(skb, p, 0, nv->addr);
+    if (ret < 0)
+        return ret;
+    ret = hw_set_port(skb, p, 0, nv->port);
+    if (ret < 0)
+        return ret;
+    ret = hw_to_endpoint(skb, p);
+    return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
 }
 
 static __always_inline int hw_uplink_dnat(struct __sk_buff *skb, struct hw_pkt *p, __u64 now)
 {
-	struct hw_port_key pk;
-	struct hw_port_val *pv;
-	struct hw_tuple ct_key;
-	struct hw_ct_val *ct;
-	int ret, new_conn = 0;
+    struct hw_port_key pk;
+    struct hw_port_val *pv;
+    struct hw_tuple ct_key;
+    struct hw_ct_val *ct;
+    int ret, new_conn = 0;
 
-	if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
-		return HW_MISS;
-	pv = hw_port_lookup(&pk, p->t.proto, p->t.daddr, p->t.dport,
-			    hw_is_node_addr(p->t.daddr));
-	if (!pv)
-		return HW_MISS;
+    if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
+        return HW_MISS;
+    pv = hw_port_lookup(&pk, p->t.proto, p->t.daddr, p->t.dport, hw_is_node_addr(p->t.daddr));
+    if (!pv)
+        return HW_MISS;
 
-	/* CT keyed by the reply as the backend will send it */
-	ct_key.saddr = pv->backend_ip;
-	ct_key.daddr = p->t.saddr;
-	ct_key.sport = pv->backend_port;
-	ct_key.dport = p->t.sport;
-	ct_key.proto = p->t.proto;
-	ct_key.pad[0] = ct_key.pad[1] = ct_key.pad[2] = 0;
-	ct = hw_ct_lookup(&ct_key, now);
-	if (ct && ct->type == HW_CT_DNAT) {
-		hw_ct_touch(ct, p, 0, now);
-	} else {
-		struct hw_ct_val nv = {};
-		nv.type = HW_CT_DNAT;
-		nv.src_ip = p->t.daddr;
-		nv.src_port = p->t.dport;
-		nv.ifindex = pv->ifindex;
-		nv.state = hw_next_state(p, HW_CT_NEW, 0);
-		if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & HW_TCP_SYN))
-			nv.state = HW_CT_NEW;
-		nv.created_ns = now;
-		nv.seen_ns = now;
-		nv.packets = 1;
-		nv.bytes = p->len;
-		if (hawser_ct.update(&ct_key, &nv) < 0)
-			return -HW_DROP_CT_FULL;
-		new_conn = 1;
-	}
-	hw_port_count(&pk, p->len, new_conn);
+    /* CT keyed by the reply as the backend will send it */
+    ct_key.saddr = pv->backend_ip;
+    ct_key.daddr = p->t.saddr;
+    ct_key.sport = pv->backend_port;
+    ct_key.dport = p->t.sport;
+    ct_key.proto = p->t.proto;
+    ct_key.pad[0] = ct_key.pad[1] = ct_key.pad[2] = 0;
+    ct = hw_ct_lookup(&ct_key, now);
+    if (ct && ct->type == HW_CT_DNAT) {
+        hw_ct_touch(ct, p, 0, now);
+    } else {
+        struct hw_ct_val nv = {};
+        nv.type = HW_CT_DNAT;
+        nv.src_ip = p->t.daddr;
+        nv.src_port = p->t.dport;
+        nv.ifindex = pv->ifindex;
+        nv.state = hw_next_state(p, HW_CT_NEW, 0);
+        if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & HW_TCP_SYN))
+            nv.state = HW_CT_NEW;
+        nv.created_ns = now;
+        nv.seen_ns = now;
+        nv.packets = 1;
+        nv.bytes = p->len;
+        if (hawser_ct.update(&ct_key, &nv) < 0)
+            return -HW_DROP_CT_FULL;
+        new_conn = 1;
+    }
+    hw_port_count(&pk, p->len, new_conn);
 
-	ret = hw_set_addr(skb, p, 0, pv->backend_ip);
-	if (ret < 0)
-		return ret;
-	ret = hw_set_port(skb, p, 0, pv->backend_port);
-	if (ret < 0)
-		return ret;
-	ret = hw_to_endpoint(skb, p);
-	return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
+    ret = hw_set_addr(skb, p, 0, pv->backend_ip);
+    if (ret < 0)
+        return ret;
+    ret = hw_set_port(skb, p, 0, pv->backend_port);
+    if (ret < 0)
+        return ret;
+    ret = hw_to_endpoint(skb, p);
+    return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
 }
 
 int hawser_from_uplink(struct __sk_buff *skb)
 {
-	struct hw_pkt p;
-	__u64 now;
-	int ret;
+    struct hw_pkt p;
+    __u64 now;
+    int ret;
 
-	ret = hw_parse(skb, &p);
-	if (ret == HW_MISS)
-		return TC_ACT_OK;
-	if (ret == 0) {
-		now = bpf_ktime_get_ns();
-		ret = hw_uplink_rev_snat(skb, &p, now);
-		if (ret == HW_MISS)
-			ret = hw_uplink_dnat(skb, &p, now);
-		if (ret == HW_MISS)
-			return TC_ACT_OK; /* not ours: host traffic, counted nowhere */
-	}
-	if (ret < 0) {
-		hw_account(skb, HW_DIR_FROM_UPLINK, -ret, skb->len, skb->ingress_ifindex, &p.t);
-		return TC_ACT_SHOT;
-	}
-	hw_account(skb, HW_DIR_FROM_UPLINK, HW_FORWARDED, skb->len, skb->ingress_ifindex, &p.t);
-	return ret;
+    ret = hw_parse(skb, &p);
+    if (ret == HW_MISS)
+        return TC_ACT_OK;
+    if (ret == 0) {
+        now = bpf_ktime_get_ns();
+        ret = hw_uplink_rev_snat(skb, &p, now);
+        if (ret == HW_MISS)
+            ret = hw_uplink_dnat(skb, &p, now);
+        if (ret == HW_MISS)
+            return TC_ACT_OK; /* not ours: host traffic, counted nowhere */
+    }
+    if (ret < 0) {
+        hw_account(skb, HW_DIR_FROM_UPLINK, -ret, skb->len, skb->ingress_ifindex, &p.t);
+        return TC_ACT_SHOT;
+    }
+    hw_account(skb, HW_DIR_FROM_UPLINK, HW_FORWARDED, skb->len, skb->ingress_ifindex, &p.t);
+    return ret;
 }

@@ -15,83 +15,83 @@
 
 static __always_inline int hw_sock_ours(struct bpf_sock_addr *ctx)
 {
-	__u64 want = hw_config(HW_CFG_NETNS_COOKIE);
+    __u64 want = hw_config(HW_CFG_NETNS_COOKIE);
 
-	return want && bpf_get_netns_cookie(ctx) == want;
+    return want && bpf_get_netns_cookie(ctx) == want;
 }
 
 static __always_inline void hw_sock_xlate(struct bpf_sock_addr *ctx)
 {
-	struct hw_port_key pk;
-	struct hw_port_val *pv;
-	struct hw_sock_key sk = {};
-	struct hw_sock_val sv = {};
-	__u32 ip = ctx->user_ip4;
-	__u16 port = (__u16)ctx->user_port;
-	__u8 proto = ctx->protocol;
-	int local;
+    struct hw_port_key pk;
+    struct hw_port_val *pv;
+    struct hw_sock_key sk = {};
+    struct hw_sock_val sv = {};
+    __u32 ip = ctx->user_ip4;
+    __u16 port = (__u16)ctx->user_port;
+    __u8 proto = ctx->protocol;
+    int local;
 
-	if (!hw_sock_ours(ctx))
-		return;
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return;
-	local = ip == bpf_htonl(HW_LOOPBACK_HOST) || hw_is_node_addr(ip);
-	pv = hw_port_lookup(&pk, proto, ip, port, local);
-	if (!pv)
-		return;
-	sk.cookie = bpf_get_socket_cookie(ctx);
-	sk.backend_ip = pv->backend_ip;
-	sk.backend_port = pv->backend_port;
-	sv.orig_ip = ip;
-	sv.orig_port = port;
-	hawser_sock.update(&sk, &sv);
-	ctx->user_ip4 = pv->backend_ip;
-	ctx->user_port = pv->backend_port;
-	hw_port_count(&pk, 0, proto == IPPROTO_TCP);
-	hw_account(ctx, HW_DIR_SOCK, HW_FORWARDED, 0, 0, NULL);
+    if (!hw_sock_ours(ctx))
+        return;
+    if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+        return;
+    local = ip == bpf_htonl(HW_LOOPBACK_HOST) || hw_is_node_addr(ip);
+    pv = hw_port_lookup(&pk, proto, ip, port, local);
+    if (!pv)
+        return;
+    sk.cookie = bpf_get_socket_cookie(ctx);
+    sk.backend_ip = pv->backend_ip;
+    sk.backend_port = pv->backend_port;
+    sv.orig_ip = ip;
+    sv.orig_port = port;
+    hawser_sock.update(&sk, &sv);
+    ctx->user_ip4 = pv->backend_ip;
+    ctx->user_port = pv->backend_port;
+    hw_port_count(&pk, 0, proto == IPPROTO_TCP);
+    hw_account(ctx, HW_DIR_SOCK, HW_FORWARDED, 0, 0, NULL);
 }
 
 static __always_inline void hw_sock_reverse(struct bpf_sock_addr *ctx)
 {
-	struct hw_sock_key sk = {};
-	struct hw_sock_val *sv;
+    struct hw_sock_key sk = {};
+    struct hw_sock_val *sv;
 
-	if (!hw_sock_ours(ctx))
-		return;
-	sk.cookie = bpf_get_socket_cookie(ctx);
-	sk.backend_ip = ctx->user_ip4;
-	sk.backend_port = (__u16)ctx->user_port;
-	sv = hawser_sock.lookup(&sk);
-	if (!sv)
-		return;
-	ctx->user_ip4 = sv->orig_ip;
-	ctx->user_port = sv->orig_port;
+    if (!hw_sock_ours(ctx))
+        return;
+    sk.cookie = bpf_get_socket_cookie(ctx);
+    sk.backend_ip = ctx->user_ip4;
+    sk.backend_port = (__u16)ctx->user_port;
+    sv = hawser_sock.lookup(&sk);
+    if (!sv)
+        return;
+    ctx->user_ip4 = sv->orig_ip;
+    ctx->user_port = sv->orig_port;
 }
 
 /* attach: cgroup/connect4 */
 int hawser_connect4(struct bpf_sock_addr *ctx)
 {
-	hw_sock_xlate(ctx);
-	return 1;
+    hw_sock_xlate(ctx);
+    return 1;
 }
 
 /* attach: cgroup/sendmsg4 */
 int hawser_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	hw_sock_xlate(ctx);
-	return 1;
+    hw_sock_xlate(ctx);
+    return 1;
 }
 
 /* attach: cgroup/recvmsg4 */
 int hawser_recvmsg4(struct bpf_sock_addr *ctx)
 {
-	hw_sock_reverse(ctx);
-	return 1;
+    hw_sock_reverse(ctx);
+    return 1;
 }
 
 /* attach: cgroup/getpeername4 */
 int hawser_getpeername4(struct bpf_sock_addr *ctx)
 {
-	hw_sock_reverse(ctx);
-	return 1;
+    hw_sock_reverse(ctx);
+    return 1;
 }

@@ -127,7 +127,8 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if data:  # writing b"" after a 204 races the client's close (EPIPE)
+                self.wfile.write(data)
 
         def _send_stream(self, items: Iterable[dict[str, Any]]) -> None:
             self.send_response(200)

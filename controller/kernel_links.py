@@ -40,13 +40,20 @@ def link_mac(ipr: IPRoute, index: int) -> str:
     return str(ipr.get_links(index)[0].get("address"))
 
 
-def ensure_bridge(ipr: IPRoute, name: str, gateway: str, prefixlen: int, mtu: int) -> int:
-    """Create (or adopt) bridge ``name`` with the gateway address; return its ifindex."""
+def ensure_bridge(ipr: IPRoute, name: str, gateway: str, prefixlen: int, mtu: int, mac: str) -> int:
+    """Create (or adopt) bridge ``name`` with the gateway address; return its ifindex.
+
+    The MAC is set explicitly: a bridge left to choose its own takes the lowest MAC of its
+    ports and changes it as veths come and go, which strands the containers' ARP entries
+    for the gateway and the datapath's copy of the bridge MAC.
+    """
     index = ifindex(ipr, name)
     if index is None:
-        _ignore((errno.EEXIST,), ipr.link, "add", ifname=name, kind="bridge")
+        _ignore((errno.EEXIST,), ipr.link, "add", ifname=name, kind="bridge", address=mac)
         index = ifindex(ipr, name)
         assert index is not None
+    if link_mac(ipr, index) != mac:
+        ipr.link("set", index=index, address=mac)
     ipr.link("set", index=index, mtu=mtu)
     _ignore((errno.EEXIST,), ipr.addr, "add", index=index, address=gateway, prefixlen=prefixlen)
     ipr.link("set", index=index, state="up")

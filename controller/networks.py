@@ -147,7 +147,9 @@ def build_bridge(node: Node, net: Network, undo: Undo | None = None) -> None:
     """Create the kernel bridge and datapath entries for a bridge network (idempotent)."""
     existed = kernel_links.ifindex(node.ipr, net.bridge) is not None
     prefix = ipaddress.IPv4Network(net.subnet).prefixlen
-    index = kernel_links.ensure_bridge(node.ipr, net.bridge, net.gateway, prefix, net.mtu)
+    index = kernel_links.ensure_bridge(
+        node.ipr, net.bridge, net.gateway, prefix, net.mtu, bridge_mac(net.id)
+    )
     if undo is not None and not existed:
         undo.push(kernel_links.delete_link, node.ipr, net.bridge)
     node.datapath.set_network(
@@ -163,6 +165,11 @@ def build_bridge(node: Node, net: Network, undo: Undo | None = None) -> None:
     if undo is not None:
         undo.push(node.datapath.delete_network, net.key)
     refresh_node_addresses(node)
+
+
+def bridge_mac(network_id: str) -> str:
+    """A stable, locally administered unicast MAC for a network's bridge."""
+    return "02:" + ":".join(network_id[i : i + 2] for i in range(0, 10, 2))
 
 
 def refresh_node_addresses(node: Node) -> None:

@@ -12,26 +12,26 @@
  * and stored in pinned maps. 0 means forwarded; inner helpers return
  * -reason for a drop, so these never collide with TC_ACT_* codes. */
 enum hw_reason {
-	HW_FORWARDED = 0,
-	HW_DROP_ICC = 1,           /* icc disabled and no allow entry */
-	HW_DROP_ISOLATION = 2,     /* destination in another Hawser network */
-	HW_DROP_INTERNAL = 3,      /* internal network: destination outside the subnet */
-	HW_DROP_SNAT_NO_PORT = 4,  /* no free masquerade source port after probing */
-	HW_DROP_CT_FULL = 5,       /* conntrack/NAT insert failed */
-	HW_DROP_FIB = 6,           /* no route for a translated packet */
-	HW_DROP_MALFORMED = 7,     /* truncated or unparsable header */
-	HW_DROP_PROTO = 8,         /* protocol cannot be masqueraded */
-	HW_DROP_REWRITE = 9,       /* a packet rewrite helper failed */
-	HW_DROP_NO_ENDPOINT = 10,  /* translated destination has no endpoint entry */
-	HW_REASON_MAX = 11,        /* keep last */
+    HW_FORWARDED = 0,
+    HW_DROP_ICC = 1,          /* icc disabled and no allow entry */
+    HW_DROP_ISOLATION = 2,    /* destination in another Hawser network */
+    HW_DROP_INTERNAL = 3,     /* internal network: destination outside the subnet */
+    HW_DROP_SNAT_NO_PORT = 4, /* no free masquerade source port after probing */
+    HW_DROP_CT_FULL = 5,      /* conntrack/NAT insert failed */
+    HW_DROP_FIB = 6,          /* no route for a translated packet */
+    HW_DROP_MALFORMED = 7,    /* truncated or unparsable header */
+    HW_DROP_PROTO = 8,        /* protocol cannot be masqueraded */
+    HW_DROP_REWRITE = 9,      /* a packet rewrite helper failed */
+    HW_DROP_NO_ENDPOINT = 10, /* translated destination has no endpoint entry */
+    HW_REASON_MAX = 11,       /* keep last */
 };
 
 /* Directions, the first dimension of the stats map. */
 enum hw_direction {
-	HW_DIR_FROM_UPLINK = 0,
-	HW_DIR_FROM_CONTAINER = 1,
-	HW_DIR_SOCK = 2,
-	HW_DIR_MAX = 3,
+    HW_DIR_FROM_UPLINK = 0,
+    HW_DIR_FROM_CONTAINER = 1,
+    HW_DIR_SOCK = 2,
+    HW_DIR_MAX = 3,
 };
 
 /* Network flags. */
@@ -41,9 +41,9 @@ enum hw_direction {
 
 /* Conntrack entry types. */
 enum hw_ct_type {
-	HW_CT_DNAT = 1,   /* reply of a published-port flow: restore src (and dst) */
-	HW_CT_SNAT = 2,   /* masqueraded egress flow: rewrite src */
-	HW_CT_ALLOW = 3,  /* reply of an icc-allowed flow: pass */
+    HW_CT_DNAT = 1,  /* reply of a published-port flow: restore src (and dst) */
+    HW_CT_SNAT = 2,  /* masqueraded egress flow: rewrite src */
+    HW_CT_ALLOW = 3, /* reply of an icc-allowed flow: pass */
 };
 
 /* Conntrack flags. */
@@ -51,17 +51,17 @@ enum hw_ct_type {
 
 /* TCP tracking states. */
 enum hw_ct_state {
-	HW_CT_NEW = 0,
-	HW_CT_ESTABLISHED = 1,
-	HW_CT_CLOSING = 2,
+    HW_CT_NEW = 0,
+    HW_CT_ESTABLISHED = 1,
+    HW_CT_CLOSING = 2,
 };
 
 /* Indexes of the config array. */
 enum hw_config {
-	HW_CFG_NETNS_COOKIE = 0,
-	HW_CFG_TRACE_RATE = 1,      /* emit 1 of N forwarded packets as trace; 0 = off */
-	HW_CFG_DROP_EVENTS_PER_SEC = 2, /* per-CPU drop event budget */
-	HW_CFG_MAX = 4,
+    HW_CFG_NETNS_COOKIE = 0,
+    HW_CFG_TRACE_RATE = 1,          /* emit 1 of N forwarded packets as trace; 0 = off */
+    HW_CFG_DROP_EVENTS_PER_SEC = 2, /* per-CPU drop event budget */
+    HW_CFG_MAX = 4,
 };
 
 /* Event verdicts. */
@@ -69,142 +69,142 @@ enum hw_config {
 #define HW_VERDICT_DROP 1
 
 struct hw_port_key {
-	__u32 host_ip;    /* 0 = any node address */
-	__u16 host_port;
-	__u8 proto;
-	__u8 pad;
+    __u32 host_ip; /* 0 = any node address */
+    __u16 host_port;
+    __u8 proto;
+    __u8 pad;
 };
 
 struct hw_port_val {
-	__u32 backend_ip;
-	__u16 backend_port;
-	__u16 flags;
-	__u32 ifindex;    /* host-side veth of the backend endpoint */
+    __u32 backend_ip;
+    __u16 backend_port;
+    __u16 flags;
+    __u32 ifindex; /* host-side veth of the backend endpoint */
 };
 
 struct hw_port_stats {
-	__u64 conns;
-	__u64 packets;
-	__u64 bytes;
+    __u64 conns;
+    __u64 packets;
+    __u64 bytes;
 };
 
 struct hw_endpoint {
-	__u32 ifindex;    /* host-side veth */
-	__u32 network;
-	__u8 mac[6];
-	__u8 pad[2];
+    __u32 ifindex; /* host-side veth */
+    __u32 network;
+    __u8 mac[6];
+    __u8 pad[2];
 };
 
 struct hw_ep_stats {
-	__u64 rx_packets; /* delivered to the endpoint by the datapath */
-	__u64 rx_bytes;
-	__u64 tx_packets; /* sent by the endpoint (seen at its host veth) */
-	__u64 tx_bytes;
+    __u64 rx_packets; /* delivered to the endpoint by the datapath */
+    __u64 rx_bytes;
+    __u64 tx_packets; /* sent by the endpoint (seen at its host veth) */
+    __u64 tx_bytes;
 };
 
 struct hw_network {
-	__u32 subnet;
-	__u32 gateway;
-	__u32 snat_ip;    /* 0 = egress uplink address */
-	__u8 prefix;
-	__u8 pad;
-	__u16 flags;
-	__u8 bridge_mac[6];
-	__u8 pad2[2];
+    __u32 subnet;
+    __u32 gateway;
+    __u32 snat_ip; /* 0 = egress uplink address */
+    __u8 prefix;
+    __u8 pad;
+    __u16 flags;
+    __u8 bridge_mac[6];
+    __u8 pad2[2];
 };
 
 struct hw_lpm_key {
-	__u32 prefixlen;
-	__u32 addr;
+    __u32 prefixlen;
+    __u32 addr;
 };
 
 struct hw_uplink {
-	__u32 addr;
-	__u32 pad;
+    __u32 addr;
+    __u32 pad;
 };
 
 struct hw_policy_key {
-	__u32 src;
-	__u32 dst;
-	__u8 proto;
-	__u8 pad;
-	__u16 dport;
+    __u32 src;
+    __u32 dst;
+    __u8 proto;
+    __u8 pad;
+    __u16 dport;
 };
 
 /* A 5-tuple as seen on the wire at the hook doing the lookup. For ICMP echo
  * the identifier is carried as sport in requests and as dport in replies, so
  * that a reply's tuple is the exact swap of its request's. */
 struct hw_tuple {
-	__u32 saddr;
-	__u32 daddr;
-	__u16 sport;
-	__u16 dport;
-	__u8 proto;
-	__u8 pad[3];
+    __u32 saddr;
+    __u32 daddr;
+    __u16 sport;
+    __u16 dport;
+    __u8 proto;
+    __u8 pad[3];
 };
 
 /* hawser_ct value; key = tuple as seen at from-container. */
 struct hw_ct_val {
-	__u32 src_ip;     /* rewrite source to this (DNAT reply, SNAT) */
-	__u32 dst_ip;     /* rewrite destination to this (hairpin SNAT reply) */
-	__u16 src_port;
-	__u16 dst_port;
-	__u8 type;        /* enum hw_ct_type */
-	__u8 state;       /* enum hw_ct_state */
-	__u16 flags;
-	__u32 ifindex;    /* DNAT: backend host veth */
-	__u64 created_ns;
-	__u64 seen_ns;
-	__u64 packets;
-	__u64 bytes;
+    __u32 src_ip; /* rewrite source to this (DNAT reply, SNAT) */
+    __u32 dst_ip; /* rewrite destination to this (hairpin SNAT reply) */
+    __u16 src_port;
+    __u16 dst_port;
+    __u8 type;  /* enum hw_ct_type */
+    __u8 state; /* enum hw_ct_state */
+    __u16 flags;
+    __u32 ifindex; /* DNAT: backend host veth */
+    __u64 created_ns;
+    __u64 seen_ns;
+    __u64 packets;
+    __u64 bytes;
 };
 
 /* hawser_nat value; key = tuple of a masqueraded reply as seen at from-uplink. */
 struct hw_nat_val {
-	__u32 addr;       /* original container address */
-	__u16 port;       /* original container port / echo id */
-	__u8 state;
-	__u8 pad;
-	__u64 created_ns;
-	__u64 seen_ns;
+    __u32 addr; /* original container address */
+    __u16 port; /* original container port / echo id */
+    __u8 state;
+    __u8 pad;
+    __u64 created_ns;
+    __u64 seen_ns;
 };
 
 struct hw_sock_key {
-	__u64 cookie;
-	__u32 backend_ip;
-	__u16 backend_port;
-	__u16 pad;
+    __u64 cookie;
+    __u32 backend_ip;
+    __u16 backend_port;
+    __u16 pad;
 };
 
 struct hw_sock_val {
-	__u32 orig_ip;
-	__u16 orig_port;
-	__u16 pad;
+    __u32 orig_ip;
+    __u16 orig_port;
+    __u16 pad;
 };
 
 struct hw_stat {
-	__u64 packets;
-	__u64 bytes;
+    __u64 packets;
+    __u64 bytes;
 };
 
 struct hw_ratelimit {
-	__u64 window_ns;
-	__u64 count;
+    __u64 window_ns;
+    __u64 count;
 };
 
 struct hw_event {
-	__u64 ts_ns;
-	__u32 ifindex;
-	__u32 saddr;
-	__u32 daddr;
-	__u16 sport;
-	__u16 dport;
-	__u8 proto;
-	__u8 direction;
-	__u8 verdict;
-	__u8 pad;
-	__u32 reason;
-	__u32 len;
+    __u64 ts_ns;
+    __u32 ifindex;
+    __u32 saddr;
+    __u32 daddr;
+    __u16 sport;
+    __u16 dport;
+    __u8 proto;
+    __u8 direction;
+    __u8 verdict;
+    __u8 pad;
+    __u32 reason;
+    __u32 len;
 };
 
 #endif

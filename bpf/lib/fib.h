@@ -18,81 +18,81 @@
 
 /* bcc 0.26's prototype of bpf_redirect_neigh lacks the plen argument. */
 static long (*hw_redirect_neigh)(__u32 ifindex, struct bpf_redir_neigh *params, int plen,
-				 __u64 flags) = (void *)BPF_FUNC_redirect_neigh;
+                                 __u64 flags) = (void *)BPF_FUNC_redirect_neigh;
 
 /* Deliver p to the endpoint owning p->t.daddr, if any. Returns HW_MISS when
  * the destination is not an endpoint. */
 static __always_inline int hw_to_endpoint(struct __sk_buff *skb, struct hw_pkt *p)
 {
-	struct hw_endpoint *ep = hawser_endpoints.lookup(&p->t.daddr);
-	struct hw_network *net;
-	int ret;
+    struct hw_endpoint *ep = hawser_endpoints.lookup(&p->t.daddr);
+    struct hw_network *net;
+    int ret;
 
-	if (!ep)
-		return HW_MISS;
-	net = hawser_networks.lookup(&ep->network);
-	if (!net)
-		return -HW_DROP_NO_ENDPOINT;
-	ret = hw_set_macs(skb, ep->mac, net->bridge_mac);
-	if (ret < 0)
-		return ret;
-	hw_ep_count(ep->ifindex, p->len, 0);
-	return bpf_redirect_peer(ep->ifindex, 0);
+    if (!ep)
+        return HW_MISS;
+    net = hawser_networks.lookup(&ep->network);
+    if (!net)
+        return -HW_DROP_NO_ENDPOINT;
+    ret = hw_set_macs(skb, ep->mac, net->bridge_mac);
+    if (ret < 0)
+        return ret;
+    hw_ep_count(ep->ifindex, p->len, 0);
+    return bpf_redirect_peer(ep->ifindex, 0);
 }
 
 /* Route p out of the node. */
 static __always_inline int hw_fib_out(struct __sk_buff *skb, struct hw_pkt *p)
 {
-	struct bpf_fib_lookup fib = {};
-	long rc;
-	int ret;
+    struct bpf_fib_lookup fib = {};
+    long rc;
+    int ret;
 
-	fib.family = AF_INET;
-	fib.tos = p->tos;
-	fib.l4_protocol = p->t.proto;
-	fib.tot_len = p->tot_len;
-	fib.ipv4_src = p->t.saddr;
-	fib.ipv4_dst = p->t.daddr;
-	fib.ifindex = skb->ingress_ifindex;
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		ret = hw_dec_ttl(skb, p);
-		if (ret < 0)
-			return ret;
-		ret = hw_set_macs(skb, fib.dmac, fib.smac);
-		if (ret < 0)
-			return ret;
-		return bpf_redirect(fib.ifindex, 0);
-	}
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		struct bpf_redir_neigh nh = {};
-		ret = hw_dec_ttl(skb, p);
-		if (ret < 0)
-			return ret;
-		nh.nh_family = AF_INET;
-		nh.ipv4_nh = fib.ipv4_dst;
-		return hw_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
-	}
-	return -HW_DROP_FIB;
+    fib.family = AF_INET;
+    fib.tos = p->tos;
+    fib.l4_protocol = p->t.proto;
+    fib.tot_len = p->tot_len;
+    fib.ipv4_src = p->t.saddr;
+    fib.ipv4_dst = p->t.daddr;
+    fib.ifindex = skb->ingress_ifindex;
+    rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+    if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+        ret = hw_dec_ttl(skb, p);
+        if (ret < 0)
+            return ret;
+        ret = hw_set_macs(skb, fib.dmac, fib.smac);
+        if (ret < 0)
+            return ret;
+        return bpf_redirect(fib.ifindex, 0);
+    }
+    if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+        struct bpf_redir_neigh nh = {};
+        ret = hw_dec_ttl(skb, p);
+        if (ret < 0)
+            return ret;
+        nh.nh_family = AF_INET;
+        nh.ipv4_nh = fib.ipv4_dst;
+        return hw_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+    }
+    return -HW_DROP_FIB;
 }
 
 /* Egress interface and its route for dst, without touching the packet.
  * Returns the ifindex or 0. */
 static __always_inline __u32 hw_fib_egress(struct __sk_buff *skb, struct hw_pkt *p)
 {
-	struct bpf_fib_lookup fib = {};
+    struct bpf_fib_lookup fib = {};
 
-	fib.family = AF_INET;
-	fib.tos = p->tos;
-	fib.l4_protocol = p->t.proto;
-	fib.tot_len = p->tot_len;
-	fib.ipv4_src = p->t.saddr;
-	fib.ipv4_dst = p->t.daddr;
-	fib.ifindex = skb->ingress_ifindex;
-	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return 0;
-	return fib.ifindex;
+    fib.family = AF_INET;
+    fib.tos = p->tos;
+    fib.l4_protocol = p->t.proto;
+    fib.tot_len = p->tot_len;
+    fib.ipv4_src = p->t.saddr;
+    fib.ipv4_dst = p->t.daddr;
+    fib.ifindex = skb->ingress_ifindex;
+    long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
+    if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+        return 0;
+    return fib.ifindex;
 }
 
 #endif

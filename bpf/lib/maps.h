@@ -11,8 +11,8 @@
 #endif
 #define HW_PIN(name) HAWSER_PIN_DIR "/" #name
 #define HW_MAP(type, k, v, name, size) BPF_TABLE_PINNED(type, k, v, name, size, HW_PIN(name))
-#define HW_MAP_F(type, k, v, name, size, fl) \
-	BPF_TABLE_PINNED(type, k, v, name, size, HW_PIN(name), fl)
+#define HW_MAP_F(type, k, v, name, size, fl)                                                       \
+    BPF_TABLE_PINNED(type, k, v, name, size, HW_PIN(name), fl)
 
 #ifndef HW_PORTS_SIZE
 #define HW_PORTS_SIZE 65536
@@ -67,7 +67,7 @@ HW_MAP("lru_hash", struct hw_tuple, struct hw_nat_val, hawser_nat, HW_NAT_SIZE);
 /* writer: sock (connect4/sendmsg4); readers: sock (getpeername4/recvmsg4) */
 HW_MAP("lru_hash", struct hw_sock_key, struct hw_sock_val, hawser_sock, HW_SOCK_SIZE);
 /* writer: all programs; reader: controller (stats). Index dir*HW_REASON_MAX+reason */
-HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_MAX * HW_REASON_MAX);
+HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_MAX *HW_REASON_MAX);
 /* writer: controller (start); readers: all programs */
 HW_MAP("array", __u32, __u64, hawser_config, HW_CFG_MAX);
 /* writer: programs (drop-event budget); reader: programs */
@@ -80,8 +80,8 @@ BPF_PERF_OUTPUT(hawser_events);
 
 static __always_inline __u64 hw_config(__u32 idx)
 {
-	__u64 *v = hawser_config.lookup(&idx);
-	return v ? *v : 0;
+    __u64 *v = hawser_config.lookup(&idx);
+    return v ? *v : 0;
 }
 
 #endif

@@ -9,99 +9,99 @@
 
 static __always_inline int hw_drop_budget(__u64 now)
 {
-	__u32 zero = 0;
-	__u64 limit = hw_config(HW_CFG_DROP_EVENTS_PER_SEC);
-	struct hw_ratelimit *rl = hawser_ratelimit.lookup(&zero);
+    __u32 zero = 0;
+    __u64 limit = hw_config(HW_CFG_DROP_EVENTS_PER_SEC);
+    struct hw_ratelimit *rl = hawser_ratelimit.lookup(&zero);
 
-	if (!rl || !limit)
-		return 0;
-	if (now - rl->window_ns > 1000000000ULL) {
-		rl->window_ns = now;
-		rl->count = 0;
-	}
-	if (rl->count >= limit)
-		return 0;
-	rl->count++;
-	return 1;
+    if (!rl || !limit)
+        return 0;
+    if (now - rl->window_ns > 1000000000ULL) {
+        rl->window_ns = now;
+        rl->count = 0;
+    }
+    if (rl->count >= limit)
+        return 0;
+    rl->count++;
+    return 1;
 }
 
-static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32 len,
-				       __u32 ifindex, const struct hw_tuple *t)
+static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32 len, __u32 ifindex,
+                                       const struct hw_tuple *t)
 {
-	__u32 idx = dir * HW_REASON_MAX + reason;
-	struct hw_stat *s = hawser_stats.lookup(&idx);
-	int emit;
+    __u32 idx = dir * HW_REASON_MAX + reason;
+    struct hw_stat *s = hawser_stats.lookup(&idx);
+    int emit;
 
-	if (s) {
-		s->packets++;
-		s->bytes += len;
-	}
-	if (reason == HW_FORWARDED) {
-		__u64 rate = hw_config(HW_CFG_TRACE_RATE);
-		emit = rate && (bpf_get_prandom_u32() % rate) == 0;
-	} else {
-		emit = hw_drop_budget(bpf_ktime_get_ns());
-	}
-	if (!emit)
-		return;
+    if (s) {
+        s->packets++;
+        s->bytes += len;
+    }
+    if (reason == HW_FORWARDED) {
+        __u64 rate = hw_config(HW_CFG_TRACE_RATE);
+        emit = rate && (bpf_get_prandom_u32() % rate) == 0;
+    } else {
+        emit = hw_drop_budget(bpf_ktime_get_ns());
+    }
+    if (!emit)
+        return;
 
-	__u32 zero = 0;
-	struct hw_event *e = hawser_event_scratch.lookup(&zero);
-	if (!e)
-		return;
-	struct hw_event ev = {};
-	ev.ts_ns = bpf_ktime_get_ns();
-	ev.ifindex = ifindex;
-	if (t) {
-		ev.saddr = t->saddr;
-		ev.daddr = t->daddr;
-		ev.sport = t->sport;
-		ev.dport = t->dport;
-		ev.proto = t->proto;
-	}
-	ev.direction = dir;
-	ev.verdict = reason == HW_FORWARDED ? HW_VERDICT_FORWARD : HW_VERDICT_DROP;
-	ev.reason = reason;
-	ev.len = len;
-	*e = ev;
-	hawser_events.perf_submit(ctx, e, sizeof(*e));
+    __u32 zero = 0;
+    struct hw_event *e = hawser_event_scratch.lookup(&zero);
+    if (!e)
+        return;
+    struct hw_event ev = {};
+    ev.ts_ns = bpf_ktime_get_ns();
+    ev.ifindex = ifindex;
+    if (t) {
+        ev.saddr = t->saddr;
+        ev.daddr = t->daddr;
+        ev.sport = t->sport;
+        ev.dport = t->dport;
+        ev.proto = t->proto;
+    }
+    ev.direction = dir;
+    ev.verdict = reason == HW_FORWARDED ? HW_VERDICT_FORWARD : HW_VERDICT_DROP;
+    ev.reason = reason;
+    ev.len = len;
+    *e = ev;
+    hawser_events.perf_submit(ctx, e, sizeof(*e));
 }
 
 static __always_inline void hw_ep_count(__u32 ifindex, __u32 len, int tx)
 {
-	struct hw_ep_stats *s = hawser_endpoint_stats.lookup(&ifindex);
+    struct hw_ep_stats *s = hawser_endpoint_stats.lookup(&ifindex);
 
-	if (!s) {
-		struct hw_ep_stats init = {};
-		hawser_endpoint_stats.update(&ifindex, &init);
-		s = hawser_endpoint_stats.lookup(&ifindex);
-		if (!s)
-			return;
-	}
-	if (tx) {
-		s->tx_packets++;
-		s->tx_bytes += len;
-	} else {
-		s->rx_packets++;
-		s->rx_bytes += len;
-	}
+    if (!s) {
+        struct hw_ep_stats init = {};
+        hawser_endpoint_stats.update(&ifindex, &init);
+        s = hawser_endpoint_stats.lookup(&ifindex);
+        if (!s)
+            return;
+    }
+    if (tx) {
+        s->tx_packets++;
+        s->tx_bytes += len;
+    } else {
+        s->rx_packets++;
+        s->rx_bytes += len;
+    }
 }
 
 static __always_inline void hw_port_count(struct hw_port_key *k, __u32 len, int new_conn)
 {
-	struct hw_port_stats *s = hawser_port_stats.lookup(k);
+    struct hw_port_stats *s = hawser_port_stats.lookup(k);
 
-	if (!s) {
-		struct hw_port_stats init = {};
-		hawser_port_stats.update(k, &init);
-		s = hawser_port_stats.lookup(k);
-		if (!s)
-			return;
-	}
-	s->packets++;
-	s->bytes += len;
-	if (new_conn)
-		s->conns++;
+    if (!s) {
+        struct hw_port_stats init = {};
+        hawser_port_stats.update(k, &init);
+        s = hawser_port_stats.lookup(k);
+        if (!s)
+            return;
+    }
+    s->packets++;
+    s->bytes += len;
+    if (new_conn)
+        s->conns++;
 }
 
 #endif

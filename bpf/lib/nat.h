@@ -21,89 +21,88 @@
 
 static __always_inline int hw_is_node_addr(__u32 addr)
 {
-	return hawser_node_addrs.lookup(&addr) != NULL;
+    return hawser_node_addrs.lookup(&addr) != NULL;
 }
 
 /* Published port for (proto, dst, dport): exact host IP first, then the
  * wildcard when dst is one of the node's addresses. */
-static __always_inline struct hw_port_val *hw_port_lookup(struct hw_port_key *k, __u8 proto,
-							  __u32 daddr, __u16 dport,
-							  int dst_is_local)
+static __always_inline struct hw_port_val *
+hw_port_lookup(struct hw_port_key *k, __u8 proto, __u32 daddr, __u16 dport, int dst_is_local)
 {
-	struct hw_port_val *v;
+    struct hw_port_val *v;
 
-	k->host_ip = daddr;
-	k->host_port = dport;
-	k->proto = proto;
-	k->pad = 0;
-	v = hawser_ports.lookup(k);
-	if (v || !dst_is_local)
-		return v;
-	k->host_ip = 0;
-	return hawser_ports.lookup(k);
+    k->host_ip = daddr;
+    k->host_port = dport;
+    k->proto = proto;
+    k->pad = 0;
+    v = hawser_ports.lookup(k);
+    if (v || !dst_is_local)
+        return v;
+    k->host_ip = 0;
+    return hawser_ports.lookup(k);
 }
 
 /* Reserve a source port on snat_ip for the flow p (from the container) and
  * create both entries. On success the CT value is returned through *out. */
 static __always_inline int hw_snat_new(struct hw_pkt *p, __u32 snat_ip, __u64 now,
-				       struct hw_ct_val *out)
+                                       struct hw_ct_val *out)
 {
-	struct hw_tuple rkey = {};
-	struct hw_nat_val nv = {};
-	__u32 range = HW_SNAT_PORT_MAX - HW_SNAT_PORT_MIN + 1;
-	__u32 h = (p->t.saddr ^ p->t.daddr ^ ((__u32)p->t.sport << 16) ^ p->t.dport ^ p->t.proto);
-	__u16 port = 0;
-	int i;
+    struct hw_tuple rkey = {};
+    struct hw_nat_val nv = {};
+    __u32 range = HW_SNAT_PORT_MAX - HW_SNAT_PORT_MIN + 1;
+    __u32 h = (p->t.saddr ^ p->t.daddr ^ ((__u32)p->t.sport << 16) ^ p->t.dport ^ p->t.proto);
+    __u16 port = 0;
+    int i;
 
-	rkey.saddr = p->t.daddr;
-	rkey.daddr = snat_ip;
-	rkey.sport = p->t.dport;
-	rkey.proto = p->t.proto;
-	nv.addr = p->t.saddr;
-	nv.port = p->t.sport;
-	nv.state = HW_CT_NEW;
-	nv.created_ns = now;
-	nv.seen_ns = now;
+    rkey.saddr = p->t.daddr;
+    rkey.daddr = snat_ip;
+    rkey.sport = p->t.dport;
+    rkey.proto = p->t.proto;
+    nv.addr = p->t.saddr;
+    nv.port = p->t.sport;
+    nv.state = HW_CT_NEW;
+    nv.created_ns = now;
+    nv.seen_ns = now;
 
-	/* First the original port (Linux keeps it when free), then hash+probe. */
-	rkey.dport = p->t.sport;
-	if (hawser_nat.insert(&rkey, &nv) == 0) {
-		port = p->t.sport;
-	} else {
-		h = h * 2654435761u + bpf_get_prandom_u32();
+    /* First the original port (Linux keeps it when free), then hash+probe. */
+    rkey.dport = p->t.sport;
+    if (hawser_nat.insert(&rkey, &nv) == 0) {
+        port = p->t.sport;
+    } else {
+        h = h * 2654435761u + bpf_get_prandom_u32();
 #pragma unroll
-		for (i = 0; i < HW_SNAT_PROBES; i++) {
-			__u16 cand = bpf_htons(HW_SNAT_PORT_MIN + ((h + i * 7919) % range));
-			rkey.dport = cand;
-			if (hawser_nat.insert(&rkey, &nv) == 0) {
-				port = cand;
-				break;
-			}
-		}
-		if (!port) {
-			/* An existing reservation may be expired: reclaim it once. */
-			struct hw_nat_val *old = hawser_nat.lookup(&rkey);
-			if (old && hw_expired(rkey.proto, old->state, old->seen_ns, now)) {
-				hawser_nat.update(&rkey, &nv);
-				port = rkey.dport;
-			}
-		}
-		if (!port)
-			return -HW_DROP_SNAT_NO_PORT;
-	}
+        for (i = 0; i < HW_SNAT_PROBES; i++) {
+            __u16 cand = bpf_htons(HW_SNAT_PORT_MIN + ((h + i * 7919) % range));
+            rkey.dport = cand;
+            if (hawser_nat.insert(&rkey, &nv) == 0) {
+                port = cand;
+                break;
+            }
+        }
+        if (!port) {
+            /* An existing reservation may be expired: reclaim it once. */
+            struct hw_nat_val *old = hawser_nat.lookup(&rkey);
+            if (old && hw_expired(rkey.proto, old->state, old->seen_ns, now)) {
+                hawser_nat.update(&rkey, &nv);
+                port = rkey.dport;
+            }
+        }
+        if (!port)
+            return -HW_DROP_SNAT_NO_PORT;
+    }
 
-	__builtin_memset(out, 0, sizeof(*out));
-	out->type = HW_CT_SNAT;
-	out->src_ip = snat_ip;
-	out->src_port = port;
-	out->state = HW_CT_NEW;
-	out->created_ns = now;
-	out->seen_ns = now;
-	if (hawser_ct.update(&p->t, out) < 0) {
-		hawser_nat.delete(&rkey);
-		return -HW_DROP_CT_FULL;
-	}
-	return 0;
+    __builtin_memset(out, 0, sizeof(*out));
+    out->type = HW_CT_SNAT;
+    out->src_ip = snat_ip;
+    out->src_port = port;
+    out->state = HW_CT_NEW;
+    out->created_ns = now;
+    out->seen_ns = now;
+    if (hawser_ct.update(&p->t, out) < 0) {
+        hawser_nat.delete(&rkey);
+        return -HW_DROP_CT_FULL;
+    }
+    return 0;
 }
 
 #endif

@@ -20,16 +20,16 @@
 #define HW_MISS 1
 
 struct hw_pkt {
-	struct hw_tuple t;
-	__u32 l4_off;
-	__u32 len;
-	__u8 tcp_flags;   /* FIN=1 SYN=2 RST=4 ACK=16 */
-	__u8 icmp_type;
-	__u8 ttl;
-	__u8 tos;
-	__u16 tot_len;
-	__u8 has_ports;   /* TCP/UDP/ICMP echo with a translatable id */
-	__u8 pad;
+    struct hw_tuple t;
+    __u32 l4_off;
+    __u32 len;
+    __u8 tcp_flags; /* FIN=1 SYN=2 RST=4 ACK=16 */
+    __u8 icmp_type;
+    __u8 ttl;
+    __u8 tos;
+    __u16 tot_len;
+    __u8 has_ports; /* TCP/UDP/ICMP echo with a translatable id */
+    __u8 pad;
 };
 
 #define HW_TCP_FIN 0x01
@@ -39,68 +39,68 @@ struct hw_pkt {
 
 static __always_inline int hw_parse(struct __sk_buff *skb, struct hw_pkt *p)
 {
-	struct ethhdr eth;
-	struct iphdr ip;
+    struct ethhdr eth;
+    struct iphdr ip;
 
-	__builtin_memset(p, 0, sizeof(*p));
-	p->len = skb->len;
-	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0)
-		return HW_MISS;
-	if (eth.h_proto != bpf_htons(ETH_P_IP))
-		return HW_MISS;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
-		return -HW_DROP_MALFORMED;
-	if (ip.ihl < 5 || ip.version != 4)
-		return -HW_DROP_MALFORMED;
-	if (ip.frag_off & bpf_htons(0x1fff))
-		return HW_MISS;
-	p->t.saddr = ip.saddr;
-	p->t.daddr = ip.daddr;
-	p->t.proto = ip.protocol;
-	p->l4_off = ETH_HLEN + ip.ihl * 4;
-	p->ttl = ip.ttl;
-	p->tos = ip.tos;
-	p->tot_len = bpf_ntohs(ip.tot_len);
+    __builtin_memset(p, 0, sizeof(*p));
+    p->len = skb->len;
+    if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0)
+        return HW_MISS;
+    if (eth.h_proto != bpf_htons(ETH_P_IP))
+        return HW_MISS;
+    if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)
+        return -HW_DROP_MALFORMED;
+    if (ip.ihl < 5 || ip.version != 4)
+        return -HW_DROP_MALFORMED;
+    if (ip.frag_off & bpf_htons(0x1fff))
+        return HW_MISS;
+    p->t.saddr = ip.saddr;
+    p->t.daddr = ip.daddr;
+    p->t.proto = ip.protocol;
+    p->l4_off = ETH_HLEN + ip.ihl * 4;
+    p->ttl = ip.ttl;
+    p->tos = ip.tos;
+    p->tot_len = bpf_ntohs(ip.tot_len);
 
-	if (ip.protocol == IPPROTO_TCP) {
-		__u8 hdr[14];
-		if (bpf_skb_load_bytes(skb, p->l4_off, hdr, sizeof(hdr)) < 0)
-			return -HW_DROP_MALFORMED;
-		__builtin_memcpy(&p->t.sport, &hdr[0], 2);
-		__builtin_memcpy(&p->t.dport, &hdr[2], 2);
-		p->tcp_flags = hdr[13];
-		p->has_ports = 1;
-	} else if (ip.protocol == IPPROTO_UDP) {
-		__u16 ports[2];
-		if (bpf_skb_load_bytes(skb, p->l4_off, ports, sizeof(ports)) < 0)
-			return -HW_DROP_MALFORMED;
-		p->t.sport = ports[0];
-		p->t.dport = ports[1];
-		p->has_ports = 1;
-	} else if (ip.protocol == IPPROTO_ICMP) {
-		struct icmphdr ic;
-		if (bpf_skb_load_bytes(skb, p->l4_off, &ic, sizeof(ic)) < 0)
-			return -HW_DROP_MALFORMED;
-		p->icmp_type = ic.type;
-		if (ic.type == ICMP_ECHO) {
-			p->t.sport = ic.un.echo.id;
-			p->has_ports = 1;
-		} else if (ic.type == ICMP_ECHOREPLY) {
-			p->t.dport = ic.un.echo.id;
-			p->has_ports = 1;
-		}
-	}
-	return 0;
+    if (ip.protocol == IPPROTO_TCP) {
+        __u8 hdr[14];
+        if (bpf_skb_load_bytes(skb, p->l4_off, hdr, sizeof(hdr)) < 0)
+            return -HW_DROP_MALFORMED;
+        __builtin_memcpy(&p->t.sport, &hdr[0], 2);
+        __builtin_memcpy(&p->t.dport, &hdr[2], 2);
+        p->tcp_flags = hdr[13];
+        p->has_ports = 1;
+    } else if (ip.protocol == IPPROTO_UDP) {
+        __u16 ports[2];
+        if (bpf_skb_load_bytes(skb, p->l4_off, ports, sizeof(ports)) < 0)
+            return -HW_DROP_MALFORMED;
+        p->t.sport = ports[0];
+        p->t.dport = ports[1];
+        p->has_ports = 1;
+    } else if (ip.protocol == IPPROTO_ICMP) {
+        struct icmphdr ic;
+        if (bpf_skb_load_bytes(skb, p->l4_off, &ic, sizeof(ic)) < 0)
+            return -HW_DROP_MALFORMED;
+        p->icmp_type = ic.type;
+        if (ic.type == ICMP_ECHO) {
+            p->t.sport = ic.un.echo.id;
+            p->has_ports = 1;
+        } else if (ic.type == ICMP_ECHOREPLY) {
+            p->t.dport = ic.un.echo.id;
+            p->has_ports = 1;
+        }
+    }
+    return 0;
 }
 
 static __always_inline void hw_tuple_swap(const struct hw_tuple *in, struct hw_tuple *out)
 {
-	out->saddr = in->daddr;
-	out->daddr = in->saddr;
-	out->sport = in->dport;
-	out->dport = in->sport;
-	out->proto = in->proto;
-	out->pad[0] = out->pad[1] = out->pad[2] = 0;
+    out->saddr = in->daddr;
+    out->daddr = in->saddr;
+    out->sport = in->dport;
+    out->dport = in->sport;
+    out->proto = in->proto;
+    out->pad[0] = out->pad[1] = out->pad[2] = 0;
 }
 
 #endif

@@ -125,3 +125,40 @@ def test_foreground_run_streams_output_and_exit_code(node: HawserNode) -> None:
     assert "started" in node.cli("logs", "bg").stdout
     err = node.cli("rm", "bg", check=False)
     assert "You cannot remove a running container" in err.stderr
+
+
+def test_hostname_dns_and_env_reach_the_process(node: HawserNode) -> None:
+    node.cli("run", "-d", "--name", "named", "--hostname", "box1", "--dns", "10.99.0.53",
+             "-e", "COLOUR=blue", "--", "sleep", "300")  # fmt: skip
+    assert node.cli("exec", "named", "--", "hostname").stdout.strip() == "box1"
+    assert (
+        "nameserver 10.99.0.53" in node.cli("exec", "named", "--", "cat", "/etc/resolv.conf").stdout
+    )
+    assert "COLOUR=blue" in node.cli("exec", "named", "--", "env").stdout
+    hosts = node.cli("exec", "named", "--", "cat", "/etc/hosts").stdout
+    assert f"{node.ip_of('named')}\tbox1" in hosts
+    # iproute2's convention: `ip netns exec` sees the same files
+    sandbox = node.sandbox("named")
+    direct = node.in_node("ip", "netns", "exec", sandbox, "cat", "/etc/resolv.conf").stdout
+    assert "nameserver 10.99.0.53" in direct
+    inspect = node.json("inspect", "named")[0]
+    assert inspect["Config"]["Hostname"] == "box1" and inspect["HostConfig"]["Dns"] == [
+        "10.99.0.53"
+    ]
+    assert len(inspect["Id"]) == 64 and node.cli("ps", "-q").stdout.split() == [inspect["Id"][:12]]
+
+
+def test_bridge_mac_stays_put_as_containers_come_and_go(node: HawserNode) -> None:
+    """A bridge left alone adopts its lowest port MAC; that would strand the gateway's ARP."""
+    node.cli("network", "create", "--subnet", "172.30.6.0/24", "macnet")
+    bridge = "hw-" + node.json("network", "inspect", "macnet")[0]["Id"][:12]
+
+    def bridge_mac() -> str:
+        return node.in_node("ip", "-br", "link", "show", "dev", bridge).stdout.split()[2]
+
+    node.cli("run", "-d", "--name", "first", "--network", "macnet")
+    mac = bridge_mac()
+    for i in range(8):
+        node.cli("run", "-d", "--name", f"more{i}", "--network", "macnet")
+        assert bridge_mac() == mac
+        node.cli("exec", "first", "--", "ping", "-c1", "-W2", "172.30.6.1")
