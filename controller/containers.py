@@ -155,13 +155,8 @@ def _parse_exposed(items: list[str]) -> list[tuple[int, str]]:
     return out
 
 
-def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
-    """Create the sandbox, attach it, publish its ports, start its process; all or nothing."""
-    kind = _mode_kind(req.network)
-    warnings = _check_mode_conflicts(node, req, kind)
-    env = netopts.parse_env(req.env)
-    if req.hostname:
-        names.validate_hostname(req.hostname)
+def _port_requests(req: RunRequest) -> tuple[list[portspec.PortRequest], list[str]]:
+    """-p specs parsed, plus -P's ephemeral requests; and the exposed ports ("80/tcp")."""
     requests: list[portspec.PortRequest] = []
     for spec in req.publish:
         requests += portspec.parse_publish(spec)
@@ -171,114 +166,151 @@ def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
         for port, proto in _parse_exposed(exposed):
             if (port, proto) not in published:
                 requests.append(portspec.PortRequest(proto, port, "", None, None))
+    return requests, exposed
+
+
+def _claim_name(node: Node, wanted: str | None) -> str:
+    if not wanted:
+        return _random_name(node)
+    name = names.validate_container_name(wanted)
+    existing = next((c for c in node.store.containers() if c.name == name), None)
+    if existing is not None:
+        raise Conflict(
+            f'Conflict. The container name "/{name}" is already in use by container '
+            f'"{existing.id}". You have to remove (or rename) that container to be able to '
+            "reuse that name."
+        )
+    return name
+
+
+@dataclass
+class _Mode:
+    kind: str  # bridge | user | host | none | container
+    network: Network | None = None  # the bridge network joined (bridge, user)
+    joined: Container | None = None  # the sandbox shared (container:)
+
+    def text(self, requested: str) -> str:
+        """HostConfig.NetworkMode as Docker shows it."""
+        if self.joined:
+            return f"container:{self.joined.id}"
+        if self.kind == "bridge":
+            return "default" if requested == "default" else "bridge"
+        return requested
+
+
+def _resolve_mode(node: Node, req: RunRequest, kind: str) -> tuple[_Mode, list[str]]:
+    """The network mode with its objects; a named network may turn out host, none or bridge."""
+    if kind == "container":
+        joined = lookup.container(node.store, req.network.split(":", 1)[1])
+        if joined.owns_no_netns_mode:
+            joined = lookup.container(node.store, joined.joined_container)
+        if not is_running(joined):
+            raise Conflict(f"cannot join network of a non running container: {joined.id}")
+        return _Mode("container", joined=joined), []
+    if kind not in ("bridge", "user"):
+        return _Mode(kind), []
+    net = lookup.network(node.store, "bridge" if kind == "bridge" else req.network)
+    if net.driver == "host":
+        return _Mode("host"), _check_mode_conflicts(node, req, "host")
+    if net.driver == "null":
+        return _Mode("none"), []
+    if net.name == "bridge":
+        _check_mode_conflicts(node, req, "bridge")
+        return _Mode("bridge", network=net), []
+    return _Mode("user", network=net), []
+
+
+def _publish(
+    node: Node,
+    undo: Undo,
+    ctr: Container,
+    net: Network,
+    endpoint: Endpoint,
+    requests: list[portspec.PortRequest],
+) -> None:
+    allocator = PortAllocator(
+        {p: node.store.bound_ports(p) for p in ("tcp", "udp", "sctp")},
+        portspec.ephemeral_port_range(),
+    )
+    bindings = allocator.allocate(ctr.id, requests, net.host_binding_ipv4 or "0.0.0.0")
+    node.store.add_bindings(bindings)
+    publish_bindings(node, bindings, endpoint)
+    undo.push(unpublish_bindings, node, bindings, endpoint)
+
+
+def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
+    """Create the sandbox, attach it, publish its ports, start its process; all or nothing."""
+    warnings = _check_mode_conflicts(node, req, _mode_kind(req.network))
+    env = netopts.parse_env(req.env)
+    if req.hostname:
+        names.validate_hostname(req.hostname)
+    requests, exposed = _port_requests(req)
     parsed_links = [links.parse_link(spec) for spec in req.links]
     with node.lock:
-        name = names.validate_container_name(req.name) if req.name else _random_name(node)
-        if lookup.container_or_none(node.store, name) is not None and any(
-            c.name == name for c in node.store.containers()
-        ):
-            existing = next(c for c in node.store.containers() if c.name == name)
-            raise Conflict(
-                f'Conflict. The container name "/{name}" is already in use by container '
-                f'"{existing.id}". You have to remove (or rename) that container to be able to '
-                "reuse that name."
-            )
-        net: Network | None = None
-        joined: Container | None = None
-        if kind in ("bridge", "user"):
-            net = lookup.network(node.store, "bridge" if kind == "bridge" else req.network)
-            if net.driver == "host":
-                kind = "host"
-                warnings += _check_mode_conflicts(node, req, "host")
-                net = None
-            elif net.driver == "null":
-                kind, net = "none", None
-            elif net.name == "bridge":
-                kind = "bridge"
-                if req.ip:
-                    raise InvalidArgument(
-                        "user specified IP address is supported on user defined networks only"
-                    )
-                if req.aliases:
-                    raise InvalidArgument(
-                        "network-scoped alias is supported only for containers in user "
-                        "defined networks"
-                    )
-        if kind == "container":
-            ref = req.network.split(":", 1)[1]
-            joined = lookup.container(node.store, ref)
-            if joined.owns_no_netns_mode:
-                joined = lookup.container(node.store, joined.joined_container)
-            if not is_running(joined):
-                raise Conflict(f"cannot join network of a non running container: {joined.id}")
-        link_targets = _resolve_links(node, parsed_links, kind, net, name)
+        name = _claim_name(node, req.name)
+        mode, more = _resolve_mode(node, req, _mode_kind(req.network))
+        warnings += more
+        link_targets = _resolve_links(node, parsed_links, mode.kind, mode.network, name)
         ctr_id = names.new_id()
-        hostname = req.hostname or (
-            joined.hostname if joined else socket.gethostname() if kind == "host" else ctr_id[:12]
-        )
-        netns = {
-            "host": "",
-            "container": joined.netns if joined else "",
-        }.get(kind, names.netns_name(node.name, ctr_id))
+        joined = mode.joined
+        if joined:
+            hostname, netns = joined.hostname, joined.netns
+        elif mode.kind == "host":
+            hostname, netns = socket.gethostname(), ""
+        else:
+            hostname, netns = ctr_id[:12], names.netns_name(node.name, ctr_id)
         ctr = Container(
             id=ctr_id,
             name=name,
             created=now_iso(),
-            network_mode=(
-                f"container:{joined.id}"
-                if joined
-                else "default"
-                if kind == "bridge" and req.network == "default"
-                else req.network
-                if kind != "bridge"
-                else "bridge"
-            ),
-            hostname=hostname,
+            network_mode=mode.text(req.network),
+            hostname=req.hostname or hostname,
             netns=netns,
             dns=list(req.dns),
             env=env,
             cmd=list(req.cmd),
-            expose=exposed if kind not in ("host",) else exposed,
-            publish=list(req.publish) if kind != "host" else [],
+            expose=exposed,
+            publish=list(req.publish) if mode.kind != "host" else [],
             publish_all=req.publish_all,
             links=[f"{n}:{a}" for n, a in parsed_links],
             auto_remove=req.auto_remove,
         )
         with operation(node.store) as undo:
             node.store.put_container(ctr)
-            if kind in ("bridge", "user", "none"):
-                kernel_netns.create(netns).close()
-                undo.push(kernel_netns.remove, netns)
-            endpoint: Endpoint | None = None
-            if net is not None:
-                endpoint = endpoints.attach(
-                    node, undo, ctr, net, requested_ip=req.ip, aliases=req.aliases
-                )
-                if requests:
-                    default_ip = net.host_binding_ipv4 if net.host_binding_ipv4 else "0.0.0.0"
-                    allocator = PortAllocator(
-                        {p: node.store.bound_ports(p) for p in ("tcp", "udp", "sctp")},
-                        portspec.ephemeral_port_range(),
-                    )
-                    bindings = allocator.allocate(ctr.id, requests, default_ip)
-                    node.store.add_bindings(bindings)
-                    publish_bindings(node, bindings, endpoint)
-                    undo.push(unpublish_bindings, node, bindings, endpoint)
-            if netns and kind != "container":
-                sandbox_files.write(
-                    netns,
-                    _hosts_text(ctr, endpoint, link_targets, node),
-                    sandbox_files.resolv_text(ctr.dns, None),
-                    ctr.hostname,
-                )
-                undo.push(sandbox_files.remove, netns)
-            if endpoint is not None and net is not None:
-                node.emit("endpoint_added", ctr, net, endpoint)
-            node.emit("container_created", ctr)
+            _build_sandbox(node, undo, ctr, mode, req, requests, link_targets)
             if req.detach or not ctr.cmd:
                 _start_process(node, ctr, link_targets, undo)
             node.store.put_container(ctr)
         return ctr, warnings
+
+
+def _build_sandbox(
+    node: Node,
+    undo: Undo,
+    ctr: Container,
+    mode: _Mode,
+    req: RunRequest,
+    requests: list[portspec.PortRequest],
+    link_targets: list[LinkTarget],
+) -> None:
+    """netns, endpoint, published ports and /etc files of a new container."""
+    if mode.kind in ("bridge", "user", "none"):
+        kernel_netns.create(ctr.netns).close()
+        undo.push(kernel_netns.remove, ctr.netns)
+    endpoint: Endpoint | None = None
+    net = mode.network
+    if net is not None:
+        endpoint = endpoints.attach(node, undo, ctr, net, requested_ip=req.ip, aliases=req.aliases)
+        if requests:
+            _publish(node, undo, ctr, net, endpoint, requests)
+    if ctr.netns and mode.kind != "container":
+        hosts = _hosts_text(ctr, endpoint, link_targets)
+        resolv = sandbox_files.resolv_text(ctr.dns, None)
+        sandbox_files.write(ctr.netns, hosts, resolv, ctr.hostname)
+        undo.push(sandbox_files.remove, ctr.netns)
+    if endpoint is not None and net is not None:
+        node.emit("endpoint_added", ctr, net, endpoint)
+    node.emit("container_created", ctr)
 
 
 @dataclass
@@ -328,9 +360,7 @@ def _link_env(ctr: Container, targets: list[LinkTarget]) -> list[str]:
     return env
 
 
-def _hosts_text(
-    ctr: Container, endpoint: Endpoint | None, targets: list[LinkTarget], node: Node
-) -> str:
+def _hosts_text(ctr: Container, endpoint: Endpoint | None, targets: list[LinkTarget]) -> str:
     extra = [
         (t.endpoint.ip, links.link_hosts_names(t.alias, t.child.hostname, t.child.name))
         for t in targets

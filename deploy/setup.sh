@@ -16,7 +16,7 @@ PACKAGES=(
     iputils-ping dnsutils ncat socat ethtool iptables nftables prometheus clang-format
     procps psmisc curl
 )
-BENCH_PACKAGES=(iperf3 wrk)
+BENCH_PACKAGES=(iperf3 wrk gcc)
 
 log() { printf 'setup: %s\n' "$*"; }
 die() {
@@ -142,11 +142,13 @@ if ! venv_ok; then
     "$SYS_PY" -m venv --system-site-packages "$VENV"
 fi
 
-want_stamp="$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)"
+extras="dev"
+((with_bench)) && extras="dev,bench"
+want_stamp="$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1) $extras"
 have_stamp="$(cat "$STAMP" 2>/dev/null || true)"
 if [[ $want_stamp != "$have_stamp" || ! -x $VENV/bin/hawser ]]; then
-    log "pip install -e '.[dev]'"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -e "$REPO[dev]"
+    log "pip install -e '.[$extras]'"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -e "$REPO[$extras]"
     printf '%s\n' "$want_stamp" >"$STAMP"
 fi
 
