@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import random
 import socket
@@ -13,6 +14,7 @@ from typing import Any
 from controller import (
     endpoints,
     hostsfile,
+    kernel_links,
     kernel_netns,
     links,
     lookup,
@@ -81,7 +83,7 @@ class RunRequest:
 
 
 def _random_name(node: Node) -> str:
-    taken = {c.name for c in node.store.containers()}
+    taken = node.store.container_names()
     while True:
         name = f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}{random.randint(0, 99)}"
         if name not in taken:
@@ -173,7 +175,7 @@ def _claim_name(node: Node, wanted: str | None) -> str:
     if not wanted:
         return _random_name(node)
     name = names.validate_container_name(wanted)
-    existing = next((c for c in node.store.containers() if c.name == name), None)
+    existing = node.store.container_by_name(name)
     if existing is not None:
         raise Conflict(
             f'Conflict. The container name "/{name}" is already in use by container '
@@ -294,13 +296,19 @@ def _build_sandbox(
     link_targets: list[LinkTarget],
 ) -> None:
     """netns, endpoint, published ports and /etc files of a new container."""
-    if mode.kind in ("bridge", "user", "none"):
-        kernel_netns.create(ctr.netns).close()
-        undo.push(kernel_netns.remove, ctr.netns)
     endpoint: Endpoint | None = None
     net = mode.network
-    if net is not None:
-        endpoint = endpoints.attach(node, undo, ctr, net, requested_ip=req.ip, aliases=req.aliases)
+    if mode.kind in ("bridge", "user", "none"):
+        inside = None
+        if net is not None:
+            endpoint = endpoints.prepare(node, ctr, net, requested_ip=req.ip, aliases=req.aliases)
+            spec = endpoints.veth_spec(endpoint, net, default_route=not net.internal)
+            inside = functools.partial(kernel_links.create_veth_inside, spec=spec)
+            undo.push(kernel_links.delete_link, node.ipr, endpoint.host_ifname)
+        undo.push(kernel_netns.remove, ctr.netns)
+        host_index = kernel_netns.create(ctr.netns, inside)  # sandbox and veth in one step
+    if net is not None and endpoint is not None:
+        endpoints.finish(node, net, endpoint, undo, host_index or 0)
         if requests:
             _publish(node, undo, ctr, net, endpoint, requests)
     if ctr.netns and mode.kind != "container":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from controller import ipam, kernel_links, names
+from controller import ipam, kernel_links, kernel_netns, names
 from controller.errors import Conflict, HawserError
 from controller.kernel_links import VethSpec
 from controller.model import Container, Endpoint, Network
@@ -25,7 +25,7 @@ def allocator(node: Node, net: Network) -> ipam.AddressAllocator:
         ip_range=ipaddress.IPv4Network(net.ip_range) if net.ip_range else None,
         aux_addresses={k: ipaddress.IPv4Address(v) for k, v in net.aux.items()},
     )
-    taken = [ep.ip for ep in node.store.endpoints(network_id=net.id)]
+    taken = node.store.endpoint_ips(net.id)
     return ipam.AddressAllocator(config, taken, net.name, net.id)
 
 
@@ -37,28 +37,20 @@ def next_ifname(node: Node, ctr: Container) -> str:
     return f"eth{index}"
 
 
-def attach(
+def prepare(
     node: Node,
-    undo: Undo,
     ctr: Container,
     net: Network,
     *,
     requested_ip: str | None = None,
     aliases: list[str] | None = None,
 ) -> Endpoint:
-    """Plumb ``ctr`` into ``net``; every kernel step registers its undo."""
+    """The endpoint's identity and address (no kernel change yet)."""
     if node.store.endpoints(container_id=ctr.id, network_id=net.id):
         raise Conflict(f"endpoint with name {ctr.name} already exists in network {net.name}")
     ip = str(allocator(node, net).allocate(requested_ip))
     ep_id = names.new_id()
-    existing = node.store.endpoints(container_id=ctr.id)
-    has_default_route = any(
-        not (n := node.store.network(e.network_id)) or not n.internal for e in existing
-    )
-    bridge_index = kernel_links.ifindex(node.ipr, net.bridge)
-    if bridge_index is None:
-        raise HawserError(f"bridge {net.bridge} of network {net.name} is missing")
-    ep = Endpoint(
+    return Endpoint(
         id=ep_id,
         container_id=ctr.id,
         network_id=net.id,
@@ -71,27 +63,22 @@ def attach(
         aliases=list(aliases or []),
         static_ip=requested_ip is not None,
     )
-    plumb(node, ctr, net, ep, default_route=not net.internal and not has_default_route, undo=undo)
-    node.store.put_endpoint(ep)
-    return ep
 
 
-def plumb(
-    node: Node,
-    ctr: Container,
-    net: Network,
-    ep: Endpoint,
-    *,
-    default_route: bool,
-    undo: Undo | None = None,
-) -> None:
-    """Kernel and datapath part of an endpoint (also used by reconcile)."""
-    bridge_index = kernel_links.ifindex(node.ipr, net.bridge)
-    assert bridge_index is not None
-    spec = VethSpec(
+def wants_default_route(node: Node, ctr: Container, net: Network) -> bool:
+    """Docker: the first non-internal network gives the sandbox its default route."""
+    if net.internal:
+        return False
+    for existing in node.store.endpoints(container_id=ctr.id):
+        other = node.store.network(existing.network_id)
+        if other is None or not other.internal:
+            return False
+    return True
+
+
+def veth_spec(ep: Endpoint, net: Network, default_route: bool) -> VethSpec:
+    return VethSpec(
         host_name=ep.host_ifname,
-        bridge_index=bridge_index,
-        netns=ctr.netns,
         inside_name=ep.ifname,
         ip=ep.ip,
         prefixlen=ep.prefixlen,
@@ -99,12 +86,45 @@ def plumb(
         mtu=net.mtu,
         gateway=net.gateway if default_route else None,
     )
-    if undo is not None:
-        undo.push(kernel_links.delete_link, node.ipr, ep.host_ifname)
-    index = kernel_links.create_endpoint(node.ipr, spec)
+
+
+def attach(
+    node: Node,
+    undo: Undo,
+    ctr: Container,
+    net: Network,
+    *,
+    requested_ip: str | None = None,
+    aliases: list[str] | None = None,
+) -> Endpoint:
+    """Plumb ``ctr`` (its netns exists) into ``net``; every kernel step registers its undo."""
+    ep = prepare(node, ctr, net, requested_ip=requested_ip, aliases=aliases)
+    spec = veth_spec(ep, net, wants_default_route(node, ctr, net))
+    undo.push(kernel_links.delete_link, node.ipr, ep.host_ifname)
+    index = kernel_netns.run_in(ctr.netns, lambda ns: kernel_links.create_veth_inside(ns, spec))
+    finish(node, net, ep, undo, index)
+    return ep
+
+
+def finish(
+    node: Node, net: Network, ep: Endpoint, undo: Undo | None = None, host_index: int = 0
+) -> None:
+    """Node side of an endpoint whose veth exists: bridge port, datapath, store row."""
+    bridge_index = kernel_links.ifindex(node.ipr, net.bridge)
+    if bridge_index is None:
+        raise HawserError(f"bridge {net.bridge} of network {net.name} is missing")
+    index = kernel_links.enslave(node.ipr, ep.host_ifname, bridge_index, host_index)
     node.datapath.attach_endpoint(index, ep.ip, ep.mac, net.key)
     if undo is not None:
         undo.push(node.datapath.detach_endpoint, index, ep.ip)
+    node.store.put_endpoint(ep)
+
+
+def replumb(node: Node, ctr: Container, net: Network, ep: Endpoint, default_route: bool) -> None:
+    """Rebuild a lost veth of an existing endpoint (reconcile)."""
+    spec = veth_spec(ep, net, default_route)
+    index = kernel_netns.run_in(ctr.netns, lambda ns: kernel_links.create_veth_inside(ns, spec))
+    finish(node, net, ep, host_index=index)
 
 
 def detach(node: Node, ep: Endpoint) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,13 @@ def _ignore(codes: tuple[int, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def ifindex(ipr: IPRoute, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+    """The kernel's answer for one name (link_lookup would dump every link)."""
+    try:
+        return int(ipr.link("get", ifname=name)[0]["index"])
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return None
+        raise
 
 
 def link_names(ipr: IPRoute) -> list[str]:
@@ -69,8 +75,6 @@ def delete_link(ipr: IPRoute, name: str) -> None:
 @dataclass(frozen=True)
 class VethSpec:
     host_name: str
-    bridge_index: int
-    netns: str
     inside_name: str
     ip: str
     prefixlen: int
@@ -79,52 +83,47 @@ class VethSpec:
     gateway: str | None  # default route via it, None for internal/secondary
 
 
-def create_endpoint(ipr: IPRoute, spec: VethSpec) -> int:
-    """Create the veth pair (inside end straight into the sandbox) and configure both ends."""
+def node_netns_path() -> str:
+    """The daemon's own netns, as seen from any of its threads."""
+    return f"/proc/{os.getpid()}/ns/net"
+
+
+def create_veth_inside(ns: IPRoute, spec: VethSpec) -> int:
+    """From inside the sandbox: the veth pair (host end sent to the node), address, route.
+
+    Returns the host end's ifindex in the node (the inside end's IFLA_LINK), which saves a
+    lookup on the hot path of container creation.
+    """
     _ignore(
         (errno.EEXIST,),
-        ipr.link,
+        ns.link,
         "add",
-        ifname=spec.host_name,
+        ifname=spec.inside_name,
         kind="veth",
+        address=spec.mac,
         mtu=spec.mtu,
-        peer={
-            "ifname": spec.inside_name,
-            "net_ns_fd": str(kernel_netns.path(spec.netns)),
-            "mtu": spec.mtu,
-            "address": spec.mac,
-        },
+        peer={"ifname": spec.host_name, "net_ns_fd": node_netns_path(), "mtu": spec.mtu},
     )
-    index = ifindex(ipr, spec.host_name)
-    if index is None:
-        raise RuntimeError(f"veth {spec.host_name} did not appear")
-    ipr.link("set", index=index, master=spec.bridge_index, state="up")
-    kernel_netns.run_in(spec.netns, lambda: _configure_inside(spec))
+    inside = ns.link("get", ifname=spec.inside_name)[0]
+    index = int(inside["index"])
+    _ignore((errno.EEXIST,), ns.addr, "add", index=index, address=spec.ip, prefixlen=spec.prefixlen)
+    ns.link("set", index=index, state="up")
+    if spec.gateway:
+        _ignore((errno.EEXIST,), ns.route, "add", dst="default", gateway=spec.gateway)
+    return int(inside.get("link") or 0)
+
+
+def enslave(ipr: IPRoute, host_name: str, bridge_index: int, index: int = 0) -> int:
+    """Put the node end of a veth on its bridge and up; return its ifindex."""
+    index = index or ifindex(ipr, host_name) or 0
+    if not index:
+        raise RuntimeError(f"veth {host_name} did not appear in the node")
+    ipr.link("set", index=index, master=bridge_index, state="up")
     return index
 
 
-def _configure_inside(spec: VethSpec) -> None:
-    with IPRoute() as ns:
-        index = ns.link_lookup(ifname=spec.inside_name)[0]
-        _ignore(
-            (errno.EEXIST,),
-            ns.addr,
-            "add",
-            index=index,
-            address=spec.ip,
-            prefixlen=spec.prefixlen,
-        )
-        ns.link("set", index=index, state="up")
-        if spec.gateway:
-            _ignore((errno.EEXIST,), ns.route, "add", dst="default", gateway=spec.gateway)
-
-
 def sandbox_links(netns: str) -> list[str]:
-    def work() -> list[str]:
-        with IPRoute() as ns:
-            return link_names(ns)
-
-    return kernel_netns.run_in(netns, work)
+    return kernel_netns.run_in(netns, link_names)
 
 
 def node_addresses(ipr: IPRoute) -> list[tuple[str, str, int]]:

@@ -66,20 +66,23 @@ def list_names() -> list[str]:
         return []
 
 
-def create(name: str) -> IPRoute:
-    """Create netns ``name`` and return a netlink handle inside it (lo is brought up)."""
+def create(name: str, inside: Callable[[IPRoute], T] | None = None) -> T | None:
+    """Create netns ``name`` with lo up, then run ``inside`` with a netlink handle in it.
+
+    Everything happens in one short-lived thread: the handle is only valid there, since
+    pyroute2 opens its sockets per thread.
+    """
     NETNS_DIR.mkdir(parents=True, exist_ok=True)
     target = path(name)
     target.touch(exist_ok=False)
 
-    def work() -> IPRoute:
+    def work() -> T | None:
         _check(_libc.unshare(CLONE_NEWNET), "unshare")
         own = f"/proc/self/task/{threading.get_native_id()}/ns/net"
         _check(_libc.mount(own.encode(), str(target).encode(), None, MS_BIND, None), "mount")
-        ipr = IPRoute()
-        lo = ipr.link_lookup(ifname="lo")[0]
-        ipr.link("set", index=lo, state="up")
-        return ipr
+        with IPRoute() as ipr:
+            ipr.link("set", index=1, state="up")  # lo is always ifindex 1 in a new netns
+            return inside(ipr) if inside is not None else None
 
     try:
         return _in_thread(work)
@@ -88,27 +91,14 @@ def create(name: str) -> IPRoute:
         raise
 
 
-def open_iproute(name: str) -> IPRoute:
-    """A netlink handle inside an existing netns."""
-    fd = os.open(path(name), os.O_RDONLY)
-
-    def work() -> IPRoute:
-        _check(_libc.setns(fd, CLONE_NEWNET), "setns")
-        return IPRoute()
-
-    try:
-        return _in_thread(work)
-    finally:
-        os.close(fd)
-
-
-def run_in(name: str, fn: Callable[[], T]) -> T:
-    """Run ``fn`` in a thread that has entered netns ``name``."""
+def run_in(name: str, fn: Callable[[IPRoute], T]) -> T:
+    """Run ``fn`` with a netlink handle, in a thread that has entered netns ``name``."""
     fd = os.open(path(name), os.O_RDONLY)
 
     def work() -> T:
         _check(_libc.setns(fd, CLONE_NEWNET), "setns")
-        return fn()
+        with IPRoute() as ipr:
+            return fn(ipr)
 
     try:
         return _in_thread(work)

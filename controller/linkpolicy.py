@@ -121,22 +121,32 @@ class LinkPolicy:
             log.info("link policy: %d allow entries added, %d removed", added, removed)
         return added, removed
 
+    def concerns(self, ctr: Container) -> bool:
+        """Whether a change to ``ctr`` can change the allow set.
+
+        A container without links of its own changes it only when entries exist (it may be
+        a link's child); skipping the rest keeps creating linkless containers O(1) here.
+        """
+        return bool(ctr.links) or bool(self.node.datapath.policy())
+
     # listeners ------------------------------------------------------------------
     def on_started(self) -> None:
         self.sync()
 
     def on_container_created(self, ctr: Container) -> None:
-        self.sync()
+        if self.concerns(ctr):
+            self.sync()
 
     def on_container_removed(self, ctr: Container) -> None:
-        self.sync(without_container=ctr.id)
+        if self.concerns(ctr):
+            self.sync(without_container=ctr.id)
 
     def on_endpoint_added(self, ctr: Container, net: Network, ep: Endpoint) -> None:
-        if net.name == "bridge":
+        if net.name == "bridge" and self.concerns(ctr):
             self.sync()
 
     def on_endpoint_removed(self, ctr: Container, net: Network, ep: Endpoint) -> None:
-        if net.name == "bridge":
+        if net.name == "bridge" and self.concerns(ctr):
             self.sync(without_endpoint=ep.id)
 
 

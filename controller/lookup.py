@@ -34,11 +34,19 @@ def network(store: Store, ref: str) -> Network:
 
 
 def container(store: Store, ref: str) -> Container:
-    found = _find(store.containers(), ref.removeprefix("/"))
+    found = container_or_none(store, ref)
     if found is None:
         raise NotFound(f"No such container: {ref}")
     return found
 
 
 def container_or_none(store: Store, ref: str) -> Container | None:
-    return _find(store.containers(), ref.removeprefix("/"))
+    """By full id, then name, then unique id prefix — indexed queries, no full scan."""
+    ref = ref.removeprefix("/")
+    if not ref:
+        return None
+    found = store.container(ref) or store.container_by_name(ref)
+    if found is not None:
+        return found
+    ids = store.container_ids_with_prefix(ref)
+    return store.container(ids[0]) if len(ids) == 1 else None

@@ -35,7 +35,7 @@ def full_sync(node: Node) -> dict[str, int]:
         for ctr in node.store.containers():
             own_netns = ctr.netns and not ctr.owns_no_netns_mode
             if own_netns and not kernel_netns.exists(ctr.netns):
-                kernel_netns.create(ctr.netns).close()
+                kernel_netns.create(ctr.netns)
                 counts["sandboxes"] += 1
             eps = node.store.endpoints(container_id=ctr.id)
             for i, ep in enumerate(eps):
@@ -45,7 +45,7 @@ def full_sync(node: Node) -> dict[str, int]:
                 index = kernel_links.ifindex(node.ipr, ep.host_ifname)
                 if index is None:
                     route = i == 0 and not ep_net.internal
-                    endpoints.plumb(node, ctr, ep_net, ep, default_route=route)
+                    endpoints.replumb(node, ctr, ep_net, ep, default_route=route)
                     counts["endpoints"] += 1
                 else:
                     node.datapath.attach_endpoint(index, ep.ip, ep.mac, ep_net.key)

@@ -15,12 +15,23 @@ def folder(netns: str) -> Path:
 
 
 def write(netns: str, hosts: str, resolv: str, hostname: str) -> None:
+    """The files of a sandbox being created: nothing reads them yet, so plain writes do."""
     target = folder(netns)
     target.mkdir(parents=True, exist_ok=True)
     for name, text in (("hosts", hosts), ("resolv.conf", resolv), ("hostname", hostname + "\n")):
-        tmp = target / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(target / name)
+        (target / name).write_text(text)
+
+
+def replace(path: Path, text: str) -> None:
+    """Rewrite a live sandbox file atomically (a reader sees the old or the new one)."""
+    try:
+        if path.read_text() == text:
+            return
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def remove(netns: str) -> None:

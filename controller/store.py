@@ -135,6 +135,23 @@ class Store:
         rows = self._db.execute("SELECT doc FROM containers ORDER BY rowid").fetchall()
         return [_load(Container, r[0]) for r in rows]
 
+    def container_by_name(self, name: str) -> Container | None:
+        row = self._db.execute("SELECT doc FROM containers WHERE name=?", (name,)).fetchone()
+        return _load(Container, row[0]) if row else None
+
+    def container_names(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT name FROM containers")}
+
+    def container_ids_with_prefix(self, prefix: str) -> list[str]:
+        rows = self._db.execute(
+            "SELECT id FROM containers WHERE substr(id, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return [r[0] for r in rows]
+
+    def endpoint_ips(self, network_id: str) -> list[str]:
+        rows = self._db.execute("SELECT ip FROM endpoints WHERE network_id=?", (network_id,))
+        return [r[0] for r in rows]
+
     def container(self, ctr_id: str) -> Container | None:
         row = self._db.execute("SELECT doc FROM containers WHERE id=?", (ctr_id,)).fetchone()
         return _load(Container, row[0]) if row else None

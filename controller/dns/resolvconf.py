@@ -47,6 +47,4 @@ def write(node: Node, ctr: Container, without_endpoint: str = "") -> None:
     folder = sandbox_files.folder(ctr.netns)
     if not folder.is_dir():
         return
-    tmp = folder / ".resolv.conf.tmp"
-    tmp.write_text(text_for(node, ctr, without_endpoint))
-    tmp.replace(folder / "resolv.conf")
+    sandbox_files.replace(folder / "resolv.conf", text_for(node, ctr, without_endpoint))
