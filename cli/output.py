@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from controller import humanize
+
 COLUMN_GAP = "   "
 
 
@@ -62,36 +64,11 @@ def generic_table(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[li
     return headers, [[cell(row.get(k)) for k in keys] for row in rows]
 
 
+human_duration = humanize.duration
+
+
 def short_id(full: str, trunc: bool = True) -> str:
     return full[:12] if trunc else full
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's go-units ``HumanDuration`` for a duration in seconds."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def ellipsis(text: str, width: int) -> str:

@@ -8,12 +8,14 @@ import logging
 import random
 import socket
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from controller import (
     endpoints,
     hostsfile,
+    humanize,
     kernel_links,
     kernel_netns,
     links,
@@ -23,7 +25,7 @@ from controller import (
     portspec,
     sandbox_files,
 )
-from controller.datapath_sync import publish_bindings, unpublish_bindings
+from controller.datapath_sync import DATAPATH_PROTOCOLS, publish_bindings, unpublish_bindings
 from controller.errors import Conflict, InvalidArgument, NotFound
 from controller.model import Container, Endpoint, Network, PortBinding
 from controller.networks import now_iso
@@ -34,6 +36,7 @@ from controller.transaction import Undo, operation
 
 log = logging.getLogger(__name__)
 
+_FILE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hawser-files")
 HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "quiet", "swift", "tidy", "wise")
 _NOUNS = ("anchor", "buoy", "cleat", "dock", "harbor", "keel", "mast", "pier", "rope", "sail")
@@ -162,6 +165,12 @@ def _port_requests(req: RunRequest) -> tuple[list[portspec.PortRequest], list[st
     requests: list[portspec.PortRequest] = []
     for spec in req.publish:
         requests += portspec.parse_publish(spec)
+    for request in requests:
+        if request.proto not in DATAPATH_PROTOCOLS:
+            raise InvalidArgument(
+                f"publishing {request.proto} ports is not supported by Hawser's datapath: "
+                f"{request.container_port}/{request.proto}"
+            )
     exposed = _exposed(req, requests)
     if req.publish_all:
         published = {(r.container_port, r.proto) for r in requests}
@@ -305,17 +314,24 @@ def _build_sandbox(
             spec = endpoints.veth_spec(endpoint, net, default_route=not net.internal)
             inside = functools.partial(kernel_links.create_veth_inside, spec=spec)
             undo.push(kernel_links.delete_link, node.ipr, endpoint.host_ifname)
-        undo.push(kernel_netns.remove, ctr.netns)
-        host_index = kernel_netns.create(ctr.netns, inside)  # sandbox and veth in one step
-    if net is not None and endpoint is not None:
-        endpoints.finish(node, net, endpoint, undo, host_index or 0)
-        if requests:
-            _publish(node, undo, ctr, net, endpoint, requests)
-    if ctr.netns and mode.kind != "container":
-        hosts = _hosts_text(ctr, endpoint, link_targets)
-        resolv = sandbox_files.resolv_text(ctr.dns, None)
-        sandbox_files.write(ctr.netns, hosts, resolv, ctr.hostname)
+        # the /etc files go to disk while the kernel builds the sandbox
         undo.push(sandbox_files.remove, ctr.netns)
+        files = _FILE_WRITER.submit(
+            sandbox_files.write,
+            ctr.netns,
+            _hosts_text(ctr, endpoint, link_targets),
+            sandbox_files.resolv_text(ctr.dns, None),
+            ctr.hostname,
+        )
+        undo.push(kernel_netns.remove, ctr.netns)
+        try:
+            host_index = kernel_netns.create(ctr.netns, inside)  # sandbox and veth in one step
+        finally:
+            files.result()
+        if net is not None and endpoint is not None:
+            endpoints.finish(node, net, endpoint, undo, host_index or 0)
+            if requests:
+                _publish(node, undo, ctr, net, endpoint, requests)
     if endpoint is not None and net is not None:
         node.emit("endpoint_added", ctr, net, endpoint)
     node.emit("container_created", ctr)
@@ -521,43 +537,17 @@ def exec_stream(node: Node, ref: str, cmd: list[str], env: list[str]) -> Iterato
 def status_text(ctr: Container) -> str:
     now = datetime.datetime.now(datetime.UTC)
     if ctr.status == "running":
-        return "Up " + human_duration(now - _parse_time(ctr.started or ctr.created))
+        return "Up " + humanize.duration(
+            (now - _parse_time(ctr.started or ctr.created)).total_seconds()
+        )
     if ctr.status == "exited":
-        since = human_duration(now - _parse_time(ctr.finished or ctr.created))
+        since = humanize.duration((now - _parse_time(ctr.finished or ctr.created)).total_seconds())
         return f"Exited ({ctr.exit_code}) {since} ago"
     return "Created"
 
 
 def _parse_time(text: str) -> datetime.datetime:
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
-
-
-def human_duration(delta: datetime.timedelta) -> str:
-    """Docker's units.HumanDuration."""
-    seconds = int(delta.total_seconds())
-    if seconds < 1:
-        return "Less than a second"
-    if seconds == 1:
-        return "1 second"
-    if seconds < 60:
-        return f"{seconds} seconds"
-    minutes = seconds // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(seconds / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
 
 
 def _ports_dicts(node: Node, ctr: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -10,10 +10,10 @@
 #include "conntrack.h"
 
 #ifndef HW_SNAT_PORT_MIN
-#define HW_SNAT_PORT_MIN 32768
+#define HW_SNAT_PORT_MIN 61000
 #endif
 #ifndef HW_SNAT_PORT_MAX
-#define HW_SNAT_PORT_MAX 60999
+#define HW_SNAT_PORT_MAX 65535
 #endif
 #ifndef HW_SNAT_PROBES
 #define HW_SNAT_PROBES 16
@@ -64,9 +64,11 @@ static __always_inline int hw_snat_new(struct hw_pkt *p, __u32 snat_ip, __u64 no
     nv.created_ns = now;
     nv.seen_ns = now;
 
-    /* First the original port (Linux keeps it when free), then hash+probe. */
+    /* First the original port when it is in the range (Linux keeps it when free), then
+     * hash+probe. Ports outside the range may belong to the node's own sockets. */
     rkey.dport = p->t.sport;
-    if (hawser_nat.insert(&rkey, &nv) == 0) {
+    if (bpf_ntohs(p->t.sport) >= HW_SNAT_PORT_MIN && bpf_ntohs(p->t.sport) <= HW_SNAT_PORT_MAX &&
+        hawser_nat.insert(&rkey, &nv) == 0) {
         port = p->t.sport;
     } else {
         h = h * 2654435761u + bpf_get_prandom_u32();

@@ -23,6 +23,10 @@ def cflags(config: DatapathConfig) -> list[str]:
         if not isinstance(size, int) or size <= 0:
             raise PrerequisiteMissing(f"invalid size for map {name!r}: {size!r}")
         flags.append(f"-DHW_{name.upper()}_SIZE={size}")
+    low, high = config.snat_ports
+    if not 1024 <= low <= high <= 65535:
+        raise PrerequisiteMissing(f"invalid masquerade port range {low}-{high}")
+    flags += [f"-DHW_SNAT_PORT_MIN={low}", f"-DHW_SNAT_PORT_MAX={high}"]
     return flags
 
 

@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 DEFAULT_TRACE_SAMPLE_RATE = 0  # traces off by default; drops are always sampled
 DEFAULT_DROP_EVENTS_PER_SEC = 100
+DEFAULT_SNAT_PORTS = (61000, 65535)
 
 # map_sizes keys accepted by DatapathConfig (-> -DHW_<KEY>_SIZE for the C code)
 SIZED_MAPS = (
@@ -32,6 +33,9 @@ class DatapathConfig:
     map_sizes: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     trace_sample_rate: int = DEFAULT_TRACE_SAMPLE_RATE  # 1 of N forwarded packets; 0 = none
     drop_events_per_sec: int = DEFAULT_DROP_EVENTS_PER_SEC  # per CPU
+    # Source ports for masquerade. Outside the kernel's default ip_local_port_range
+    # (32768-60999), so a masqueraded flow never takes a port a node socket may use.
+    snat_ports: tuple[int, int] = DEFAULT_SNAT_PORTS
 
     @property
     def pin_dir(self) -> Path:

@@ -183,6 +183,10 @@ BAD_INPUTS: list[tuple[list[str], str]] = [
         ["run", "-d", "--name", "new20", "-p", "8090:80", "-p", "8090:81"],
         "Bind for 0.0.0.0:8090 failed: port is already allocated",
     ),
+    (
+        ["run", "-d", "--name", "new21", "-p", "9000:9000/sctp"],
+        "publishing sctp ports is not supported by Hawser's datapath: 9000/sctp",
+    ),
     (["rm", "nosuch"], "No such container: nosuch"),
     (["rm", "web"], "You cannot remove a running container"),
     (["exec", "nosuch", "--", "true"], "No such container: nosuch"),

@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 
-HAWSER = "/work/main/.venv/bin/hawser"
-VENV_PY = "/work/main/.venv/bin/python"
+from tests.harness import HAWSER, REPO
+
+VENV_PY = str(REPO / ".venv" / "bin" / "python")
 PY = "/usr/bin/python3"
 
 SERVE = textwrap.dedent(

@@ -1,0 +1,113 @@
+"""Connection tracking limits: idle entries expire, tiny tables never mistranslate."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from controller.datapath import Datapath, DatapathConfig, cookie_of
+from tests.kernel.dp_topology import EXT_IP, NODE_IP, PY, Container, Topology, ns_cmd
+
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+
+TABLE = 32  # entries in hawser_ct and hawser_nat for this node
+
+# Opens many UDP flows at once (one socket each), then checks every echo carries its own payload.
+MANY_FLOWS = textwrap.dedent(
+    r"""
+    import json, selectors, socket, sys, time
+    host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    sel = selectors.DefaultSelector()
+    for i in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setblocking(False)
+        s.sendto(f"flow-{i}".encode(), (host, port)); sel.register(s, selectors.EVENT_READ, i)
+    good = wrong = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and good + wrong < count:
+        for key, _ in sel.select(timeout=0.2):
+            reply = json.loads(key.fileobj.recv(4096))
+            sel.unregister(key.fileobj)
+            if reply["data"] == f"flow-{key.data}":
+                good += 1
+            else:
+                wrong += 1
+    print(json.dumps({"good": good, "wrong": wrong, "lost": count - good - wrong}))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def small() -> Iterator[tuple[Topology, Datapath, Container]]:
+    from pyroute2 import NetNS
+
+    topo = Topology()
+    ipr = dp = None
+    try:
+        topo.build()
+        ipr = NetNS(topo.node)
+        dp = Datapath(DatapathConfig(node=topo.prefix, map_sizes={"ct": TABLE, "nat": TABLE}), ipr)
+        dp.start(cookie_of(f"/run/netns/{topo.node}"))
+        dp.attach_uplink(topo.ifindex(topo.node, "up0"), NODE_IP)
+        dp.set_network(
+            1, "172.20.0.0/16", "172.20.0.1", topo.mac(topo.node, "hw0"),
+            icc=True, masquerade=True, internal=False, snat_ip=None,
+        )  # fmt: skip
+        c = topo.add_container("172.20.0.2", 1)
+        dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)
+        topo.server(topo.ext, "udp", 9000)
+        yield topo, dp, c
+    finally:
+        if dp is not None:
+            dp.destroy()
+        if ipr is not None:
+            ipr.close()
+        topo.close()
+
+
+def _age_everything(dp: Datapath) -> None:
+    """Pretend every tracked flow was last seen at boot."""
+    for name in ("hawser_ct", "hawser_nat"):
+        table = dp._t(name)
+        for key, value in list(table.items()):
+            value.seen_ns = ctypes.c_uint64(1).value
+            table[key] = value
+
+
+def test_idle_flows_expire_and_gc_removes_them(small: tuple[Topology, Datapath, Container]) -> None:
+    topo, dp, c = small
+    r = topo.client(c.name, "udp", EXT_IP, 9000, "before")
+    assert r["reply"]["data"] == "before" and r["reply"]["peer"][0] == NODE_IP
+    assert dp.ct() and dp.nat()
+    _age_everything(dp)
+    removed = dp.gc()
+    assert removed >= 2
+    assert dp.ct() == [] and dp.nat() == []
+    # a new flow is tracked afresh and survives a gc
+    r = topo.client(c.name, "udp", EXT_IP, 9000, "after")
+    assert r["reply"]["data"] == "after"
+    assert dp.gc() == 0 and dp.nat()
+
+
+def test_tables_smaller_than_the_flows_never_mistranslate(
+    small: tuple[Topology, Datapath, Container],
+) -> None:
+    topo, dp, c = small
+    flows = TABLE * 4
+    out = subprocess.run(
+        [*ns_cmd(c.name), PY, "-c", MANY_FLOWS, EXT_IP, "9000", str(flows)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(out.stdout)
+    assert result["wrong"] == 0  # a reply never reaches another flow's socket
+    assert result["good"] > 0
+    assert result["good"] + result["lost"] == flows
+    caps = {m["name"]: (m["entries"], m["capacity"]) for m in dp.maps()}
+    assert caps["hawser_ct"][0] <= caps["hawser_ct"][1] == TABLE
+    assert caps["hawser_nat"][0] <= caps["hawser_nat"][1] == TABLE
