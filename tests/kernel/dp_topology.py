@@ -89,13 +89,19 @@ CLIENT = textwrap.dedent(
             out["peername"] = list(s.getpeername())
             out["sockname"] = list(s.getsockname())
             s.sendall(payload.encode())
-            buf = b""
-            while not buf.endswith(b"\n"):
-                d = s.recv(65536)
-                if not d:
-                    break
-                buf += d
-            out["reply"] = json.loads(buf)
+            # the server echoes per segment it reads: join the replies until all came back
+            buf, data, reply = b"", "", None
+            while len(data) < len(payload):
+                while b"\n" not in buf:
+                    d = s.recv(65536)
+                    if not d:
+                        raise ConnectionError("closed before the whole echo came back")
+                    buf += d
+                line, buf = buf.split(b"\n", 1)
+                part = json.loads(line)
+                reply = reply or part
+                data += part["data"]
+            out["reply"] = dict(reply, data=data)
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.settimeout(timeout)
