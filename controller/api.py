@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import socketserver
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -200,6 +201,13 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
 class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-reply is routine; anything else is logged."""
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            log.debug("api client went away")
+        else:
+            log.exception("api request failed")
 
 
 def serve(router: Router, path: Path) -> UnixServer:
