@@ -10,6 +10,7 @@
 #include "lib/rewrite.h"
 #include "lib/conntrack.h"
 #include "lib/nat.h"
+#include "lib/dnat.h"
 #include "lib/fib.h"
 
 static __always_inline int hw_uplink_rev_snat(struct __sk_buff *skb, struct hw_pkt *p, __u64 now)
@@ -53,53 +54,14 @@ static __always_inline int hw_uplink_dnat(struct __sk_buff *skb, struct hw_pkt *
 {
     struct hw_port_key pk;
     struct hw_port_val *pv;
-    struct hw_tuple ct_key;
-    struct hw_ct_val *ct;
-    int ret, new_conn = 0;
 
     if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
         return HW_MISS;
     pv = hw_port_lookup(&pk, p->t.proto, p->t.daddr, p->t.dport, hw_is_node_addr(p->t.daddr));
     if (!pv)
         return HW_MISS;
-
-    /* CT keyed by the reply as the backend will send it */
-    ct_key.saddr = pv->backend_ip;
-    ct_key.daddr = p->t.saddr;
-    ct_key.sport = pv->backend_port;
-    ct_key.dport = p->t.sport;
-    ct_key.proto = p->t.proto;
-    ct_key.pad[0] = ct_key.pad[1] = ct_key.pad[2] = 0;
-    ct = hw_ct_lookup(&ct_key, now);
-    if (ct && ct->type == HW_CT_DNAT) {
-        hw_ct_touch(ct, p, 0, now);
-    } else {
-        struct hw_ct_val nv = {};
-        nv.type = HW_CT_DNAT;
-        nv.src_ip = p->t.daddr;
-        nv.src_port = p->t.dport;
-        nv.ifindex = pv->ifindex;
-        nv.state = hw_next_state(p, HW_CT_NEW, 0);
-        if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & HW_TCP_SYN))
-            nv.state = HW_CT_NEW;
-        nv.created_ns = now;
-        nv.seen_ns = now;
-        nv.packets = 1;
-        nv.bytes = p->len;
-        if (hawser_ct.update(&ct_key, &nv) < 0)
-            return -HW_DROP_CT_FULL;
-        new_conn = 1;
-    }
-    hw_port_count(&pk, p->len, new_conn);
-
-    ret = hw_set_addr(skb, p, 0, pv->backend_ip);
-    if (ret < 0)
-        return ret;
-    ret = hw_set_port(skb, p, 0, pv->backend_port);
-    if (ret < 0)
-        return ret;
-    ret = hw_to_endpoint(skb, p);
-    return ret == HW_MISS ? -HW_DROP_NO_ENDPOINT : ret;
+    /* the client's own address is kept */
+    return hw_dnat_forward(skb, p, &pk, pv, p->t.saddr, 0, now);
 }
 
 int hawser_from_uplink(struct __sk_buff *skb)

@@ -181,8 +181,9 @@ class HawserNode:
         pins = Path("/sys/fs/bpf/hawser") / self.name
         if pins.exists():
             cgroup = default_cgroup()
-            for hook in stale.predecessors(cgroup, pins / "v1"):  # left by a kill -9
-                stale.detach(cgroup, hook)
+            for version in pins.iterdir():  # hooks left by a kill -9
+                for hook in stale.predecessors(cgroup, version):
+                    stale.detach(cgroup, hook)
             shutil.rmtree(pins, ignore_errors=True)
 
 

@@ -62,8 +62,9 @@ HW_MAP("hash", __u32, __u32, hawser_node_addrs, HW_NODE_ADDRS_SIZE);
 HW_MAP("hash", struct hw_policy_key, __u32, hawser_policy, HW_POLICY_SIZE);
 /* writers: from-uplink, from-container, controller (gc, flush); readers: same */
 HW_MAP("lru_hash", struct hw_tuple, struct hw_ct_val, hawser_ct, HW_CT_SIZE);
-/* writers: from-container (reserve), from-uplink, controller (gc); reader: from-uplink */
-HW_MAP("lru_hash", struct hw_tuple, struct hw_nat_val, hawser_nat, HW_NAT_SIZE);
+/* writers: from-container (reserve), from-uplink, controller (gc); reader: from-uplink.
+ * A plain hash: live port reservations are never evicted (see nat.h). */
+HW_MAP("hash", struct hw_tuple, struct hw_nat_val, hawser_nat, HW_NAT_SIZE);
 /* writer: sock (connect4/sendmsg4); readers: sock (getpeername4/recvmsg4) */
 HW_MAP("lru_hash", struct hw_sock_key, struct hw_sock_val, hawser_sock, HW_SOCK_SIZE);
 /* writer: all programs; reader: controller (stats). Index dir*HW_REASON_MAX+reason */

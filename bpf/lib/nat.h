@@ -42,6 +42,20 @@ hw_port_lookup(struct hw_port_key *k, __u8 proto, __u32 daddr, __u16 dport, int 
     return hawser_ports.lookup(k);
 }
 
+/* Take the reservation rkey: free, or held by an expired flow (reclaimed). 0 or -errno. */
+static __always_inline int hw_nat_reserve(struct hw_tuple *rkey, struct hw_nat_val *nv, __u64 now)
+{
+    struct hw_nat_val *old;
+    int err = hawser_nat.insert(rkey, nv);
+
+    if (err != -17) /* EEXIST */
+        return err;
+    old = hawser_nat.lookup(rkey);
+    if (old && hw_expired(rkey->proto, old->state, old->seen_ns, now))
+        return hawser_nat.update(rkey, nv);
+    return err;
+}
+
 /* Reserve a source port on snat_ip for the flow p (from the container) and
  * create both entries. On success the CT value is returned through *out. */
 static __always_inline int hw_snat_new(struct hw_pkt *p, __u32 snat_ip, __u64 now,
@@ -65,32 +79,34 @@ static __always_inline int hw_snat_new(struct hw_pkt *p, __u32 snat_ip, __u64 no
     nv.seen_ns = now;
 
     /* First the original port when it is in the range (Linux keeps it when free), then
-     * hash+probe. Ports outside the range may belong to the node's own sockets. */
+     * hash+probe. Ports outside the range may belong to the node's own sockets.
+     * hawser_nat is a plain hash, not LRU: a live reservation is never evicted to make room
+     * (its port would go to another flow while replies are in flight), so a full table
+     * fails the insert and is counted. */
     rkey.dport = p->t.sport;
     if (bpf_ntohs(p->t.sport) >= HW_SNAT_PORT_MIN && bpf_ntohs(p->t.sport) <= HW_SNAT_PORT_MAX &&
-        hawser_nat.insert(&rkey, &nv) == 0) {
+        hw_nat_reserve(&rkey, &nv, now) == 0) {
         port = p->t.sport;
     } else {
+        int full = 0;
+
         h = h * 2654435761u + bpf_get_prandom_u32();
 #pragma unroll
         for (i = 0; i < HW_SNAT_PROBES; i++) {
             __u16 cand = bpf_htons(HW_SNAT_PORT_MIN + ((h + i * 7919) % range));
+            int err;
+
             rkey.dport = cand;
-            if (hawser_nat.insert(&rkey, &nv) == 0) {
+            err = hw_nat_reserve(&rkey, &nv, now);
+            if (err == 0) {
                 port = cand;
                 break;
             }
-        }
-        if (!port) {
-            /* An existing reservation may be expired: reclaim it once. */
-            struct hw_nat_val *old = hawser_nat.lookup(&rkey);
-            if (old && hw_expired(rkey.proto, old->state, old->seen_ns, now)) {
-                hawser_nat.update(&rkey, &nv);
-                port = rkey.dport;
-            }
+            if (err != -17) /* not EEXIST: the table is full */
+                full = 1;
         }
         if (!port)
-            return -HW_DROP_SNAT_NO_PORT;
+            return full ? -HW_DROP_CT_FULL : -HW_DROP_SNAT_NO_PORT;
     }
 
     __builtin_memset(out, 0, sizeof(*out));

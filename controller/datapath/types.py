@@ -10,6 +10,8 @@ from types import MappingProxyType
 DEFAULT_TRACE_SAMPLE_RATE = 0  # traces off by default; drops are always sampled
 DEFAULT_DROP_EVENTS_PER_SEC = 100
 DEFAULT_SNAT_PORTS = (61000, 65535)
+# Bumped whenever a map's type, key or value changes: bcc reopens a pin without checking.
+PIN_VERSION = "v2"
 
 # map_sizes keys accepted by DatapathConfig (-> -DHW_<KEY>_SIZE for the C code)
 SIZED_MAPS = (
@@ -39,7 +41,7 @@ class DatapathConfig:
 
     @property
     def pin_dir(self) -> Path:
-        return self.bpffs_root / "hawser" / self.node / "v1"
+        return self.bpffs_root / "hawser" / self.node / PIN_VERSION
 
 
 @dataclass(frozen=True)

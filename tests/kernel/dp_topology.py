@@ -283,3 +283,28 @@ def have_tool(name: str) -> bool:
 
 
 __all__ = ["Topology", "Container", "EXT_IP", "NODE_IP", "NETS", "sh", "have_tool"]
+
+
+def start_datapath(topo: Topology, **config: Any) -> tuple[Any, Any]:
+    """A started Datapath for topo's node: uplink attached, network 1 (172.20/16) masquerading.
+
+    Returns (datapath, netlink handle in the node); the caller destroys and closes them.
+    """
+    from pyroute2 import NetNS
+
+    from controller.datapath import Datapath, DatapathConfig, cookie_of
+
+    ipr = NetNS(topo.node)
+    dp = Datapath(DatapathConfig(node=topo.prefix, **config), ipr)
+    try:
+        dp.start(cookie_of(f"/run/netns/{topo.node}"))
+        dp.attach_uplink(topo.ifindex(topo.node, "up0"), NODE_IP)
+        dp.set_network(
+            1, "172.20.0.0/16", "172.20.0.1", topo.mac(topo.node, "hw0"),
+            icc=True, masquerade=True, internal=False, snat_ip=None,
+        )  # fmt: skip
+    except BaseException:
+        dp.destroy()
+        ipr.close()
+        raise
+    return dp, ipr

@@ -12,8 +12,16 @@ from typing import Any
 
 import pytest
 
-from controller.datapath import Datapath, DatapathConfig, cookie_of
-from tests.kernel.dp_topology import EXT_IP, NODE_IP, PY, Container, Topology, ns_cmd
+from controller.datapath import Datapath
+from tests.kernel.dp_topology import (
+    EXT_IP,
+    NODE_IP,
+    PY,
+    Container,
+    Topology,
+    ns_cmd,
+    start_datapath,
+)
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -45,20 +53,11 @@ MANY_FLOWS = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def small() -> Iterator[tuple[Topology, Datapath, Container]]:
-    from pyroute2 import NetNS
-
     topo = Topology()
     ipr = dp = None
     try:
         topo.build()
-        ipr = NetNS(topo.node)
-        dp = Datapath(DatapathConfig(node=topo.prefix, map_sizes={"ct": TABLE, "nat": TABLE}), ipr)
-        dp.start(cookie_of(f"/run/netns/{topo.node}"))
-        dp.attach_uplink(topo.ifindex(topo.node, "up0"), NODE_IP)
-        dp.set_network(
-            1, "172.20.0.0/16", "172.20.0.1", topo.mac(topo.node, "hw0"),
-            icc=True, masquerade=True, internal=False, snat_ip=None,
-        )  # fmt: skip
+        dp, ipr = start_datapath(topo, map_sizes={"ct": TABLE, "nat": TABLE})
         c = topo.add_container("172.20.0.2", 1)
         dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)
         topo.server(topo.ext, "udp", 9000)
@@ -108,6 +107,9 @@ def test_tables_smaller_than_the_flows_never_mistranslate(
     assert result["wrong"] == 0  # a reply never reaches another flow's socket
     assert result["good"] > 0
     assert result["good"] + result["lost"] == flows
+    # what found no room is a counted drop, not a silent loss
+    drops = {(s["direction"], s["reason"]): s["packets"] for s in dp.stats()}
+    assert drops[("from_container", "ct_full")] == result["lost"]
     caps = {m["name"]: (m["entries"], m["capacity"]) for m in dp.maps()}
     assert caps["hawser_ct"][0] <= caps["hawser_ct"][1] == TABLE
     assert caps["hawser_nat"][0] <= caps["hawser_nat"][1] == TABLE
@@ -115,20 +117,11 @@ def test_tables_smaller_than_the_flows_never_mistranslate(
 
 def test_exhausted_masquerade_ports_are_a_counted_drop() -> None:
     """Two source ports for masquerade, five flows to one server: three are refused, counted."""
-    from pyroute2 import NetNS
-
     topo = Topology()
     ipr = dp = None
     try:
         topo.build()
-        ipr = NetNS(topo.node)
-        dp = Datapath(DatapathConfig(node=topo.prefix, snat_ports=(61000, 61001)), ipr)
-        dp.start(cookie_of(f"/run/netns/{topo.node}"))
-        dp.attach_uplink(topo.ifindex(topo.node, "up0"), NODE_IP)
-        dp.set_network(
-            1, "172.20.0.0/16", "172.20.0.1", topo.mac(topo.node, "hw0"),
-            icc=True, masquerade=True, internal=False, snat_ip=None,
-        )  # fmt: skip
+        dp, ipr = start_datapath(topo, snat_ports=(61000, 61001))
         c = topo.add_container("172.20.0.2", 1)
         dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)
         topo.server(topo.ext, "udp", 9000)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from controller.datapath import Datapath, DatapathConfig, PortMapping, cookie_of
-from tests.kernel.dp_topology import EXT_IP, NODE_IP, Topology
+from controller.datapath import Datapath, PortMapping
+from tests.kernel.dp_topology import EXT_IP, NODE_IP, Topology, start_datapath
 
 pytestmark = [
     pytest.mark.kernel,
@@ -20,23 +20,14 @@ pytestmark = [
 
 @pytest.fixture
 def two_nodes() -> Iterator[list[tuple[Topology, Datapath, Any]]]:
-    from pyroute2 import NetNS
-
     made: list[tuple[Topology, Datapath, Any]] = []
     try:
         for i in range(2):
             topo = Topology()
             made.append((topo, None, None))  # type: ignore[arg-type]
             topo.build()
-            ipr = NetNS(topo.node)
-            dp = Datapath(DatapathConfig(node=topo.prefix, map_sizes={"ct": 4096 * (i + 1)}), ipr)
+            dp, ipr = start_datapath(topo, map_sizes={"ct": 4096 * (i + 1)})
             made[-1] = (topo, dp, ipr)
-            dp.start(cookie_of(f"/run/netns/{topo.node}"))
-            dp.attach_uplink(topo.ifindex(topo.node, "up0"), NODE_IP)
-            dp.set_network(
-                1, "172.20.0.0/16", "172.20.0.1", topo.mac(topo.node, "hw0"),
-                icc=True, masquerade=True, internal=False, snat_ip=None,
-            )  # fmt: skip
             # same published port on both nodes, different backends
             c = topo.add_container(f"172.20.0.{10 + i}")
             dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)
