@@ -9,22 +9,16 @@ namespaces this module creates.
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import shutil
-import signal
 import subprocess
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import HAWSER, REPO
+from tests.harness import EXT_IP, REPO, UPLINK_IP, HawserNode
 
 VENV_PY = str(REPO / ".venv" / "bin" / "python")
 PY = "/usr/bin/python3"
@@ -73,52 +67,30 @@ def records(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def sh(*cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r
+class Node(HawserNode):
+    """A node whose outside host also runs two test resolvers (on .2 and .3 of its subnet)."""
 
+    prefix = EXT_IP.rsplit(".", 1)[0]
 
-@dataclass
-class Node:
-    tag: str
-    prefix: str  # "10.A.B"
-    folder: Path
-    daemon: subprocess.Popen[bytes] | None = None
-    resolvers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    @property
-    def node_ns(self) -> str:
-        return f"t-{self.tag}-node"
-
-    @property
-    def ext_ns(self) -> str:
-        return f"t-{self.tag}-ext"
-
-    @property
-    def node_name(self) -> str:
-        return f"t{self.tag}"
-
-    @property
-    def socket(self) -> str:
-        return str(self.folder / "hawser.sock")
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir, ["--uplink", "uplink0", "--dns-upstream", EXT_IP])
+        self.folder = workdir
+        self.resolvers: list[subprocess.Popen[bytes]] = []
 
     def hawser(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return sh(HAWSER, "--socket", self.socket, *args, check=check)
+        return self.cli(*args, check=check)
 
     def run(self, *args: str) -> str:
-        return self.hawser("run", "-d", *args).stdout.strip()
+        return self.cli("run", "-d", *args).stdout.strip()
 
     def exec(self, name: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.hawser("exec", name, "--", *cmd, check=check)
+        return self.cli("exec", name, "--", *cmd, check=check)
 
     def inspect(self, name: str) -> dict[str, Any]:
-        out = json.loads(self.hawser("inspect", name).stdout)
-        return out[0] if isinstance(out, list) else out
+        return dict(self.json("inspect", name)[0])
 
     def ip(self, name: str, network: str = "bridge") -> str:
-        return str(self.inspect(name)["NetworkSettings"]["Networks"][network]["IPAddress"])
+        return self.ip_of(name, network)
 
     def getent(self, name: str, target: str) -> list[str]:
         r = self.exec(name, "getent", "hosts", target, check=False)
@@ -128,125 +100,62 @@ class Node:
         return self.exec(name, PY, "-c", PROBE, proto, ip, str(port)).stdout.strip() == "ok"
 
     def policy(self) -> set[tuple[str, str, str, int]]:
-        rows = records(self.hawser("bpf", "policy", "--format", "json").stdout)
+        rows = records(self.cli("bpf", "policy", "--format", "json").stdout)
         return {(r["src"], r["dst"], r["proto"], int(r["dport"])) for r in rows}
 
+    def start_resolvers(self) -> None:
+        self.in_ext("ip", "addr", "add", f"{self.prefix}.3/24", "dev", "eth0")
+        self.in_ext("ip", "route", "add", "172.16.0.0/12", "via", UPLINK_IP)
+        for addr, zone in ((f"{self.prefix}.2", ZONE_A), (f"{self.prefix}.3", ZONE_B)):
+            zfile = self.folder / f"zone-{addr}"
+            zfile.write_text(zone)
+            log = open(self.folder / f"resolver-{addr}.log", "wb")  # noqa: SIM115
+            self.resolvers.append(
+                subprocess.Popen(
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        self.ext_ns,
+                        VENV_PY,
+                        "-u",
+                        "-m",
+                        "dnslib.zoneresolver",
+                        "--zone",
+                        str(zfile),
+                        "--address",
+                        addr,
+                        "--port",
+                        "53",
+                        "--tcp",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            )
 
-def _up(node: Node) -> None:
-    p = node.prefix
-    sh("ip", "netns", "add", node.node_ns)
-    sh("ip", "netns", "add", node.ext_ns)
-    sh("ip", "link", "add", "tu" + node.tag, "netns", node.node_ns, "type", "veth",
-       "peer", "name", "te" + node.tag, "netns", node.ext_ns)  # fmt: skip
-    for ns, dev, addrs in (
-        (node.node_ns, "tu" + node.tag, [f"{p}.1/24"]),
-        (node.ext_ns, "te" + node.tag, [f"{p}.2/24", f"{p}.3/24"]),
-    ):
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        for addr in addrs:
-            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-    sh("ip", "-n", node.ext_ns, "route", "add", "172.16.0.0/12", "via", f"{p}.1")
-    for addr, zone in ((f"{p}.2", ZONE_A), (f"{p}.3", ZONE_B)):
-        zfile = node.folder / f"zone-{addr}"
-        zfile.write_text(zone)
-        log = open(node.folder / f"resolver-{addr}.log", "wb")  # noqa: SIM115
-        node.resolvers.append(
-            subprocess.Popen(
-                [
-                    "ip",
-                    "netns",
-                    "exec",
-                    node.ext_ns,
-                    VENV_PY,
-                    "-u",
-                    "-m",
-                    "dnslib.zoneresolver",
-                    "--zone",
-                    str(zfile),
-                    "--address",
-                    addr,
-                    "--port",
-                    "53",
-                    "--tcp",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        )
-    start_daemon(node, icc=False)
+    def close(self) -> None:
+        super().close()
+        for proc in self.resolvers:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def start_daemon(node: Node, icc: bool) -> None:
-    """(Re)start the daemon on the node's state; waits for its socket."""
-    if node.daemon is not None and node.daemon.poll() is None:
-        node.daemon.send_signal(signal.SIGTERM)
-        node.daemon.wait(timeout=20)
-    Path(node.socket).unlink(missing_ok=True)
-    log = open(node.folder / "daemon.log", "ab")  # noqa: SIM115
-    node.daemon = subprocess.Popen(
-        ["nsenter", f"--net=/run/netns/{node.node_ns}", HAWSER, "daemon",
-         "--state-dir", str(node.folder / "state"), "--socket", node.socket,
-         "--node-name", node.node_name, "--metrics-address", "", "--uplink", "tu" + node.tag,
-         "--icc", str(icc).lower(), "--dns-upstream", f"{node.prefix}.2"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not os.path.exists(node.socket):
-        if node.daemon.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(
-                "daemon did not start:\n" + (node.folder / "daemon.log").read_text()
-            )
-        time.sleep(0.2)
-
-
-def _down(node: Node) -> None:
-    if node.daemon is not None and node.daemon.poll() is None:
-        try:
-            rows = records(node.hawser("ps", "-a", "--format", "json", check=False).stdout)
-            for row in rows:
-                node.hawser("rm", "-f", str(row.get("ID") or row.get("Id")), check=False)
-            nets = records(node.hawser("network", "ls", "--format", "json").stdout)
-            for net in nets:
-                if net.get("Name") not in ("bridge", "host", "none"):
-                    node.hawser("network", "rm", str(net["Name"]), check=False)
-        except (AssertionError, ValueError, subprocess.TimeoutExpired):
-            pass
-        node.daemon.send_signal(signal.SIGTERM)
-        try:
-            node.daemon.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            node.daemon.kill()
-            node.daemon.wait()
-    for proc in node.resolvers:
-        proc.terminate()
-        proc.wait(timeout=10)
-    for ns in sh("ip", "netns", "list").stdout.split():
-        if ns.startswith(f"hw-{node.node_name}-"):
-            sh("ip", "netns", "del", ns, check=False)
-            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
-    sh("ip", "netns", "del", node.ext_ns, check=False)
-    sh("ip", "netns", "del", node.node_ns, check=False)
-    shutil.rmtree(f"/sys/fs/bpf/hawser/{node.node_name}", ignore_errors=True)
-    keep = os.environ.get("HAWSER_TEST_KEEP_LOGS")
-    if keep and (node.folder / "daemon.log").exists():
-        shutil.copy(node.folder / "daemon.log", Path(keep) / f"links-dns-{node.tag}.log")
-    shutil.rmtree(node.folder, ignore_errors=True)
+    """(Re)start the daemon on the node's state with icc on or off."""
+    node.stop()
+    node.start("--icc", str(icc).lower())
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[Node]:
-    tag = secrets.token_hex(4)
-    n = Node(
-        tag,
-        f"10.{secrets.randbelow(50) + 150}.{secrets.randbelow(250) + 1}",
-        Path(tempfile.mkdtemp(prefix=f"t-{tag}-")),
-    )
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    n = Node(tmp_path_factory.mktemp("links-dns"))
     try:
-        _up(n)
+        n.start_resolvers()
+        start_daemon(n, icc=False)
         yield n
     finally:
-        _down(n)
+        n.close()
 
 
 def wait_for(fn: Any, timeout: float = 1.0) -> Any:
