@@ -47,6 +47,7 @@ class Route:
     handler: Handler
     summary: str
     status: int = 200
+    body: dict[str, Any] | None = None  # JSON schema of the request body
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -59,10 +60,15 @@ class Router:
         self.observe: Callable[[str, float, bool], None] = lambda op, seconds, failed: None
 
     def add(
-        self, method: str, pattern: str, summary: str, status: int = 200
+        self,
+        method: str,
+        pattern: str,
+        summary: str,
+        status: int = 200,
+        body: dict[str, Any] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
-            self.routes.append(Route(method, pattern, fn, summary, status))
+            self.routes.append(Route(method, pattern, fn, summary, status, body))
             return fn
 
         return register
@@ -78,7 +84,7 @@ class Router:
         paths: dict[str, Any] = {}
         for route in self.routes:
             params = re.findall(r"\{(\w+)\}", route.pattern)
-            paths.setdefault(route.pattern, {})[route.method.lower()] = {
+            operation: dict[str, Any] = {
                 "summary": route.summary,
                 "operationId": route.handler.__name__,
                 "parameters": [
@@ -95,6 +101,12 @@ class Router:
                     },
                 },
             }
+            if route.body is not None:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": route.body}},
+                }
+            paths.setdefault(route.pattern, {})[route.method.lower()] = operation
         return {
             "openapi": "3.0.3",
             "info": {"title": "Hawser API", "version": "1"},

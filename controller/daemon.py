@@ -138,6 +138,7 @@ class Daemon:
             server.serve_forever(poll_interval=0.2)
         finally:
             server.server_close()
+            Path(self.cfg.socket).unlink(missing_ok=True)
             node.emit("stopping")
             node.datapath.close()
             node.store.close()

@@ -16,6 +16,51 @@ def _flag(req: Request, key: str) -> bool:
     return req.query.get(key, "0").lower() in ("1", "true", "yes")
 
 
+def _obj(**props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props}
+
+
+_STR = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_STRS = {"type": "array", "items": _STR}
+_MAP = {"type": "object", "additionalProperties": _STR}
+NETWORK_BODY = _obj(
+    Name=_STR,
+    Driver=_STR,
+    IPAM=_obj(
+        Config={
+            "type": "array",
+            "items": _obj(Subnet=_STR, Gateway=_STR, IPRange=_STR, AuxAddress=_MAP),
+        }
+    ),
+    Internal=_BOOL,
+    Attachable=_BOOL,
+    Labels=_MAP,
+    Options=_MAP,
+)
+CONNECT_BODY = _obj(
+    Container=_STR, EndpointConfig=_obj(IPAMConfig=_obj(IPv4Address=_STR), Aliases=_STRS)
+)
+DISCONNECT_BODY = _obj(Container=_STR, Force=_BOOL)
+CONTAINER_BODY = _obj(
+    Name=_STR,
+    Network=_STR,
+    IP=_STR,
+    Hostname=_STR,
+    Dns=_STRS,
+    Env=_STRS,
+    Cmd=_STRS,
+    Publish=_STRS,
+    PublishAll=_BOOL,
+    Expose=_STRS,
+    Links=_STRS,
+    NetworkAliases=_STRS,
+    AutoRemove=_BOOL,
+    Detach=_BOOL,
+)
+EXEC_BODY = _obj(Cmd=_STRS, Env=_STRS)
+
+
 def build(node: Node) -> Router:
     router = Router()
     add = router.add
@@ -38,7 +83,7 @@ def build(node: Node) -> Router:
             "Config": dict(node.config.values),
         }
 
-    @add("POST", "/v1/networks", "Create a network", 201)
+    @add("POST", "/v1/networks", "Create a network", 201, NETWORK_BODY)
     def network_create(req: Request) -> Any:
         net, warning = networks.create(node, networks.NetworkRequest.from_api(req.body))
         return {"Id": net.id, "Warning": warning}
@@ -62,7 +107,7 @@ def build(node: Node) -> Router:
     def network_prune(req: Request) -> Any:
         return {"NetworksDeleted": networks.prune(node)}
 
-    @add("POST", "/v1/networks/{ref}/connect", "Connect a container to a network")
+    @add("POST", "/v1/networks/{ref}/connect", "Connect a container", 200, CONNECT_BODY)
     def network_connect(req: Request) -> Any:
         cfg = req.body.get("EndpointConfig") or {}
         ip = (cfg.get("IPAMConfig") or {}).get("IPv4Address") or None
@@ -73,7 +118,7 @@ def build(node: Node) -> Router:
         attachments.connect(node, req.params["ref"], container, ip, aliases)
         return {}
 
-    @add("POST", "/v1/networks/{ref}/disconnect", "Disconnect a container from a network")
+    @add("POST", "/v1/networks/{ref}/disconnect", "Disconnect a container", 200, DISCONNECT_BODY)
     def network_disconnect(req: Request) -> Any:
         container = str(req.body.get("Container") or "")
         if not container:
@@ -81,7 +126,7 @@ def build(node: Node) -> Router:
         attachments.disconnect(node, req.params["ref"], container, bool(req.body.get("Force")))
         return {}
 
-    @add("POST", "/v1/containers", "Create and start a container", 201)
+    @add("POST", "/v1/containers", "Create and start a container", 201, CONTAINER_BODY)
     def container_create(req: Request) -> Any:
         ctr, warnings = containers.run(node, containers.RunRequest.from_api(req.body))
         return {"Id": ctr.id, "Warnings": warnings}
@@ -142,7 +187,7 @@ def build(node: Node) -> Router:
         frames = containers.start(node, req.params["ref"], _flag(req, "attach"))
         return {} if frames is None else stream(frames)
 
-    @add("POST", "/v1/containers/{ref}/exec", "Run a command in a container")
+    @add("POST", "/v1/containers/{ref}/exec", "Run a command in a container", 200, EXEC_BODY)
     def container_exec(req: Request) -> Any:
         cmd = [str(c) for c in req.body.get("Cmd") or []]
         env = [str(e) for e in req.body.get("Env") or []]
