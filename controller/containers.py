@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import functools
 import logging
 import random
@@ -15,7 +14,6 @@ from typing import Any
 from controller import (
     endpoints,
     hostsfile,
-    humanize,
     kernel_links,
     kernel_netns,
     links,
@@ -27,7 +25,7 @@ from controller import (
 )
 from controller.datapath_sync import DATAPATH_PROTOCOLS, publish_bindings, unpublish_bindings
 from controller.errors import Conflict, InvalidArgument, NotFound
-from controller.model import Container, Endpoint, Network, PortBinding
+from controller.model import Container, Endpoint, Network
 from controller.networks import now_iso
 from controller.node import Node
 from controller.ports import PortAllocator
@@ -152,7 +150,7 @@ def _exposed(req: RunRequest, requests: list[portspec.PortRequest]) -> list[str]
     return seen
 
 
-def _parse_exposed(items: list[str]) -> list[tuple[int, str]]:
+def parse_exposed(items: list[str]) -> list[tuple[int, str]]:
     out = []
     for item in items:
         port, _, proto = item.partition("/")
@@ -174,7 +172,7 @@ def _port_requests(req: RunRequest) -> tuple[list[portspec.PortRequest], list[st
     exposed = _exposed(req, requests)
     if req.publish_all:
         published = {(r.container_port, r.proto) for r in requests}
-        for port, proto in _parse_exposed(exposed):
+        for port, proto in parse_exposed(exposed):
             if (port, proto) not in published:
                 requests.append(portspec.PortRequest(proto, port, "", None, None))
     return requests, exposed
@@ -378,7 +376,7 @@ def _link_env(ctr: Container, targets: list[LinkTarget]) -> list[str]:
             ctr.name,
             target.child.name,
             target.endpoint.ip,
-            _parse_exposed(target.child.expose),
+            parse_exposed(target.child.expose),
             target.child.env,
         )
     return env
@@ -532,151 +530,3 @@ def exec_stream(node: Node, ref: str, cmd: list[str], env: list[str]) -> Iterato
         spec = process_spec(node, ctr, netopts.parse_env(env))
         spec = ProcessSpec(spec.netns, spec.hostname, spec.env, list(cmd))
     return run_streaming(command_line(spec))
-
-
-def status_text(ctr: Container) -> str:
-    now = datetime.datetime.now(datetime.UTC)
-    if ctr.status == "running":
-        return "Up " + humanize.duration(
-            (now - _parse_time(ctr.started or ctr.created)).total_seconds()
-        )
-    if ctr.status == "exited":
-        since = humanize.duration((now - _parse_time(ctr.finished or ctr.created)).total_seconds())
-        return f"Exited ({ctr.exit_code}) {since} ago"
-    return "Created"
-
-
-def _parse_time(text: str) -> datetime.datetime:
-    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
-
-
-def _ports_dicts(node: Node, ctr: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    listing: list[dict[str, Any]] = []
-    mapping: dict[str, Any] = {key: None for key in ctr.expose}
-    for b in node.store.bindings(ctr.id):
-        listing.append(
-            {
-                "IP": b.host_ip,
-                "PrivatePort": b.container_port,
-                "PublicPort": b.host_port,
-                "Type": b.proto,
-            }
-        )
-        key = f"{b.container_port}/{b.proto}"
-        mapping.setdefault(key, None)
-        mapping[key] = (mapping[key] or []) + [{"HostIp": b.host_ip, "HostPort": str(b.host_port)}]
-    bound = {(d["PrivatePort"], d["Type"]) for d in listing}
-    for port, proto in _parse_exposed(ctr.expose):
-        if (port, proto) not in bound:
-            listing.append({"PrivatePort": port, "Type": proto})
-    return listing, mapping
-
-
-def _networks_dict(node: Node, ctr: Container) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for ep in node.store.endpoints(container_id=ctr.id):
-        net = node.store.network(ep.network_id)
-        if net is None:
-            continue
-        out[net.name] = {
-            "NetworkID": net.id,
-            "EndpointID": ep.id,
-            "Gateway": ep.gateway,
-            "IPAddress": ep.ip,
-            "IPPrefixLen": ep.prefixlen,
-            "MacAddress": ep.mac,
-            "Aliases": list(ep.aliases) + ([ctr.id[:12]] if net.name != "bridge" else []),
-        }
-    if not out and ctr.network_mode in ("host", "none"):
-        net = lookup.network(node.store, ctr.network_mode)
-        out[net.name] = {
-            "NetworkID": net.id,
-            "EndpointID": "",
-            "Gateway": "",
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "MacAddress": "",
-            "Aliases": None,
-        }
-    return out
-
-
-def summary(node: Node, ctr: Container) -> dict[str, Any]:
-    listing, _ = _ports_dicts(node, ctr)
-    created = _parse_time(ctr.created).timestamp()
-    return {
-        "Id": ctr.id,
-        "Names": ["/" + ctr.name],
-        "Command": " ".join(ctr.cmd),
-        "Created": int(created),
-        "State": "running" if is_running(ctr) else ctr.status,
-        "Status": status_text(ctr),
-        "Ports": listing,
-        "NetworkSettings": {"Networks": _networks_dict(node, ctr)},
-    }
-
-
-def inspect(node: Node, ctr: Container) -> dict[str, Any]:
-    _, mapping = _ports_dicts(node, ctr)
-    networks = _networks_dict(node, ctr)
-    first = next(iter(node.store.endpoints(container_id=ctr.id)), None)
-    port_bindings: dict[str, list[dict[str, str]]] = {}
-    for spec in ctr.publish:
-        for r in portspec.parse_publish(spec):
-            port_bindings.setdefault(f"{r.container_port}/{r.proto}", []).append(
-                {
-                    "HostIp": r.host_ip,
-                    "HostPort": ""
-                    if r.host_port_low is None
-                    else (
-                        str(r.host_port_low)
-                        if r.host_port_high == r.host_port_low
-                        else f"{r.host_port_low}-{r.host_port_high}"
-                    ),
-                }
-            )
-    return {
-        "Id": ctr.id,
-        "Name": "/" + ctr.name,
-        "Created": ctr.created,
-        "Path": ctr.cmd[0] if ctr.cmd else "",
-        "Args": ctr.cmd[1:],
-        "State": {
-            "Status": "running" if is_running(ctr) else ctr.status,
-            "Running": is_running(ctr),
-            "Pid": ctr.pid,
-            "ExitCode": ctr.exit_code,
-            "StartedAt": ctr.started,
-            "FinishedAt": ctr.finished,
-        },
-        "Config": {
-            "Hostname": ctr.hostname,
-            "Env": list(ctr.env),
-            "Cmd": list(ctr.cmd),
-            "ExposedPorts": {key: {} for key in ctr.expose},
-        },
-        "HostConfig": {
-            "NetworkMode": ctr.network_mode,
-            "PortBindings": port_bindings,
-            "Links": [
-                f"/{links.parse_link(s)[0]}:/{ctr.name}/{links.parse_link(s)[1]}" for s in ctr.links
-            ]
-            or None,
-            "Dns": list(ctr.dns),
-            "AutoRemove": ctr.auto_remove,
-            "PublishAllPorts": ctr.publish_all,
-        },
-        "NetworkSettings": {
-            "SandboxKey": str(kernel_netns.path(ctr.netns)) if ctr.netns else "",
-            "IPAddress": first.ip if first else "",
-            "Gateway": first.gateway if first else "",
-            "MacAddress": first.mac if first else "",
-            "IPPrefixLen": first.prefixlen if first else 0,
-            "Ports": mapping,
-            "Networks": networks,
-        },
-    }
-
-
-def port_bindings(node: Node, ctr: Container) -> list[PortBinding]:
-    return node.store.bindings(ctr.id)

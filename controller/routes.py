@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from controller import attachments, containers, lookup, networks
+from controller import attachments, container_view, containers, lookup, networks
 from controller.api import Request, Router, stream
 from controller.errors import InvalidArgument, NotFound
 from controller.node import Node
@@ -136,7 +136,7 @@ def build(node: Node) -> Router:
         show_all = _flag(req, "all")
         with node.lock:
             return [
-                containers.summary(node, c)
+                container_view.summary(node, c)
                 for c in reversed(node.store.containers())
                 if show_all or containers.is_running(c)
             ]
@@ -144,7 +144,7 @@ def build(node: Node) -> Router:
     @add("GET", "/v1/containers/{ref}", "Inspect a container")
     def container_inspect(req: Request) -> Any:
         with node.lock:
-            return containers.inspect(node, lookup.container(node.store, req.params["ref"]))
+            return container_view.inspect(node, lookup.container(node.store, req.params["ref"]))
 
     @add("DELETE", "/v1/containers/{ref}", "Remove a container", 204)
     def container_remove(req: Request) -> Any:
