@@ -42,17 +42,11 @@ static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, 
         int hairpin = ct->flags & HW_CTF_HAIRPIN_SNAT;
 
         hw_ct_touch(ct, p, 1, now);
-        ret = hw_set_addr(skb, p, 1, ct->src_ip);
-        if (ret < 0)
-            return ret;
-        ret = hw_set_port(skb, p, 1, ct->src_port);
+        ret = hw_set_peer(skb, p, 1, ct->src_ip, ct->src_port);
         if (ret < 0)
             return ret;
         if (hairpin) {
-            ret = hw_set_addr(skb, p, 0, dst_ip);
-            if (ret < 0)
-                return ret;
-            ret = hw_set_port(skb, p, 0, dst_port);
+            ret = hw_set_peer(skb, p, 0, dst_ip, dst_port);
             if (ret < 0)
                 return ret;
         }
@@ -77,10 +71,7 @@ static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, 
         }
         nv->state = ct->state;
         nv->seen_ns = now;
-        ret = hw_set_addr(skb, p, 1, ct->src_ip);
-        if (ret < 0)
-            return ret;
-        ret = hw_set_port(skb, p, 1, ct->src_port);
+        ret = hw_set_peer(skb, p, 1, ct->src_ip, ct->src_port);
         if (ret < 0)
             return ret;
         return hw_fib_out(skb, p);
@@ -157,10 +148,7 @@ static __always_inline int hw_masquerade(struct __sk_buff *skb, struct hw_pkt *p
     ret = hw_snat_new(p, snat_ip, now, &ct);
     if (ret < 0)
         return ret;
-    ret = hw_set_addr(skb, p, 1, ct.src_ip);
-    if (ret < 0)
-        return ret;
-    ret = hw_set_port(skb, p, 1, ct.src_port);
+    ret = hw_set_peer(skb, p, 1, ct.src_ip, ct.src_port);
     if (ret < 0)
         return ret;
     return hw_fib_out(skb, p);

@@ -40,10 +40,7 @@ static __always_inline int hw_uplink_rev_snat(struct __sk_buff *skb, struct hw_p
         ct->seen_ns = now;
     }
 
-    ret = hw_set_addr(skb, p, 0, nv->addr);
-    if (ret < 0)
-        return ret;
-    ret = hw_set_port(skb, p, 0, nv->port);
+    ret = hw_set_peer(skb, p, 0, nv->addr, nv->port);
     if (ret < 0)
         return ret;
     ret = hw_to_endpoint(skb, p);

@@ -63,10 +63,7 @@ static __always_inline int hw_dnat_forward(struct __sk_buff *skb, struct hw_pkt 
         if (ret < 0)
             return ret;
     }
-    ret = hw_set_addr(skb, p, 0, pv->backend_ip);
-    if (ret < 0)
-        return ret;
-    ret = hw_set_port(skb, p, 0, pv->backend_port);
+    ret = hw_set_peer(skb, p, 0, pv->backend_ip, pv->backend_port);
     if (ret < 0)
         return ret;
     ret = hw_to_endpoint(skb, p);

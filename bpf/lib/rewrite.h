@@ -80,6 +80,17 @@ static __always_inline int hw_set_port(struct __sk_buff *skb, struct hw_pkt *p, 
     return 0;
 }
 
+/* Rewrite one side of the flow (src != 0: source) to addr:port; 0 or a negative reason. */
+static __always_inline int hw_set_peer(struct __sk_buff *skb, struct hw_pkt *p, int src, __u32 addr,
+                                       __u16 port)
+{
+    int ret = hw_set_addr(skb, p, src, addr);
+
+    if (ret < 0)
+        return ret;
+    return hw_set_port(skb, p, src, port);
+}
+
 static __always_inline int hw_set_macs(struct __sk_buff *skb, const __u8 *dst, const __u8 *src)
 {
     if (bpf_skb_store_bytes(skb, 0, (void *)dst, ETH_ALEN, 0) < 0 ||
