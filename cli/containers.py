@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -139,14 +140,31 @@ def run(
 
 
 def attach_and_wait(client: Client, cid: str) -> int:
-    """Start the created container attached: its output streams here; return its exit code."""
-    code = 0
-    for frame in client.stream("POST", path_for("containers", cid, "start", query={"attach": 1})):
-        if "exit" in frame:
-            code = int(frame["exit"])
-        else:
+    """Start the created container attached: its output streams here; return its exit code.
+
+    Like ``docker run``'s signal proxy: Ctrl-C is sent to the container's process, and the
+    command goes on streaming until the process exits (a second Ctrl-C leaves at once).
+    """
+    interrupts = 0
+
+    def proxy(signum: int, frame: Any) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            raise KeyboardInterrupt
+        client.post(path_for("containers", cid, "kill", query={"signal": "INT"}))
+
+    previous = signal.signal(signal.SIGINT, proxy)
+    try:
+        for frame in client.stream(
+            "POST", path_for("containers", cid, "start", query={"attach": 1})
+        ):
+            if "exit" in frame:
+                return int(frame["exit"])
             write_frames(iter([frame]))
-    return code
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _names(names: list[str], trunc: bool) -> str:
@@ -274,6 +292,26 @@ def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -
     for ref in refs:
         try:
             client.delete(path_for("containers", ref, query={"force": int(force)}))
+        except DaemonError as exc:
+            exc.show()
+            failed = True
+            continue
+        click.echo(ref)
+    if failed:
+        ctx.exit(1)
+
+
+@click.command("kill")
+@click.option("-s", "--signal", "signal_name", default="KILL", help="Signal to send")
+@click.argument("refs", nargs=-1, required=True)
+@pass_client
+@click.pass_context
+def kill(ctx: click.Context, client: Client, signal_name: str, refs: tuple[str, ...]) -> None:
+    """Send a signal to the process of one or more containers."""
+    failed = False
+    for ref in refs:
+        try:
+            client.post(path_for("containers", ref, "kill", query={"signal": signal_name}))
         except DaemonError as exc:
             exc.show()
             failed = True

@@ -100,6 +100,7 @@ for _cmd in (
     containers.ps,
     containers.inspect,
     containers.rm,
+    containers.kill,
     containers.exec_,
     containers.logs,
     containers.port,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import signal
 import socket
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -518,6 +519,26 @@ def remove(node: Node, ref: str, force: bool = False) -> Container:
                 sandbox_files.remove(ctr.netns)
             node.supervisor.forget(ctr.id)
         return ctr
+
+
+def parse_signal(text: str) -> int:
+    """Docker's signal names and numbers: KILL, SIGINT, 15 …"""
+    name = text.strip().upper()
+    if name.isdigit() and int(name) in {s.value for s in signal.Signals}:
+        return int(name)
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise InvalidArgument(f"Invalid signal: {text}") from None
+
+
+def kill(node: Node, ref: str, signum: int) -> None:
+    with node.lock:
+        ctr = lookup.container(node.store, ref)
+        if not ctr.cmd or not is_running(ctr):
+            raise Conflict(f"Cannot kill container: {ref}: Container {ctr.id} is not running")
+        node.supervisor.signal(ctr.pid, signum)
 
 
 def exec_stream(node: Node, ref: str, cmd: list[str], env: list[str]) -> Iterator[dict[str, Any]]:

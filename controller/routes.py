@@ -187,6 +187,12 @@ def build(node: Node) -> Router:
         frames = containers.start(node, req.params["ref"], _flag(req, "attach"))
         return {} if frames is None else stream(frames)
 
+    @add("POST", "/v1/containers/{ref}/kill", "Send a signal to a container's process")
+    def container_kill(req: Request) -> Any:
+        signum = containers.parse_signal(req.query.get("signal", "KILL"))
+        containers.kill(node, req.params["ref"], signum)
+        return {}
+
     @add("POST", "/v1/containers/{ref}/exec", "Run a command in a container", 200, EXEC_BODY)
     def container_exec(req: Request) -> Any:
         cmd = [str(c) for c in req.body.get("Cmd") or []]

@@ -108,6 +108,23 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
 
+    def signal(self, pid: int, signum: int) -> None:
+        """Deliver signum to the container's process (the shim's child), not to the shim.
+
+        The shim must survive to record the exit status; the command reaches its place
+        through exec alone (ip netns exec, unshare, sh, env), so it is the shim's only child.
+        """
+        if signum == signal.SIGKILL:
+            self.kill(pid)
+            return
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(child), signum)
+
     def hold(self, ctr_id: str) -> None:
         with self._lock:
             self._held.add(ctr_id)

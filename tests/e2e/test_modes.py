@@ -162,3 +162,37 @@ def test_bridge_mac_stays_put_as_containers_come_and_go(node: HawserNode) -> Non
         node.cli("run", "-d", "--name", f"more{i}", "--network", "macnet")
         assert bridge_mac() == mac
         node.cli("exec", "first", "--", "ping", "-c1", "-W2", "172.30.6.1")
+
+
+def test_ctrl_c_reaches_the_process_and_kill_sends_signals(node: HawserNode) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.harness import HAWSER
+
+    script = 'trap "echo got INT; exit 7" INT; echo ready; while true; do sleep 0.1; done'
+    fg = subprocess.Popen(
+        [HAWSER, "--socket", str(node.socket), "run", "--name", "fg", "--", "sh", "-c", script],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert fg.stdout is not None
+    assert fg.stdout.readline().strip() == "ready"
+    fg.send_signal(signal.SIGINT)  # what Ctrl-C does to the client
+    out, _ = fg.communicate(timeout=20)
+    assert fg.returncode == 7
+    assert "got INT" in out
+    assert node.json("inspect", "fg")[0]["State"]["ExitCode"] == 7
+
+    node.cli("run", "-d", "--name", "bg2", "--", "sleep", "300")
+    assert node.cli("kill", "-s", "TERM", "bg2").stdout.strip() == "bg2"
+    for _ in range(50):
+        state = node.json("inspect", "bg2")[0]["State"]
+        if state["Status"] == "exited":
+            break
+        time.sleep(0.1)
+    assert state["Status"] == "exited" and state["ExitCode"] == 143
+    err = node.cli("kill", "bg2", check=False)
+    assert err.returncode != 0 and "is not running" in err.stderr
+    err = node.cli("kill", "-s", "NOPE", "fg", check=False)
+    assert err.returncode != 0

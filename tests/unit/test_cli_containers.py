@@ -281,6 +281,19 @@ def test_rm_running_without_force(fake: FakeDaemon) -> None:
     assert result.stderr == f"Error response from daemon: {msg}\n"
 
 
+def test_kill_sends_the_signal_named(fake: FakeDaemon) -> None:
+    fake.route("POST", "/v1/containers/web/kill", body={})
+    fake.error("POST", "/v1/containers/db/kill", 409, "Container db is not running")
+    result = invoke(fake, "kill", "-s", "TERM", "web", "db")
+    assert result.exit_code == 1
+    assert result.stdout == "web\n"
+    assert result.stderr == "Error response from daemon: Container db is not running\n"
+    assert [(r.path, r.query) for r in fake.requests] == [
+        ("/v1/containers/web/kill", {"signal": "TERM"}),
+        ("/v1/containers/db/kill", {"signal": "TERM"}),
+    ]
+
+
 # --- exec / logs ---------------------------------------------------------------------------
 
 
