@@ -120,6 +120,13 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     Parameter("log_level", "--log-level", str, "info", "debug, info, warning or error"),
     Parameter(
+        "resync_interval",
+        "--resync-interval",
+        float,
+        30.0,
+        "seconds between checks that the kernel still matches the store (jittered; 0 = off)",
+    ),
+    Parameter(
         "dns_upstream",
         "--dns-upstream",
         _upstreams,

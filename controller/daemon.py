@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import random
 import signal
 import socket
 import sys
@@ -103,9 +104,19 @@ class Daemon:
             log.info("uplink %s (index %d, %s) attached", ifname, *current)
         networks.refresh_node_addresses(node)
 
-    def _uplink_loop(self) -> None:
+    def _next_resync(self) -> float:
+        interval = float(self.cfg.resync_interval)
+        if interval <= 0:
+            return float("inf")
+        return time.monotonic() + interval * random.uniform(0.8, 1.2)  # jittered, like Felix
+
+    def _maintenance_loop(self) -> None:
+        """Uplinks every few seconds, CT/NAT expiry, and a jittered check for kernel drift."""
         last_gc = time.monotonic()
-        while not self.stopping.wait(UPLINK_SCAN_SECONDS):
+        next_resync = self._next_resync()
+        interval = float(self.cfg.resync_interval)
+        tick = min(UPLINK_SCAN_SECONDS, interval / 2) if interval > 0 else UPLINK_SCAN_SECONDS
+        while not self.stopping.wait(tick):
             try:
                 with self.node.lock:
                     self.scan_uplinks()
@@ -113,8 +124,11 @@ class Daemon:
                     # CT/NAT expiry touches only datapath-owned maps: no need for the lock
                     last_gc = time.monotonic()
                     self.node.datapath.gc()
+                if time.monotonic() >= next_resync:
+                    next_resync = self._next_resync()
+                    reconcile.repair(self.node)
             except Exception:
-                log.exception("periodic datapath maintenance failed")
+                log.exception("periodic maintenance failed")
 
     def run(self) -> None:
         node = self.node
@@ -124,7 +138,7 @@ class Daemon:
         self.scan_uplinks()
         node.emit("started")
         server = serve(routes.build(node), Path(self.cfg.socket))
-        threading.Thread(target=self._uplink_loop, daemon=True).start()
+        threading.Thread(target=self._maintenance_loop, daemon=True).start()
 
         def stop(signum: int, frame: Any) -> None:
             self.stopping.set()

@@ -26,35 +26,62 @@ log = logging.getLogger(__name__)
 
 
 def full_sync(node: Node) -> dict[str, int]:
+    """At start-up: rebuild what is missing, refresh every datapath entry, then sweep."""
     counts = {"bridges": 0, "sandboxes": 0, "endpoints": 0, "orphans": 0}
     with node.lock:
-        for net in node.store.networks():
-            if net.is_bridge:
-                networks.build_bridge(node, net)
-                counts["bridges"] += 1
+        _sync(node, counts, refresh=True)
         for ctr in node.store.containers():
-            own_netns = ctr.netns and not ctr.owns_no_netns_mode
-            if own_netns and not kernel_netns.exists(ctr.netns):
-                kernel_netns.create(ctr.netns)
-                counts["sandboxes"] += 1
-            eps = node.store.endpoints(container_id=ctr.id)
-            for i, ep in enumerate(eps):
-                ep_net = node.store.network(ep.network_id)
-                if ep_net is None:
-                    continue
-                index = kernel_links.ifindex(node.ipr, ep.host_ifname)
-                if index is None:
-                    route = i == 0 and not ep_net.internal
-                    endpoints.replumb(node, ctr, ep_net, ep, default_route=route)
-                    counts["endpoints"] += 1
-                else:
-                    node.datapath.attach_endpoint(index, ep.ip, ep.mac, ep_net.key)
-            bindings = node.store.bindings(ctr.id)
-            if bindings and eps:
-                publish_bindings(node, bindings, eps[0])
             _resume_process(node, ctr)
         counts["orphans"] = remove_orphans(node)
     return counts
+
+
+def repair(node: Node) -> dict[str, int]:
+    """Periodically: rebuild only what went missing behind the daemon's back."""
+    counts = {"bridges": 0, "sandboxes": 0, "endpoints": 0}
+    with node.lock:
+        _sync(node, counts, refresh=False)
+    if any(counts.values()):
+        log.warning("repaired kernel drift: %s", counts)
+    return counts
+
+
+def _sync(node: Node, counts: dict[str, int], refresh: bool) -> None:
+    rebuilt: set[str] = set()  # networks whose bridge had to be made again
+    for net in node.store.networks():
+        if not net.is_bridge:
+            continue
+        missing = kernel_links.ifindex(node.ipr, net.bridge) is None
+        if refresh or missing:
+            networks.build_bridge(node, net)
+        if missing:
+            rebuilt.add(net.id)
+            counts["bridges"] += 1
+    for ctr in node.store.containers():
+        own_netns = bool(ctr.netns) and not ctr.owns_no_netns_mode
+        if own_netns and not kernel_netns.exists(ctr.netns):
+            kernel_netns.create(ctr.netns)
+            counts["sandboxes"] += 1
+        eps = node.store.endpoints(container_id=ctr.id)
+        changed = refresh
+        for i, ep in enumerate(eps):
+            ep_net = node.store.network(ep.network_id)
+            if ep_net is None:
+                continue
+            index = kernel_links.ifindex(node.ipr, ep.host_ifname)
+            if index is None:
+                route = i == 0 and not ep_net.internal
+                endpoints.replumb(node, ctr, ep_net, ep, default_route=route)
+                counts["endpoints"] += 1
+                changed = True
+            elif ep_net.id in rebuilt:
+                endpoints.finish(node, ep_net, ep, host_index=index)  # back on its bridge
+                changed = True
+            elif refresh:
+                node.datapath.attach_endpoint(index, ep.ip, ep.mac, ep_net.key)
+        bindings = node.store.bindings(ctr.id)
+        if changed and bindings and eps:
+            publish_bindings(node, bindings, eps[0])
 
 
 def _resume_process(node: Node, ctr: containers.Container) -> None:

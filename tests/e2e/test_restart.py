@@ -92,3 +92,28 @@ def test_kill_9_then_restart_rebuilds_removes_orphans_and_keeps_flows(node: Haws
     # nothing duplicated in the datapath either
     ports = node.jsonl("bpf", "ports", "--format", "json")
     assert sorted(p["host_port"] for p in ports) == [7000, 8080]
+
+
+def test_drift_behind_the_daemons_back_is_repaired(node: HawserNode) -> None:
+    node.stop()
+    node.start("--resync-interval", "1")
+    node.cli("network", "create", "--subnet", "172.30.8.0/24", "driftnet")
+    node.cli("run", "-d", "--name", "drifter", "--network", "driftnet")
+    node.cli("run", "-d", "--name", "pub", "-p", "8088:8000", "--",
+             "python3", "-m", "http.server", "8000")  # fmt: skip
+    bridge = "hw-" + node.json("network", "inspect", "driftnet")[0]["Id"][:12]
+    links = sorted(node.hawser_links())
+    veth = next(n for n in links if n.startswith("hwv"))
+    node.in_node("ip", "link", "del", veth)
+    node.in_node("ip", "link", "del", bridge)
+    deadline = time.monotonic() + 15
+    while sorted(node.hawser_links()) != links and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sorted(node.hawser_links()) == links
+    node.cli("exec", "drifter", "--", "ping", "-c1", "-W2", "172.30.8.1")
+    for _ in range(50):
+        if _http_ok(node, 8088):
+            break
+        time.sleep(0.1)
+    assert _http_ok(node, 8088)
+    assert "repaired kernel drift" in node.log()
