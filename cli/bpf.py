@@ -92,16 +92,27 @@ def format_event(ev: dict[str, Any]) -> str:
     )
 
 
+MONITOR_BANNER = "Listening for datapath events. Press Ctrl-C to quit."
+
+
 @click.command("monitor")
 @click.option("--type", "type_", type=click.Choice(["drop", "trace"]), help="Only this event type")
 @click.option("--container", help="Only events of this container")
 @pass_client
 def monitor(client: Client, type_: str | None, container: str | None) -> None:
-    """Stream datapath drop/trace events until Ctrl-C."""
+    """Stream datapath drop/trace events until Ctrl-C.
+
+    The banner goes to stderr once the daemon confirms the subscription: events caused
+    after it appears are not missed, and stdout keeps one event per line.
+    """
     query = {"type": type_, "container": container}
     try:
         for ev in client.stream("GET", path_for("monitor", query=query)):
-            if ev.get("type") == "heartbeat":  # the daemon's keep-alive while idle
+            kind = ev.get("type")
+            if kind == "subscribed":
+                click.echo(MONITOR_BANNER, err=True)
+                continue
+            if kind == "heartbeat":  # the daemon's keep-alive while idle
                 continue
             click.echo(format_event(ev))
     except KeyboardInterrupt:

@@ -3,8 +3,10 @@
 One thread polls the perf buffer (opened on the first subscriber) and hands
 each event, decorated with names, to every subscriber whose filter matches.
 Sampling happens in the kernel; a slow subscriber loses events (counted)
-rather than slowing the others. Streams send a ``{"type": "heartbeat"}`` line
-when idle so that a client that went away is noticed within a second.
+rather than slowing the others. A stream's first line is ``{"type": "subscribed"}``:
+from then on no matching event is missed, so a client can wait for it before causing
+traffic. Streams send a ``{"type": "heartbeat"}`` line when idle so that a client that
+went away is noticed within a second.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("drop", "trace")
 HEARTBEAT = {"type": "heartbeat"}
+SUBSCRIBED = {"type": "subscribed"}
 POLL_MS = 200
 
 
@@ -154,8 +157,12 @@ class EventHub:
                 sub.queue.put_nowait(None)
 
     def stream(self, sub: Subscriber, heartbeat: float = 1.0) -> Iterator[dict[str, Any]]:
-        """The items of one ``/v1/monitor`` response; unsubscribes when closed."""
+        """The items of one ``/v1/monitor`` response; unsubscribes when closed.
+
+        ``sub`` is registered already, so the acknowledgement that comes first is true.
+        """
         try:
+            yield {**SUBSCRIBED, "time": time.time()}
             while not self._stop.is_set():
                 try:
                     event = sub.queue.get(timeout=heartbeat)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main as cli_main
-from cli.bpf import format_event
+from cli.bpf import MONITOR_BANNER, format_event
 from cli.output import ellipsis, go_quote, human_duration, render_table
 from cli.testing import FakeDaemon, invoke
 
@@ -95,6 +95,9 @@ DROP = {
 }
 
 
+SUBSCRIBED = {"type": "subscribed", "time": 1.0}
+
+
 def test_format_event() -> None:
     assert format_event(DROP) == (
         "12:00:01.000100 hwv0a1b2c3d4e5 drop network-isolation tcp "
@@ -106,11 +109,22 @@ def test_format_event() -> None:
 
 def test_monitor_streams_lines_with_filters(fake: FakeDaemon) -> None:
     second = dict(DROP, sport=41001)
-    fake.route("GET", "/v1/monitor", stream=[DROP, second])
+    heartbeat = {"type": "heartbeat", "time": 1.0}
+    fake.route("GET", "/v1/monitor", stream=[SUBSCRIBED, DROP, heartbeat, second])
     result = invoke(fake, "monitor", "--type", "drop", "--container", "web")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [format_event(DROP), format_event(second)]
     assert fake.requests[0].query == {"type": "drop", "container": "web"}
+
+
+def test_monitor_banner_only_after_the_subscription_is_acknowledged(fake: FakeDaemon) -> None:
+    fake.route("GET", "/v1/monitor", stream=[SUBSCRIBED, DROP])
+    acknowledged = invoke(fake, "monitor")
+    assert acknowledged.stderr.splitlines() == [MONITOR_BANNER]
+    assert acknowledged.stdout.splitlines() == [format_event(DROP)]
+    fake.route("GET", "/v1/monitor", stream=[DROP])
+    silent = invoke(fake, "monitor")
+    assert silent.exit_code == 0 and silent.stderr == ""
 
 
 def test_monitor_ctrl_c_exits_zero(fake: FakeDaemon, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -138,6 +138,8 @@ def test_monitor_stream_filters_and_ends(node_installed: Node) -> None:
     result = call(router, "/v1/monitor", type="drop", container="cli")
     assert isinstance(result, Stream)
     items = iter(result.items)
+    assert next(items)["type"] == "subscribed"  # registered before the first line is sent
+    assert streams(node_installed) == 1
     first = next(items)  # nothing yet: a heartbeat keeps the connection checked
     assert first["type"] == "heartbeat"
     dp = node_installed.datapath
@@ -156,7 +158,7 @@ def test_monitor_stream_filters_and_ends(node_installed: Node) -> None:
     other = call(router, "/v1/monitor")
     assert streams(node_installed) == 1
     node_installed.emit("stopping")  # the daemon stops: open streams end
-    assert all(e["type"] == "heartbeat" for e in other.items)
+    assert [e["type"] for e in other.items][:1] == ["subscribed"]
 
 
 def test_hub_counts_subscribers_and_stops(tmp_path: Path) -> None:
@@ -166,6 +168,7 @@ def test_hub_counts_subscribers_and_stops(tmp_path: Path) -> None:
     stream = hub.stream(sub, heartbeat=0.05)
     assert hub.count() == 1
     node.datapath.events.append(raw_event())  # type: ignore[attr-defined]
+    assert next(stream)["type"] == "subscribed"
     assert next(e for e in stream if e["type"] != "heartbeat")["reason"] == "icc"
     hub.close()
     rest = list(stream)  # ends: the hub stopped
