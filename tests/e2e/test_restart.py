@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import select
 import subprocess
 import time
+from collections.abc import Callable
+from typing import Any
 
+from controller.names import veth_name
 from tests.harness import UPLINK_IP, HawserNode
 
 ECHO_SERVER = """
 import socket, threading
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("0.0.0.0", 7000)); srv.listen()
+print("READY", flush=True)
 def serve(conn):
     with conn:
         while data := conn.recv(4096):
@@ -19,24 +25,69 @@ while True:
     threading.Thread(target=serve, args=(srv.accept()[0],), daemon=True).start()
 """
 
-# Sends a numbered line every 50 ms over one TCP connection and checks every echo;
-# prints "ok N" at the end or the first failure.
+# Sends a numbered line every 50 ms over one TCP connection and checks every echo. Prints one
+# JSON record per echo: {"n": echoes so far, "after": echoes since the last "mark" on stdin,
+# "t": CLOCK_MONOTONIC}. At EOF on stdin it prints {"done": true, ..., "max_gap": seconds
+# between two consecutive echoes at most}; on a wrong or missing echo {"error": ...}, exit 1.
 STEADY_CLIENT = """
-import socket, sys, time
+import json, os, select, socket, sys, time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
-end = time.monotonic() + float(sys.argv[3]); n = 0
-while time.monotonic() < end:
-    msg = f"{n}\\n".encode(); s.sendall(msg)
-    got = b""
-    while not got.endswith(b"\\n"):
-        chunk = s.recv(100)
-        if not chunk:
-            print("closed at", n); sys.exit(1)
-        got += chunk
-    assert got == msg, (got, msg)
-    n += 1; time.sleep(0.05)
-print("ok", n)
+n = after = 0; marked = False; last = None; max_gap = 0.0
+while True:
+    if select.select([0], [], [], 0.05)[0]:
+        data = os.read(0, 100)
+        if not data:
+            break
+        marked, after = True, 0
+    msg = f"{n}\\n".encode()
+    try:
+        s.sendall(msg)
+        got = b""
+        while not got.endswith(b"\\n"):
+            chunk = s.recv(100)
+            if not chunk:
+                raise ConnectionError("closed by the server")
+            got += chunk
+        if got != msg:
+            raise ValueError(f"echo {got!r} for {msg!r}")
+    except Exception as exc:
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}", "n": n}), flush=True)
+        sys.exit(1)
+    now = time.monotonic()
+    if last is not None:
+        max_gap = max(max_gap, now - last)
+    last, n = now, n + 1
+    after += marked
+    print(json.dumps({"n": n, "after": after, "t": now}), flush=True)
+print(json.dumps({"done": True, "n": n, "after": after, "max_gap": max_gap}), flush=True)
 """
+ECHOES_AFTER_RESTART = 40  # 2 s of echoes counted from the moment the daemon answered again
+
+
+def _record(
+    client: subprocess.Popen[str], until: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The client's next record satisfying ``until`` (its errors fail the test at once)."""
+    assert client.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not select.select([client.stdout], [], [], 1.0)[0]:
+            continue
+        line = client.stdout.readline()
+        assert line, f"the client ended early (exit {client.wait()})"
+        record = json.loads(line)
+        assert "error" not in record, record
+        if until(record):
+            return record
+    raise AssertionError("no matching record from the steady client within 30 s")
+
+
+def _wait_logged(node: HawserNode, container: str, text: str, timeout: float = 15) -> None:
+    """Poll the container's output until its process printed ``text`` (its readiness)."""
+    deadline = time.monotonic() + timeout
+    while text not in node.cli("logs", container).stdout:
+        assert time.monotonic() < deadline, f"{container} never printed {text!r}"
+        time.sleep(0.1)
 
 
 def _http_ok(node: HawserNode, port: int) -> bool:
@@ -51,6 +102,7 @@ def test_kill_9_then_restart_rebuilds_removes_orphans_and_keeps_flows(node: Haws
              "python3", "-m", "http.server", "8000")  # fmt: skip
     node.cli("run", "-d", "--name", "echo", "-p", "7000:7000", "--", "python3", "-c", ECHO_SERVER)
     node.cli("run", "-d", "--name", "app", "--network", "appnet")
+    _wait_logged(node, "echo", "READY")
     for _ in range(50):
         if _http_ok(node, 8080):
             break
@@ -58,26 +110,42 @@ def test_kill_9_then_restart_rebuilds_removes_orphans_and_keeps_flows(node: Haws
     assert _http_ok(node, 8080)
     links_before = sorted(node.hawser_links())
     netns_before = sorted(node.hawser_netns())
+    app_endpoint = node.json("inspect", "app")[0]["NetworkSettings"]["Networks"]["appnet"]
+    app_veth = veth_name(app_endpoint["EndpointID"])  # not on the echo flow's path
+    assert app_veth in links_before
 
     client = subprocess.Popen(
-        ["ip", "netns", "exec", node.ext_ns, "python3", "-c", STEADY_CLIENT, UPLINK_IP, "7000", "8"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ["ip", "netns", "exec", node.ext_ns, "python3", "-c", STEADY_CLIENT, UPLINK_IP, "7000"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(1.0)
-    node.kill()
-    # damage while the daemon is down: a lost veth, an orphan netns, an orphan bridge
-    victim = [n for n in node.hawser_links() if n.startswith("hwv")][0]
-    node.in_node("ip", "link", "del", victim)
-    orphan_ns = f"hw-{node.name}-0123456789ab"
-    subprocess.run(["ip", "netns", "add", orphan_ns], check=True)
-    node.in_node("ip", "link", "add", "hw-0123456789ab", "type", "bridge")
-    time.sleep(1.0)
-    node.start()
-
-    out, _ = client.communicate(timeout=30)
-    assert client.returncode == 0, out
-    assert out.startswith("ok "), out
-    assert int(out.split()[1]) > 60  # echoes kept flowing across the kill and restart
+    assert client.stdin is not None
+    try:
+        seen = _record(client, lambda r: r["n"] >= 1)  # the flow is up
+        killed_at = time.monotonic()
+        node.kill()
+        # damage while the daemon is down: app's veth, an orphan netns, an orphan bridge
+        node.in_node("ip", "link", "del", app_veth)
+        orphan_ns = f"hw-{node.name}-0123456789ab"
+        subprocess.run(["ip", "netns", "add", orphan_ns], check=True)
+        node.in_node("ip", "link", "add", "hw-0123456789ab", "type", "bridge")
+        # with no daemon at all, the datapath keeps echoing
+        last = seen["n"]
+        seen = _record(client, lambda r: r["t"] > killed_at and r["n"] >= last + 10)
+        node.start()
+        downtime = time.monotonic() - killed_at  # until the API answered again
+        client.stdin.write("mark\n")  # count the echoes from here
+        client.stdin.flush()
+        _record(client, lambda r: r["after"] >= ECHOES_AFTER_RESTART)
+        client.stdin.close()
+        done = _record(client, lambda r: "done" in r)
+        assert client.wait(timeout=10) == 0
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    assert done["after"] >= ECHOES_AFTER_RESTART
+    # the flow never paused longer than the daemon was away (+1 s): it never depended on it
+    assert done["max_gap"] < downtime + 1.0, (done, downtime)
 
     assert sorted(node.hawser_links()) == links_before
     assert sorted(node.hawser_netns()) == netns_before
