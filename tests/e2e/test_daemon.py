@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 import subprocess
 import time
@@ -16,6 +17,7 @@ SEEN_BY_EXT = """
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 9900)); s.listen()
+print("READY", flush=True)
 for _ in range(int(sys.argv[1])):
     c, peer = s.accept(); c.sendall(peer[0].encode()); c.close()
 """
@@ -28,16 +30,33 @@ c = socket.create_connection((sys.argv[1], 9900), timeout=3); print(c.recv(100).
 def _ext_server(node: HawserNode, connections: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         ["ip", "netns", "exec", node.ext_ns, "python3", "-c", SEEN_BY_EXT, str(connections)],
-        text=True,
-    )
-    time.sleep(0.3)
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline() == "READY\n"
     return proc
 
 
 def _ruleset(node: HawserNode) -> tuple[str, str]:
-    ipt = node.in_node("iptables-save", check=False).stdout
+    """The node's iptables and nftables rules; the tools must be there (deploy/setup.sh)."""
+    for tool in ("iptables-save", "nft"):
+        assert shutil.which(tool), f"{tool} is missing: run `make install`"
+    ipt = node.in_node("iptables-save").stdout
     ipt = "\n".join(line for line in ipt.splitlines() if not line.startswith("#"))
-    return ipt, node.in_node("nft", "list", "ruleset", check=False).stdout
+    return ipt, node.in_node("nft", "list", "ruleset").stdout
+
+
+def _ruleset_sees_a_rule(node: HawserNode, before: tuple[str, str]) -> None:
+    """Positive control: one iptables rule and one nft table show up in _ruleset."""
+    assert before == ("", ""), "the node netns is new: its ruleset starts empty"
+    node.in_node("iptables", "-A", "INPUT", "-s", "192.0.2.1", "-j", "ACCEPT")
+    node.in_node("nft", "add", "table", "inet", "hawser_probe")
+    try:
+        ipt, nft = _ruleset(node)
+        assert "-A INPUT -s 192.0.2.1/32 -j ACCEPT" in ipt.splitlines()
+        assert "table inet hawser_probe" in nft
+    finally:
+        node.in_node("nft", "flush", "ruleset")  # our own netns: back to empty
+    assert _ruleset(node) == before
 
 
 def test_masquerade_and_no_iptables_or_nftables(tmp_path: Path) -> None:
@@ -55,11 +74,13 @@ def test_masquerade_and_no_iptables_or_nftables(tmp_path: Path) -> None:
         assert "default" not in node.cli("exec", "inner", "--", "ip", "route").stdout
         sealed = node.cli("exec", "inner", "--", "python3", "-c", ASK, EXT_IP, check=False)
         assert sealed.returncode != 0
+        node.cli("exec", "inner", "--", "ping", "-c1", "-W2", "172.30.7.1")  # inner is up
         node.in_ext("python3", "-c", ASK, "127.0.0.1", check=False)  # let the server finish
         server.wait(timeout=10)
         assert _ruleset(node) == before
         node.stop()
         assert _ruleset(node) == before
+        _ruleset_sees_a_rule(node, before)
     finally:
         node.close()
 
@@ -78,6 +99,8 @@ def test_daemon_options_bip_icc_ip_masq_and_default_ip(tmp_path: Path) -> None:
         assert node.cli("port", "one").stdout.strip() == f"80/tcp -> {UPLINK_IP}:8080"
         icc = node.cli("exec", "one", "--", "ping", "-c1", "-W1", node.ip_of("two"), check=False)
         assert icc.returncode != 0  # --icc=false
+        node.cli("exec", "one", "--", "ping", "-c1", "-W2", "172.29.0.1")  # the gateway answers
+        node.in_node("ping", "-c1", "-W2", node.ip_of("two"))  # and so does two, to the node
         node.in_ext("ip", "route", "add", "172.29.0.0/16", "via", UPLINK_IP)
         server = _ext_server(node, 1)
         seen = node.cli("exec", "one", "--", "python3", "-c", ASK, EXT_IP).stdout.strip()
