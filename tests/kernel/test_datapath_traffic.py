@@ -129,6 +129,11 @@ def fails(r: dict[str, Any]) -> None:
     assert "error" in r, f"expected no connectivity, got {r}"
 
 
+def from_node(env: Env, proto: str, ip: str, port: int) -> dict[str, Any]:
+    """Positive control for a refusal: the server behind ``ip:port`` answers the node."""
+    return ok(env.topo.client(env.topo.node, proto, ip, port, nsenter=True))
+
+
 # ---- published ports from outside -------------------------------------------------
 @pytest.mark.parametrize("proto", ["tcp", "udp"])
 def test_ext_to_published_port_keeps_client_ip(env: Env, proto: str) -> None:
@@ -147,6 +152,7 @@ def test_ext_to_published_port_keeps_client_ip(env: Env, proto: str) -> None:
 
 
 def test_loopback_bound_port_unreachable_from_ext(env: Env) -> None:
+    ok(env.topo.client(env.topo.ext, "tcp", NODE_IP, 8080))  # same backend, published widely
     fails(env.topo.client(env.topo.ext, "tcp", NODE_IP, 8081, timeout=FAIL_TIMEOUT))
     fails(env.topo.client(env.topo.ext, "udp", NODE_IP, 8081, timeout=FAIL_TIMEOUT))
     # ... and from the node only via 127.0.0.1, not via a node address
@@ -168,9 +174,34 @@ def test_node_local_to_published_port(env: Env, proto: str, dial: str) -> None:
     assert moved(before, env.dp, "sock", "forwarded") >= 1
 
 
-def test_sock_hooks_only_act_in_the_node_netns(env: Env) -> None:
-    # ext has no published ports of its own: 127.0.0.1:8080 must not be rewritten there
-    fails(env.topo.client(env.topo.ext, "tcp", "127.0.0.1", 8080, timeout=FAIL_TIMEOUT))
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_sock_hooks_only_act_in_the_node_netns(env: Env, proto: str) -> None:
+    """ext dials 127.0.0.1:8080 with a listener of its own there and a route to the backend:
+    a hook that rewrote ext's socket too would reach c0 and succeed, and be seen doing so."""
+    t = env.topo
+    sh("ip", "-n", t.ext, "route", "add", "172.20.0.0/16", "via", NODE_IP)
+    env.set_net(1, masquerade=False)  # c0's replies to ext go back as they are
+    own = t.server(t.ext, proto, 8080)
+    try:
+        # a rewritten socket in ext would get through: ext reaches the backend directly
+        assert ok(t.client(t.ext, proto, env.c0.ip, 80))["reply"]["peer"][0] == EXT_IP
+        # in the node the hooks rewrite this very dial
+        before = snapshot(env.dp)
+        assert (
+            ok(t.client(t.node, proto, "127.0.0.1", 8080, nsenter=True))["reply"]["peer"][0] == GW1
+        )
+        assert moved(before, env.dp, "sock", "forwarded") >= 1
+        # in ext they leave it alone: ext's own listener answers, no hook counted it
+        before = snapshot(env.dp)
+        r = ok(t.client(t.ext, proto, "127.0.0.1", 8080))
+        assert r["reply"]["peer"][0] == "127.0.0.1"
+        assert moved(before, env.dp, "sock", "forwarded") == 0
+    finally:
+        own.kill()
+        own.wait()
+        t.procs.remove(own)
+        env.set_net(1)
+        sh("ip", "-n", t.ext, "route", "del", "172.20.0.0/16", check=False)
 
 
 # ---- hairpin -----------------------------------------------------------------------
@@ -245,6 +276,9 @@ def test_no_masquerade_keeps_container_ip(env: Env) -> None:
 
 
 def test_internal_network_nothing_leaves(env: Env) -> None:
+    for proto in ("tcp", "udp"):  # the servers answer a container that may leave
+        ok(env.topo.client(env.c0.name, proto, EXT_IP, 9000))
+    ok(env.topo.client(env.c1.name, "tcp", env.c0.ip, 80))
     before = snapshot(env.dp)
     fails(env.topo.client(env.c4.name, "tcp", EXT_IP, 9000, timeout=FAIL_TIMEOUT))
     fails(env.topo.client(env.c4.name, "udp", EXT_IP, 9000, timeout=FAIL_TIMEOUT))
@@ -266,6 +300,8 @@ def test_icc_off_blocks_both_directions(env: Env) -> None:
     fails(env.topo.client(env.c2.name, "udp", env.c3.ip, 80, timeout=FAIL_TIMEOUT))
     assert moved(before, env.dp, "from_container", "icc") >= 3
     assert env.topo.ping(env.c2.name, GW2)  # the gateway (node) stays reachable
+    for proto, ip in (("tcp", env.c3.ip), ("tcp", env.c2.ip), ("udp", env.c3.ip)):
+        from_node(env, proto, ip, 80)  # the refused servers are up
 
 
 def test_icc_allow_entry_opens_exactly_one_flow(env: Env) -> None:
@@ -279,6 +315,9 @@ def test_icc_allow_entry_opens_exactly_one_flow(env: Env) -> None:
         fails(env.topo.client(env.c2.name, "tcp", env.c3.ip, 81, timeout=FAIL_TIMEOUT))
         fails(env.topo.client(env.c2.name, "udp", env.c3.ip, 80, timeout=FAIL_TIMEOUT))
         fails(env.topo.client(env.c3.name, "tcp", env.c2.ip, 80, timeout=FAIL_TIMEOUT))
+        from_node(env, "tcp", env.c3.ip, 81)
+        from_node(env, "udp", env.c3.ip, 80)
+        from_node(env, "tcp", env.c2.ip, 80)
     finally:
         env.dp.disallow(env.c2.ip, env.c3.ip, "tcp", 80)
     fails(env.topo.client(env.c2.name, "tcp", env.c3.ip, 80, timeout=FAIL_TIMEOUT))
@@ -290,6 +329,10 @@ def test_networks_isolated(env: Env) -> None:
     fails(env.topo.client(env.c2.name, "tcp", env.c0.ip, 80, timeout=FAIL_TIMEOUT))
     assert not env.topo.ping(env.c1.name, env.c3.ip)
     assert moved(before, env.dp, "from_container", "isolation") >= 3
+    from_node(env, "tcp", env.c2.ip, 80)
+    from_node(env, "tcp", env.c0.ip, 80)
+    assert env.topo.ping(env.c1.name, env.c0.ip)  # same network: fine
+    assert env.topo.ping(env.topo.node, env.c3.ip)
 
 
 def test_drop_events_are_reported(env: Env) -> None:
@@ -355,8 +398,33 @@ def test_inspection(env: Env) -> None:
     eps = {s["ifindex"]: s for s in env.dp.endpoint_stats()}
     assert eps[env.c0.ifindex]["tx_packets"] > 0 and eps[env.c0.ifindex]["rx_packets"] > 0
     assert any(c["type"] == "dnat" for c in env.dp.ct())
-    assert env.dp.gc() >= 0
     assert env.dp.tc_programs(env.uplink) == ["hawser_from_uplink"]
+
+
+def _entries_of(dp: Datapath, port: int) -> list[dict[str, Any]]:
+    return [
+        c for c in dp.ct() if EXT_IP in (c["src"], c["dst"]) and port in (c["sport"], c["dport"])
+    ]
+
+
+def test_gc_removes_expired_entries_only(env: Env) -> None:
+    old = ok(env.topo.client(env.topo.ext, "udp", NODE_IP, 8080, "old"), "old")
+    old_port = old["reply"]["peer"][1]  # ext's source port, kept by the DNAT
+    assert _entries_of(env.dp, old_port)
+    aged = 0
+    for name in ("hawser_ct", "hawser_nat"):  # as if every flow so far was last seen at boot
+        table = env.dp._t(name)
+        for key, value in list(table.items()):
+            value.seen_ns = 1
+            table[key] = value
+            aged += 1
+    new = ok(env.topo.client(env.topo.ext, "udp", NODE_IP, 8080, "new"), "new")
+    new_port = new["reply"]["peer"][1]
+    assert new_port != old_port and _entries_of(env.dp, new_port)
+    removed = env.dp.gc()
+    assert 1 <= removed <= aged
+    assert _entries_of(env.dp, old_port) == []  # expired: gone
+    assert _entries_of(env.dp, new_port)  # fresh: kept
 
 
 def test_flush_ct_for(env: Env) -> None:
