@@ -23,21 +23,25 @@ from tests.harness import EXT_IP, REPO, UPLINK_IP, HawserNode
 VENV_PY = str(REPO / ".venv" / "bin" / "python")
 PY = "/usr/bin/python3"
 
+# Serves "hi" on each proto:port given; prints READY once every socket is bound.
 SERVE = textwrap.dedent(
     """
     import socket, sys, threading
-    def tcp(port):
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", port)); s.listen(16)
+    def tcp(s):
         while True:
             c, _ = s.accept(); c.sendall(b"hi"); c.close()
-    def udp(port):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+    def udp(s):
         while True:
             data, peer = s.recvfrom(100); s.sendto(b"hi", peer)
     for spec in sys.argv[1:]:
         proto, port = spec.split(":")
-        threading.Thread(target=tcp if proto == "tcp" else udp, args=(int(port),)).start()
+        if proto == "tcp":
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", int(port))); s.listen(16)
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", int(port)))
+        threading.Thread(target=tcp if proto == "tcp" else udp, args=(s,)).start()
+    print("READY", flush=True)
     """
 )
 PROBE = textwrap.dedent(
@@ -98,6 +102,16 @@ class Node(HawserNode):
 
     def probe(self, name: str, proto: str, ip: str, port: int) -> bool:
         return self.exec(name, PY, "-c", PROBE, proto, ip, str(port)).stdout.strip() == "ok"
+
+    def probe_from_node(self, proto: str, ip: str, port: int) -> bool:
+        """Positive control for a refused probe: the server answers the node itself."""
+        return self.in_node(PY, "-c", PROBE, proto, ip, str(port)).stdout.strip() == "ok"
+
+    def serve(self, name: str, *specs: str, expose: tuple[str, ...] = ()) -> None:
+        """Run a SERVE container on ``specs`` (proto:port) and wait for its READY."""
+        flags = [arg for port in expose for arg in ("--expose", port)]
+        self.run("--name", name, *flags, PY, "-c", SERVE, *specs)
+        assert wait_for(lambda: "READY" in self.hawser("logs", name).stdout, 10), name
 
     def policy(self) -> set[tuple[str, str, str, int]]:
         rows = records(self.cli("bpf", "policy", "--format", "json").stdout)
@@ -225,13 +239,11 @@ def test_link_refusals(node: Node) -> None:
 
 
 def test_link_opens_exposed_ports_only_with_icc_off(node: Node) -> None:
-    node.run("--name", "svc", "--expose", "5432", "--expose", "5433/udp",
-             PY, "-c", SERVE, "tcp:5432", "udp:5433", "tcp:6000")  # fmt: skip
-    node.run("--name", "peer", PY, "-c", SERVE, "tcp:7000")
+    node.serve("svc", "tcp:5432", "udp:5433", "tcp:6000", expose=("5432", "5433/udp"))
+    node.serve("peer", "tcp:7000")
     node.run("--name", "client", "--link", "svc:svc", "sleep", "600")
     node.run("--name", "other", "sleep", "600")
     svc, client, peer = node.ip("svc"), node.ip("client"), node.ip("peer")
-    time.sleep(0.5)  # servers listening
     assert node.policy() == {(client, svc, "tcp", 5432), (client, svc, "udp", 5433)}
     assert node.probe("client", "tcp", svc, 5432)  # the link's ports, replies included
     assert node.probe("client", "udp", svc, 5433)
@@ -239,6 +251,7 @@ def test_link_opens_exposed_ports_only_with_icc_off(node: Node) -> None:
     assert not node.probe("other", "tcp", svc, 5432)  # not linked
     assert not node.probe("client", "tcp", peer, 7000)  # icc off elsewhere
     assert not node.probe("svc", "tcp", peer, 7000)
+    assert node.probe_from_node("tcp", svc, 6000) and node.probe_from_node("tcp", peer, 7000)
     # removing the parent removes its entries, and a new parent's link adds its own
     node.hawser("rm", "-f", "client")
     assert node.policy() == set()
@@ -249,15 +262,16 @@ def test_link_opens_exposed_ports_only_with_icc_off(node: Node) -> None:
     # removing the child removes them too; a new container under its name is not linked
     node.hawser("rm", "-f", "svc")
     assert node.policy() == set()
-    node.run("--name", "svc", "--expose", "5432", PY, "-c", SERVE, "tcp:5432")
+    node.serve("svc", "tcp:5432", expose=("5432",))
     assert node.policy() == set()
     assert not node.probe("client2", "tcp", node.ip("svc"), 5432)
+    assert node.probe_from_node("tcp", node.ip("svc"), 5432)
     for name in ("svc", "peer", "client2", "other"):
         node.hawser("rm", "-f", name)
 
 
 def test_link_policy_restored_after_daemon_restart(node: Node) -> None:
-    node.run("--name", "kid", "--expose", "9000", PY, "-c", SERVE, "tcp:9000", "tcp:9001")
+    node.serve("kid", "tcp:9000", "tcp:9001", expose=("9000",))
     node.run("--name", "dad", "--link", "kid", "sleep", "600")
     entry = (node.ip("dad"), node.ip("kid"), "tcp", 9000)
     assert node.policy() == {entry}
@@ -268,6 +282,7 @@ def test_link_policy_restored_after_daemon_restart(node: Node) -> None:
     assert node.policy() == {entry}
     assert node.probe("dad", "tcp", entry[1], 9000)
     assert not node.probe("dad", "tcp", entry[1], 9001)
+    assert node.probe_from_node("tcp", entry[1], 9001)
     node.hawser("rm", "-f", "dad")
     node.hawser("rm", "-f", "kid")
     assert node.policy() == set()
