@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import secrets
 import shutil
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from controller.daemon import default_cgroup
 from controller.datapath import stale
@@ -185,6 +187,36 @@ class HawserNode:
                 for hook in stale.predecessors(cgroup, version):
                     stale.detach(cgroup, hook)
             shutil.rmtree(pins, ignore_errors=True)
+
+
+class LineReader:
+    """A child's output pipe read line by line by a thread: waiting with a deadline never
+    misses a line that already sits in a buffer (select() on the pipe would)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def until(self, match: Callable[[str], bool], timeout: float) -> list[str]:
+        """Lines up to and including the first that matches; fewer at EOF or the deadline."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            seen.append(line)
+            if match(line):
+                break
+        return seen
 
 
 def _netns_names() -> list[str]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import select
 import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
 
 from controller.names import veth_name
-from tests.harness import UPLINK_IP, HawserNode
+from tests.harness import UPLINK_IP, HawserNode, LineReader
 
 ECHO_SERVER = """
 import socket, threading
@@ -64,22 +63,14 @@ print(json.dumps({"done": True, "n": n, "after": after, "max_gap": max_gap}), fl
 ECHOES_AFTER_RESTART = 40  # 2 s of echoes counted from the moment the daemon answered again
 
 
-def _record(
-    client: subprocess.Popen[str], until: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
+def _record(client: LineReader, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     """The client's next record satisfying ``until`` (its errors fail the test at once)."""
-    assert client.stdout is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if not select.select([client.stdout], [], [], 1.0)[0]:
-            continue
-        line = client.stdout.readline()
-        assert line, f"the client ended early (exit {client.wait()})"
-        record = json.loads(line)
-        assert "error" not in record, record
-        if until(record):
-            return record
-    raise AssertionError("no matching record from the steady client within 30 s")
+    lines = client.until(lambda line: "error" in line or until(json.loads(line)), 30)
+    assert lines, "the steady client printed nothing within 30 s"
+    record: dict[str, Any] = json.loads(lines[-1])
+    assert "error" not in record, record
+    assert until(record), f"the steady client ended or stalled; its last record: {record}"
+    return record
 
 
 def _wait_logged(node: HawserNode, container: str, text: str, timeout: float = 15) -> None:
@@ -118,9 +109,10 @@ def test_kill_9_then_restart_rebuilds_removes_orphans_and_keeps_flows(node: Haws
         ["ip", "netns", "exec", node.ext_ns, "python3", "-c", STEADY_CLIENT, UPLINK_IP, "7000"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert client.stdin is not None
+    assert client.stdin is not None and client.stdout is not None
+    records = LineReader(client.stdout)
     try:
-        seen = _record(client, lambda r: r["n"] >= 1)  # the flow is up
+        seen = _record(records, lambda r: r["n"] >= 1)  # the flow is up
         killed_at = time.monotonic()
         node.kill()
         # damage while the daemon is down: app's veth, an orphan netns, an orphan bridge
@@ -130,14 +122,14 @@ def test_kill_9_then_restart_rebuilds_removes_orphans_and_keeps_flows(node: Haws
         node.in_node("ip", "link", "add", "hw-0123456789ab", "type", "bridge")
         # with no daemon at all, the datapath keeps echoing
         last = seen["n"]
-        seen = _record(client, lambda r: r["t"] > killed_at and r["n"] >= last + 10)
+        _record(records, lambda r: r["t"] > killed_at and r["n"] >= last + 10)
         node.start()
         downtime = time.monotonic() - killed_at  # until the API answered again
         client.stdin.write("mark\n")  # count the echoes from here
         client.stdin.flush()
-        _record(client, lambda r: r["after"] >= ECHOES_AFTER_RESTART)
+        _record(records, lambda r: r["after"] >= ECHOES_AFTER_RESTART)
         client.stdin.close()
-        done = _record(client, lambda r: "done" in r)
+        done = _record(records, lambda r: "done" in r)
         assert client.wait(timeout=10) == 0
     finally:
         if client.poll() is None:
