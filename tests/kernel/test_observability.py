@@ -20,7 +20,6 @@ import json
 import os
 import re
 import secrets
-import select
 import shutil
 import signal
 import subprocess
@@ -34,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from cli.bpf import MONITOR_BANNER
+from tests.harness import LineReader
 
 ROOT = Path(__file__).resolve().parents[2]
 HAWSER = str(ROOT / ".venv" / "bin" / "hawser")
@@ -270,6 +272,18 @@ def _start_prometheus(node: Node) -> None:
     )
 
 
+def _wait_scraped(node: Node) -> None:
+    """Wait for a scrape that started after now: Prometheus then holds what /metrics says now."""
+    now = time.time()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = node.promql('timestamp(up{job="hawser"})')
+        if got and float(got[0]["value"][1]) > now:
+            return
+        time.sleep(0.2)
+    raise AssertionError("prometheus did not scrape the daemon again within 30 s")
+
+
 def _teardown(node: Node) -> list[str]:
     problems = []
     if node.daemon is not None and node.daemon.poll() is None and os.path.exists(node.socket):
@@ -309,7 +323,11 @@ def node() -> Iterator[Node]:
 
 @pytest.fixture(scope="module")
 def scenario(node: Node) -> dict[str, Any]:
-    """Containers, traffic (published port, masquerade, icc drop), Prometheus scraping it all."""
+    """Containers, traffic (published port, masquerade, icc drop), Prometheus scraping it all.
+
+    Each burst of traffic waits for a scrape of the previous one, so every counter the
+    dashboards rate over is seen moving between samples.
+    """
     node.spawn("ip", "netns", "exec", node.ext_ns, PY, "-c", EXT_SERVER,
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     _start_prometheus(node)
@@ -323,6 +341,7 @@ def scenario(node: Node) -> dict[str, Any]:
     # a failing operation (409) feeds hawser_operation_errors_total{operation="container_remove"}
     assert node.hawser("rm", "web", check=False).returncode != 0
     # published-port traffic from the outside host, spread over a few scrapes
+    _wait_scraped(node)
     deadline = time.monotonic() + 20
     while True:
         r = sh("ip", "netns", "exec", node.ext_ns, PY, "-c", HTTP_GET,
@@ -337,32 +356,29 @@ def scenario(node: Node) -> dict[str, Any]:
                       text=True)  # fmt: skip
     # an unfinished request: the server keeps waiting, the connection stays established
     assert hold.stdout is not None and hold.stdout.readline().startswith("no reply")
-    for _ in range(3):
-        time.sleep(1)
+    for _ in range(2):
+        _wait_scraped(node)
         sh("ip", "netns", "exec", node.ext_ns, PY, "-c", HTTP_GET,
            f"http://{node.node_ip}:8080/", "2")  # fmt: skip
+    # an icc drop (cli -> web) after Prometheus saw the counter without it
+    probe = node.hawser("exec", "cli", "--", PY, "-c", PROBE, ips["web"], "80").stdout
+    assert probe.startswith("failed"), probe
+    _wait_scraped(node)
     return {"ips": ips}
 
 
-def _monitor(node: Node, *args: str) -> subprocess.Popen[str]:
-    return node.spawn(HAWSER, "--socket", node.socket, "monitor", *args,
+def _monitor(node: Node, *args: str) -> tuple[subprocess.Popen[str], LineReader]:
+    """``hawser monitor`` and its output, once the daemon acknowledged the subscription."""
+    proc = node.spawn(HAWSER, "--socket", node.socket, "monitor", *args,
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    banner = LineReader(proc.stderr).until(lambda line: True, 15)
+    assert banner == [MONITOR_BANNER], banner
+    return proc, LineReader(proc.stdout)
 
 
-def _read_lines_until(proc: subprocess.Popen[str], pattern: str, seconds: float) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-            if re.search(pattern, line):
-                break
-    return lines
+def _read_lines_until(reader: LineReader, pattern: str, seconds: float) -> list[str]:
+    return reader.until(lambda line: re.search(pattern, line) is not None, seconds)
 
 
 def _icc_drops(node: Node) -> tuple[float, int]:
@@ -373,23 +389,31 @@ def _icc_drops(node: Node) -> tuple[float, int]:
     return metrics, cli
 
 
+def _icc_drop_line(src: str, dst: str) -> str:
+    return rf"drop icc tcp {re.escape(src)}:\d+ -> {re.escape(dst)}:80"
+
+
 def test_icc_drop_moves_counters_and_reaches_monitor(node: Node, scenario: dict[str, Any]) -> None:
     ips = scenario["ips"]
     before_metrics, before_cli = _icc_drops(node)
-    involved = _monitor(node, "--type", "drop", "--container", "cli")
-    uninvolved = _monitor(node, "--type", "drop", "--container", "egress")
-    time.sleep(1.0)  # both streams subscribed
+    involved, involved_out = _monitor(node, "--type", "drop", "--container", "cli")
+    other, other_out = _monitor(node, "--type", "drop", "--container", "egress")
     r = node.hawser("exec", "cli", "--", PY, "-c", PROBE, ips["web"], "80")
     assert r.stdout.startswith("failed"), f"icc=false must block cli → web: {r.stdout}"
 
-    expected = rf"drop icc tcp {re.escape(ips['cli'])}:\d+ -> {re.escape(ips['web'])}:80"
-    seen = _read_lines_until(involved, expected, 10)
-    assert any(re.search(expected, line) for line in seen), seen
-    time.sleep(1.0)
-    for proc in (involved, uninvolved):
+    cli_drop = _icc_drop_line(ips["cli"], ips["web"])
+    seen = _read_lines_until(involved_out, cli_drop, 10)
+    assert any(re.search(cli_drop, line) for line in seen), seen
+    # a later drop that involves egress: once the other stream shows it, a cli -> web event
+    # would have reached that stream before it (one queue per stream, in order)
+    r = node.hawser("exec", "egress", "--", PY, "-c", PROBE, ips["web"], "80")
+    assert r.stdout.startswith("failed"), r.stdout
+    egress_drop = _icc_drop_line(ips["egress"], ips["web"])
+    theirs = _read_lines_until(other_out, egress_drop, 10)
+    assert any(re.search(egress_drop, line) for line in theirs), theirs
+    assert not [line for line in theirs if re.search(cli_drop, line)], theirs
+    for proc in (involved, other):
         _stop(proc, signal.SIGINT, 5)
-    assert uninvolved.stdout is not None
-    assert not [ln for ln in uninvolved.stdout.read().splitlines() if " icc " in ln]
 
     after_metrics, after_cli = _icc_drops(node)
     assert after_metrics > before_metrics
@@ -479,7 +503,7 @@ def test_every_grafana_query_returns_data(node: Node, scenario: dict[str, Any]) 
         "__interval": "5s",
         "__range": "5m",
     }
-    time.sleep(3)  # a few scrapes after the traffic
+    _wait_scraped(node)  # the scenario's last traffic is in Prometheus
     queries = _panel_queries()
     assert len(queries) >= 15
     empty = []
@@ -493,7 +517,7 @@ def test_every_grafana_query_returns_data(node: Node, scenario: dict[str, Any]) 
         result = node.promql(_substitute(query, values))
         return sum(float(r["value"][1]) for r in result)
 
-    assert value('sum(increase(hawser_drop_count_total{reason="icc"}[$__range]))') >= 0
+    assert value('sum(increase(hawser_drop_count_total{reason="icc"}[$__range]))') > 0
     assert value('sum(hawser_port_bytes_total{container="web"})') > 0
     assert value('sum(hawser_endpoint_rx_bytes_total{container="web"})') > 0
     assert value("sum(hawser_nat_entries)") >= 1  # the egress flow
