@@ -89,6 +89,9 @@ def test_loopback_binding_is_local_only(pnode: HawserNode) -> None:
     assert local.stdout.split()[1] == "127.0.0.1:8081"
     outside = pnode.in_ext("python3", "-c", TCP_CLIENT, UPLINK_IP, "8081", check=False)
     assert outside.returncode != 0
+    # the same server, published on every address, does answer the outside host
+    wide = _retry(lambda: pnode.in_ext("python3", "-c", TCP_CLIENT, UPLINK_IP, "8080", check=False))
+    assert wide.stdout.split() == [EXT_IP, f"{UPLINK_IP}:8080"]
 
 
 def test_hairpin_from_a_container_and_to_itself(pnode: HawserNode) -> None:
@@ -153,8 +156,17 @@ def test_exposed_only_port_shows_in_ps(pnode: HawserNode) -> None:
     pnode.cli("rm", "-f", "db")
 
 
+# Lists the node's listening sockets while holding one of its own (the positive control).
+SS_WITH_A_LISTENER = """
+import socket, subprocess
+s = socket.socket(); s.bind(("0.0.0.0", 8099)); s.listen()
+print(subprocess.run(["ss", "-Hltnu"], capture_output=True, text=True, check=True).stdout)
+"""
+
+
 def test_no_process_of_hawser_listens_on_published_ports(pnode: HawserNode) -> None:
-    listening = pnode.in_node("ss", "-Hltnu").stdout
+    listening = pnode.in_node("python3", "-c", SS_WITH_A_LISTENER).stdout
+    assert ":8099 " in listening  # ss sees a listener in the node
     for port in ("8080", "8081", "5353"):
         assert f":{port} " not in listening
 
