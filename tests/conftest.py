@@ -3,8 +3,12 @@
 - Tests under tests/kernel and tests/e2e are marked ``kernel`` automatically.
 - A ``kernel`` test is skipped, with the precise reason, when the machine cannot run it
   (not root, no bcc, no bpffs, no cgroup v2).
-- In CI (``CI=true``) a skipped ``kernel`` test fails the run: CI must exercise the datapath,
-  so a silent skip there would hide that nothing was tested. Outside CI a skip is fine.
+- In CI (``CI=true``) nothing may leave tests out silently; each of these fails the run:
+  a skipped ``kernel`` test, a module skipped at collection (any suite), an ``importorskip``
+  that skipped (any suite), an xfail of a ``kernel`` test (xfailed or xpassed), and any
+  deselection (``-k``, ``-m``, ``--deselect``, ``--lf``…). And when the run covers the whole
+  of tests/kernel and tests/e2e, at least the floor in tests/ci_floor.txt of ``kernel``
+  tests must have run. Outside CI all of this is allowed.
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
-KERNEL_SUITES = frozenset({"kernel", "e2e"})
-
-_skipped_kernel_tests: list[str] = []
+KERNEL_SUITES = ("kernel", "e2e")
+FLOOR_FILE = TESTS_DIR / "ci_floor.txt"
 
 
 def in_ci() -> bool:
@@ -46,10 +50,121 @@ def kernel_unavailable_reason() -> str | None:
     return None
 
 
+@dataclass(eq=False)  # a plugin: pluggy keeps it in sets
+class CiGuard:
+    """A plugin (one per session) recording what was left out and which kernel tests ran."""
+
+    config: pytest.Config
+    skipped_kernel: list[str] = field(default_factory=list)
+    collection_skips: list[str] = field(default_factory=list)
+    import_skips: list[str] = field(default_factory=list)
+    kernel_xfails: list[str] = field(default_factory=list)
+    deselected: int = 0
+    kernel_ran: set[str] = field(default_factory=set)
+    floor_problem: str = ""
+
+    def problems(self) -> list[str]:
+        out = []
+        for what, ids in (
+            ("kernel test(s) were skipped", self.skipped_kernel),
+            ("module(s) were skipped at collection", self.collection_skips),
+            ("importorskip(s) skipped", self.import_skips),
+            ("kernel test(s) are marked xfail", self.kernel_xfails),
+        ):
+            if ids:
+                shown = "".join(f"\n  {i}" for i in ids[:20])
+                more = f"\n  ... and {len(ids) - 20} more" if len(ids) > 20 else ""
+                out.append(f"{len(ids)} {what}:{shown}{more}")
+        if self.deselected:
+            out.append(
+                f"{self.deselected} test(s) were deselected (-k, -m, --deselect, --lf …): "
+                "CI runs everything it collects"
+            )
+        if self.floor_problem:
+            out.append(self.floor_problem)
+        return out
+
+    # hooks ---------------------------------------------------------------------------------
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.skipped:
+            self.collection_skips.append(f"{report.nodeid}: {_reason(report)}")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        kernel = "kernel" in report.keywords
+        if hasattr(report, "wasxfail"):  # xfailed, xpassed, or xfail(run=False)
+            if kernel and report.nodeid not in self.kernel_xfails:
+                self.kernel_xfails.append(report.nodeid)
+        elif report.skipped:
+            if "could not import" in _reason(report):  # pytest.importorskip's wording
+                self.import_skips.append(f"{report.nodeid}: {_reason(report)}")
+            elif kernel and report.nodeid not in self.skipped_kernel:
+                self.skipped_kernel.append(report.nodeid)
+        elif kernel and report.when == "call":
+            self.kernel_ran.add(report.nodeid)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not in_ci():
+            return
+        self._check_floor()
+        if self.problems() and exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        problems = self.problems() if in_ci() else []
+        if problems:
+            terminalreporter.section("tests left out in CI", sep="=", red=True, bold=True)
+            for problem in problems:
+                terminalreporter.line(f"CI=true and {problem}", red=True)
+
+    def _check_floor(self) -> None:
+        if self.config.option.collectonly or not covers_kernel_suites(self.config):
+            return
+        try:
+            floor = read_floor()
+        except (OSError, ValueError) as exc:
+            self.floor_problem = f"no kernel-test floor: {exc}"
+            return
+        if len(self.kernel_ran) < floor:
+            self.floor_problem = (
+                f"only {len(self.kernel_ran)} kernel+e2e tests ran, fewer than the floor of "
+                f"{floor} in tests/{FLOOR_FILE.name}: tests were lost (lower it only on purpose)"
+            )
+
+
+def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def covers_kernel_suites(config: pytest.Config) -> bool:
+    """Whether the run was asked for all of tests/kernel and tests/e2e (or more)."""
+    base = config.invocation_params.dir
+    asked = [(base / arg).resolve() for arg in config.args if "::" not in arg]
+    return all(
+        any(path == suite or path in suite.parents for path in asked)
+        for suite in (TESTS_DIR / name for name in KERNEL_SUITES)
+    )
+
+
+def read_floor(path: Path = FLOOR_FILE) -> int:
+    """The first number in ``path`` (``#`` starts a comment): the kernel+e2e minimum."""
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            return int(line)
+    raise ValueError(f"{path} holds no number")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kernel: needs root, netns and BPF (runs in CI; a skip there is a failure)"
     )
+    config.pluginmanager.register(CiGuard(config), "hawser-ci-guard")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -68,31 +183,3 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     reason = kernel_unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if not report.skipped or hasattr(report, "wasxfail"):
-        return
-    if "kernel" in report.keywords and report.nodeid not in _skipped_kernel_tests:
-        _skipped_kernel_tests.append(report.nodeid)
-
-
-def _ci_failure_message() -> str:
-    shown = "\n".join(f"  {nodeid}" for nodeid in _skipped_kernel_tests[:20])
-    more = len(_skipped_kernel_tests) - 20
-    tail = f"\n  ... and {more} more" if more > 0 else ""
-    return (
-        f"CI=true and {len(_skipped_kernel_tests)} kernel test(s) were skipped; in CI every "
-        f"kernel test must run (see the skip reasons above):\n{shown}{tail}"
-    )
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if in_ci() and _skipped_kernel_tests and exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if in_ci() and _skipped_kernel_tests:
-        terminalreporter.section("kernel tests skipped in CI", sep="=", red=True, bold=True)
-        terminalreporter.line(_ci_failure_message(), red=True)
