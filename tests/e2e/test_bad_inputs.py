@@ -137,6 +137,7 @@ BAD_INPUTS: dict[str, Row] = {
         "network", "connect", "net1", "user1",
         line="endpoint with name user1 already exists in network net1",
     ),
+    # connect allocates the address (endpoints.prepare) before any veth: refused, not undone
     "connect with a taken IP": refused(
         "network", "connect", "--ip", "172.31.1.10", "net1", "web", line="Address already in use"
     ),
@@ -200,6 +201,7 @@ BAD_INPUTS: dict[str, Row] = {
         "run", "-d", "--name", "new14", "--network", "container:web", "-p", "80",
         line="conflicting options: port publishing and the container type network mode",
     ),
+    # links are resolved (containers._resolve_links) before the sandbox is made
     "link to a stopped container": refused(
         "run", "-d", "--name", "new15", "--link", "stopped:s",
         line="Cannot link to a non running container: /stopped AS /new15/s",
