@@ -1,5 +1,9 @@
-/* from-container: tc ingress (clsact) of each endpoint's host-side veth, i.e.
- * every packet a container sends. In order:
+/* from-container
+ * Attached: tc ingress (clsact, direct action) of each endpoint's host-side
+ * veth, in the node's netns.
+ * Sees: every packet a container sends (to its gateway, to other containers,
+ * to published ports, to the outside), before the bridge or the node's stack.
+ * In order:
  * 1. conntrack hit: reply of a published-port flow (restore source, and the
  *    destination of a hairpin-SNAT'd flow), masqueraded flow (SNAT), or reply
  *    of an icc-allowed flow;
@@ -13,8 +17,10 @@
 #include "lib/parse.h"
 #include "lib/rewrite.h"
 #include "lib/conntrack.h"
+#include "lib/ports.h"
 #include "lib/nat.h"
 #include "lib/dnat.h"
+#include "lib/deliver.h"
 #include "lib/policy.h"
 #include "lib/fib.h"
 
@@ -53,24 +59,11 @@ static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, 
         return hw_deliver(skb, p);
     }
     if (ct->type == HW_CT_SNAT) {
-        struct hw_tuple rkey;
-        struct hw_nat_val *nv;
-
         hw_ct_touch(ct, p, 0, now);
-        rkey.saddr = p->t.daddr;
-        rkey.daddr = ct->src_ip;
-        rkey.sport = p->t.dport;
-        rkey.dport = ct->src_port;
-        rkey.proto = p->t.proto;
-        rkey.pad[0] = rkey.pad[1] = rkey.pad[2] = 0;
-        nv = hawser_nat.lookup(&rkey);
-        if (!nv || nv->addr != p->t.saddr || nv->port != p->t.sport) {
-            /* reservation lost (LRU eviction/gc): start over */
-            hawser_ct.delete(&p->t);
+        if (hw_nat_touch(p, ct, now) == HW_MISS) {
+            hawser_ct.delete(&p->t); /* reservation gone or taken over: start over */
             return HW_MISS;
         }
-        nv->state = ct->state;
-        nv->seen_ns = now;
         ret = hw_set_peer(skb, p, 1, ct->src_ip, ct->src_port);
         if (ret < 0)
             return ret;
@@ -115,13 +108,9 @@ static __always_inline int hw_same_network(struct hw_pkt *p, const struct hw_net
     if (ct && ct->type == HW_CT_ALLOW) {
         hw_ct_touch(ct, p, 0, now);
     } else {
-        struct hw_ct_val nv = {};
-        nv.type = HW_CT_ALLOW;
-        nv.state = hw_next_state(p, HW_CT_NEW, 0);
-        if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & HW_TCP_SYN))
-            nv.state = HW_CT_NEW;
-        nv.created_ns = now;
-        nv.seen_ns = now;
+        struct hw_ct_val nv;
+
+        hw_ct_init(&nv, p, HW_CT_ALLOW, now);
         if (hawser_ct.update(&rkey, &nv) < 0)
             return -HW_DROP_CT_FULL;
     }
@@ -145,7 +134,7 @@ static __always_inline int hw_masquerade(struct __sk_buff *skb, struct hw_pkt *p
     }
     if (!p->has_ports || (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHO))
         return -HW_DROP_PROTO;
-    ret = hw_snat_new(p, snat_ip, now, &ct);
+    ret = hw_snat_new(skb, p, snat_ip, now, &ct, HW_CT_SNAT, 0, 1);
     if (ret < 0)
         return ret;
     ret = hw_set_peer(skb, p, 1, ct.src_ip, ct.src_port);
@@ -204,7 +193,7 @@ int hawser_from_container(struct __sk_buff *skb)
     ret = hw_parse(skb, &p);
     if (ret == 0)
         ret = hw_from_container(skb, &p);
-    else if (ret == HW_MISS)
+    if (ret == HW_MISS)
         ret = TC_ACT_OK;
     if (ret < 0) {
         hw_account(skb, HW_DIR_FROM_CONTAINER, -ret, skb->len, skb->ingress_ifindex, &p.t);

@@ -1,5 +1,8 @@
-/* sock: cgroup v2 connect4 / sendmsg4 / recvmsg4 / getpeername4 hooks,
- * attached with BPF_F_ALLOW_MULTI to the configured cgroup. Only sockets of
+/* sock
+ * Attached: cgroup v2 connect4 / sendmsg4 / recvmsg4 / getpeername4 hooks,
+ * with BPF_F_ALLOW_MULTI, on the configured cgroup (the v2 root by default).
+ * Sees: every IPv4 connect/sendmsg/recvmsg/getpeername of processes in that
+ * cgroup, in every netns; acts only on its own node's. Only sockets of
  * the node's network namespace (hawser_config[HW_CFG_NETNS_COOKIE]) are
  * touched. A host-local client dialling 127.0.0.1:port or a node
  * address:port of a published port is sent straight to the backend; the
@@ -8,7 +11,7 @@
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/in.h>
 #include "lib/maps.h"
-#include "lib/nat.h"
+#include "lib/ports.h"
 #include "lib/metrics.h"
 
 #define HW_LOOPBACK_HOST 0x7f000001 /* 127.0.0.1 */

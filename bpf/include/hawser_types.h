@@ -9,8 +9,8 @@
 #define HAWSER_TYPES_H
 
 /* Drop reasons / verdict causes. APPEND-ONLY: values are exported as metrics
- * and stored in pinned maps. 0 means forwarded; inner helpers return
- * -reason for a drop, so these never collide with TC_ACT_* codes. */
+ * and index the pinned stats map. 0 means forwarded; inner helpers return
+ * -reason for a drop, so these never collide with TC_ACT_* codes (>= 0). */
 enum hw_reason {
     HW_FORWARDED = 0,
     HW_DROP_ICC = 1,          /* icc disabled and no allow entry */
@@ -23,15 +23,22 @@ enum hw_reason {
     HW_DROP_PROTO = 8,        /* protocol cannot be masqueraded */
     HW_DROP_REWRITE = 9,      /* a packet rewrite helper failed */
     HW_DROP_NO_ENDPOINT = 10, /* translated destination has no endpoint entry */
-    HW_REASON_MAX = 11,       /* keep last */
+    HW_DROP_REDIRECT = 11,    /* bpf_redirect* refused the packet (bad ifindex or arguments) */
+    HW_REASON_MAX = 12,       /* keep last; must stay below HW_REASON_SLOTS */
 };
+
+/* Fixed dimensions of the stats map, so that appending a reason or a
+ * direction never changes the pinned map's size. */
+#define HW_REASON_SLOTS 64
+#define HW_DIR_SLOTS 8
 
 /* Directions, the first dimension of the stats map. */
 enum hw_direction {
     HW_DIR_FROM_UPLINK = 0,
     HW_DIR_FROM_CONTAINER = 1,
     HW_DIR_SOCK = 2,
-    HW_DIR_MAX = 3,
+    HW_DIR_TO_UPLINK = 3, /* the node's own packets leaving through an uplink */
+    HW_DIR_MAX = 4,
 };
 
 /* Network flags. */
@@ -41,19 +48,26 @@ enum hw_direction {
 
 /* Conntrack entry types. */
 enum hw_ct_type {
-    HW_CT_DNAT = 1,  /* reply of a published-port flow: restore src (and dst) */
-    HW_CT_SNAT = 2,  /* masqueraded egress flow: rewrite src */
-    HW_CT_ALLOW = 3, /* reply of an icc-allowed flow: pass */
+    HW_CT_DNAT = 1,      /* reply of a published-port flow: restore src (and dst) */
+    HW_CT_SNAT = 2,      /* masqueraded egress flow: rewrite src */
+    HW_CT_ALLOW = 3,     /* reply of an icc-allowed flow: pass */
+    HW_CT_NODE_SNAT = 4, /* the node's own flow, moved off a tuple a masqueraded flow holds */
 };
 
-/* Conntrack flags. */
+/* Conntrack flags (hw_ct_val.flags; the FIN bits also in hw_nat_val.flags). */
 #define HW_CTF_HAIRPIN_SNAT 0x1 /* client==backend: source was SNAT'd to the gateway */
+#define HW_CTF_FIN_ORIG 0x2     /* FIN seen from the side that opened the flow */
+#define HW_CTF_FIN_REPLY 0x4    /* FIN seen from the other side */
+#define HW_CTF_FINS (HW_CTF_FIN_ORIG | HW_CTF_FIN_REPLY)
+/* hw_nat_val.flags: the reservation is a node flow's, not a container's */
+#define HW_NATF_NODE 0x8
 
-/* TCP tracking states. */
+/* TCP tracking states (UDP and ICMP flows are ESTABLISHED from their first packet). */
 enum hw_ct_state {
-    HW_CT_NEW = 0,
-    HW_CT_ESTABLISHED = 1,
-    HW_CT_CLOSING = 2,
+    HW_CT_NEW = 0,         /* SYN seen, no answer yet */
+    HW_CT_ESTABLISHED = 1, /* answered, or picked up mid-flow */
+    HW_CT_CLOSING = 2,     /* one side sent FIN: half-closed, data may still flow */
+    HW_CT_CLOSED = 3,      /* FIN from both sides, or RST: a new SYN may take the tuple */
 };
 
 /* Indexes of the config array. */
@@ -161,10 +175,10 @@ struct hw_ct_val {
 
 /* hawser_nat value; key = tuple of a masqueraded reply as seen at from-uplink. */
 struct hw_nat_val {
-    __u32 addr; /* original container address */
-    __u16 port; /* original container port / echo id */
-    __u8 state;
-    __u8 pad;
+    __u32 addr; /* original source address (the container's, or the node's) */
+    __u16 port; /* original source port / echo id */
+    __u8 state; /* enum hw_ct_state, kept in step with the twin CT entry */
+    __u8 flags; /* HW_CTF_FIN_*, HW_NATF_NODE */
     __u64 created_ns;
     __u64 seen_ns;
 };

@@ -1,5 +1,5 @@
 /* Every map of the datapath. Pinned under HAWSER_PIN_DIR (set by the loader:
- * /sys/fs/bpf/hawser/<node>/v1) so a restarted daemon reuses them. Sizes can
+ * /sys/fs/bpf/hawser/<node>/v<PIN_VERSION>) so a restarted daemon reuses them. Sizes can
  * be overridden with -DHW_<NAME>_SIZE=... */
 #ifndef HAWSER_MAPS_H
 #define HAWSER_MAPS_H
@@ -67,8 +67,8 @@ HW_MAP("lru_hash", struct hw_tuple, struct hw_ct_val, hawser_ct, HW_CT_SIZE);
 HW_MAP("hash", struct hw_tuple, struct hw_nat_val, hawser_nat, HW_NAT_SIZE);
 /* writer: sock (connect4/sendmsg4); readers: sock (getpeername4/recvmsg4) */
 HW_MAP("lru_hash", struct hw_sock_key, struct hw_sock_val, hawser_sock, HW_SOCK_SIZE);
-/* writer: all programs; reader: controller (stats). Index dir*HW_REASON_MAX+reason */
-HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_MAX *HW_REASON_MAX);
+/* writer: all programs; reader: controller (stats). Index dir*HW_REASON_SLOTS+reason */
+HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_SLOTS *HW_REASON_SLOTS);
 /* writer: controller (start); readers: all programs */
 HW_MAP("array", __u32, __u64, hawser_config, HW_CFG_MAX);
 /* writer: programs (drop-event budget); reader: programs */

@@ -14,10 +14,11 @@
 #include <uapi/linux/icmp.h>
 #include "hawser_types.h"
 
-/* Helper return contract used across bpf/: a TC_ACT_* verdict (>= 0, never
- * TC_ACT_RECLASSIFY), -reason for a drop, or HW_MISS for "not handled here,
- * try the next step". */
-#define HW_MISS 1
+/* Helper return contract used across bpf/: a TC_ACT_* verdict (0..8), -reason
+ * for a drop, or HW_MISS for "not handled here, try the next step". HW_MISS is
+ * outside the TC_ACT_* range, so it can never be mistaken for a verdict; the
+ * entry points turn a HW_MISS into TC_ACT_OK before returning to the kernel. */
+#define HW_MISS 0x100
 
 struct hw_pkt {
     struct hw_tuple t;

@@ -30,17 +30,25 @@ _NET_INTERNAL = source.constant("HW_NET_INTERNAL")
 _CT_TYPES = {v: n.removeprefix("HW_CT_").lower() for v, n in source.enum("hw_ct_type").items()}
 _CT_STATES = {v: n.removeprefix("HW_CT_").lower() for v, n in source.enum("hw_ct_state").items()}
 _CFG = {n: v for v, n in source.enum("hw_config").items()}
+_CT_DNAT = source.enum_value("hw_ct_type", "HW_CT_DNAT")
+
+
+_PROTO_NUM = {"TCP": 6, "UDP": 17, "ICMP": 1}
 
 
 def _timeout_ns(proto: int, state: int) -> int:
+    """hw_timeout() of bpf/lib/conntrack.h, from the same HW_TIMEOUT_* macros."""
     c = source.constant
-    if proto == 6:
-        return {1: c("HW_TIMEOUT_TCP_EST"), 2: c("HW_TIMEOUT_TCP_CLOSE")}.get(
-            state, c("HW_TIMEOUT_TCP_SYN")
-        )
-    if proto == 17:
+    if proto == _PROTO_NUM["TCP"]:
+        by_state = {
+            "ESTABLISHED": "HW_TIMEOUT_TCP_EST",
+            "CLOSING": "HW_TIMEOUT_TCP_CLOSING",
+            "CLOSED": "HW_TIMEOUT_TCP_CLOSED",
+        }
+        return c(by_state.get(_CT_STATES.get(state, "").upper(), "HW_TIMEOUT_TCP_SYN"))
+    if proto == _PROTO_NUM["UDP"]:
         return c("HW_TIMEOUT_UDP")
-    if proto == 1:
+    if proto == _PROTO_NUM["ICMP"]:
         return c("HW_TIMEOUT_ICMP")
     return c("HW_TIMEOUT_OTHER")
 
@@ -81,7 +89,7 @@ class Datapath:
         from bcc import BPF
 
         self.bpf, self.compile_seconds = compile_bpf(self.config)
-        for name in ("hawser_from_uplink", "hawser_from_container"):
+        for name in ("hawser_from_uplink", "hawser_to_uplink", "hawser_from_container"):
             self._progs[name] = self.bpf.load_func(name.encode(), BPF.SCHED_CLS).fd
         cfg = self._t("hawser_config")
         cfg[ctypes.c_uint(_CFG["HW_CFG_NETNS_COOKIE"])] = ctypes.c_ulonglong(netns_cookie)
@@ -149,9 +157,12 @@ class Datapath:
         self._uplinks[ifindex] = leaf.addr
         self._sync_node_addrs()
         tc.attach(self.ipr, ifindex, self._progs["hawser_from_uplink"], "hawser_from_uplink")
+        prog = self._progs["hawser_to_uplink"]
+        tc.attach(self.ipr, ifindex, prog, "hawser_to_uplink", parent=tc.EGRESS)
 
     def detach_uplink(self, ifindex: int) -> None:
         tc.detach(self.ipr, ifindex)
+        tc.detach(self.ipr, ifindex, parent=tc.EGRESS)
         t = self._t("hawser_uplinks")
         with contextlib.suppress(KeyError):
             del t[t.Key(ifindex)]
@@ -297,7 +308,8 @@ class Datapath:
         a = ip_u32(ip)
         ct = self._t("hawser_ct")
         for k, v in list(ct.items()):
-            if a in (k.saddr, k.daddr) or (v.type != 1 and v.src_ip == a) or v.dst_ip == a:
+            # a DNAT entry's src_ip is the published (node) address, not an endpoint's
+            if a in (k.saddr, k.daddr) or (v.type != _CT_DNAT and v.src_ip == a) or v.dst_ip == a:
                 self._del(ct, k)
         nat = self._t("hawser_nat")
         for k, v in list(nat.items()):
@@ -328,12 +340,12 @@ class Datapath:
     # ---- inspection ------------------------------------------------------------------
     def stats(self) -> list[dict[str, Any]]:
         t = self._t("hawser_stats")
-        rmax = source.reason_max()
+        slots = source.constant("HW_REASON_SLOTS")
         reasons = source.reasons()
         out = []
         for d, dname in source.directions().items():
             for r, rname in reasons.items():
-                cpus = t.getvalue(t.Key(d * rmax + r))
+                cpus = t.getvalue(t.Key(d * slots + r))
                 out.append(
                     {
                         "direction": dname,
@@ -525,6 +537,6 @@ class Datapath:
             raise NotFound("open_events() first")
         self.bpf.perf_buffer_poll(timeout=timeout_ms)
 
-    def tc_programs(self, ifindex: int) -> list[str]:
-        """Program names on ifindex's clsact ingress (inspection, tests)."""
-        return tc.attached(self.ipr, ifindex)
+    def tc_programs(self, ifindex: int, egress: bool = False) -> list[str]:
+        """Program names on ifindex's clsact ingress or egress (inspection, tests)."""
+        return tc.attached(self.ipr, ifindex, tc.EGRESS if egress else tc.INGRESS)
