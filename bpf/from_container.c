@@ -3,13 +3,15 @@
  * veth, in the node's netns.
  * Sees: every packet a container sends (to its gateway, to other containers,
  * to published ports, to the outside), before the bridge or the node's stack.
+ * ARP requests for endpoints on other nodes (overlays) are answered here.
  * In order:
  * 1. conntrack hit: reply of a published-port flow (restore source, and the
  *    destination of a hairpin-SNAT'd flow), masqueraded flow (SNAT), or reply
  *    of an icc-allowed flow;
  * 2. internal networks: nothing leaves the subnet;
  * 3. hairpin: a node address:published port -> DNAT to the backend;
- * 4. same network: icc policy; other Hawser network: isolation;
+ * 4. same network: icc policy (and, on an overlay, the tunnel to an endpoint
+ *    on another node); other Hawser network: isolation;
  * 5. elsewhere: masquerade when the network wants it, else the stack routes. */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/pkt_cls.h>
@@ -23,6 +25,8 @@
 #include "lib/deliver.h"
 #include "lib/policy.h"
 #include "lib/fib.h"
+#include "lib/arp.h"
+#include "lib/tunnel.h"
 
 static __always_inline int hw_deliver(struct __sk_buff *skb, struct hw_pkt *p)
 {
@@ -88,35 +92,6 @@ static __always_inline int hw_hairpin(struct __sk_buff *skb, struct hw_pkt *p,
     return hw_dnat_forward(skb, p, &pk, pv, p->t.saddr, 0, now);
 }
 
-static __always_inline int hw_same_network(struct hw_pkt *p, const struct hw_network *snet,
-                                           __u64 now)
-{
-    struct hw_tuple rkey;
-    struct hw_ct_val *ct;
-    __u32 bcast;
-
-    if (snet->flags & HW_NET_ICC)
-        return TC_ACT_OK;
-    bcast = snet->subnet | bpf_htonl(snet->prefix >= 32 ? 0 : (0xffffffffu >> snet->prefix));
-    if (p->t.daddr == snet->gateway || p->t.daddr == bcast)
-        return TC_ACT_OK;
-    if (!hw_policy_allows(p))
-        return -HW_DROP_ICC;
-    /* allowed: let its replies through */
-    hw_tuple_swap(&p->t, &rkey);
-    ct = hw_ct_lookup(&rkey, now);
-    if (ct && ct->type == HW_CT_ALLOW) {
-        hw_ct_touch(ct, p, 0, now);
-    } else {
-        struct hw_ct_val nv;
-
-        hw_ct_init(&nv, p, HW_CT_ALLOW, now);
-        if (hawser_ct.update(&rkey, &nv) < 0)
-            return -HW_DROP_CT_FULL;
-    }
-    return TC_ACT_OK;
-}
-
 static __always_inline int hw_masquerade(struct __sk_buff *skb, struct hw_pkt *p,
                                          const struct hw_network *snet, __u64 now)
 {
@@ -171,8 +146,14 @@ static __always_inline int hw_from_container(struct __sk_buff *skb, struct hw_pk
     if (ret != HW_MISS)
         return ret;
 
-    if (dnet == snet_key)
-        return hw_same_network(p, snet, now);
+    if (dnet == snet_key) {
+        ret = hw_same_network(p, snet, now);
+        if (ret != TC_ACT_OK || !(snet->flags & HW_NET_OVERLAY))
+            return ret;
+        if (p->t.daddr == snet->gateway || hawser_endpoints.lookup(&p->t.daddr))
+            return TC_ACT_OK; /* on this node: the network's bridge delivers it */
+        return hw_tunnel_out(skb, p, snet);
+    }
     if (dnet)
         return -HW_DROP_ISOLATION;
     if (hw_is_node_addr(p->t.daddr))
@@ -190,7 +171,12 @@ int hawser_from_container(struct __sk_buff *skb)
     int ret;
 
     hw_ep_count(skb->ingress_ifindex, skb->len, 1);
-    ret = hw_parse(skb, &p);
+    __builtin_memset(&p, 0, sizeof(p));
+    ret = hw_arp_answer(skb);
+    if (ret == HW_MISS)
+        ret = hw_parse(skb, &p);
+    else if (ret >= 0)
+        return ret; /* ARP answered for a remote endpoint: not an IP verdict */
     if (ret == 0)
         ret = hw_from_container(skb, &p);
     if (ret == HW_MISS)

@@ -3,4 +3,5 @@
 #include "from_uplink.c"
 #include "from_container.c"
 #include "to_uplink.c"
+#include "from_tunnel.c"
 #include "sock.c"

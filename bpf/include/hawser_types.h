@@ -24,7 +24,10 @@ enum hw_reason {
     HW_DROP_REWRITE = 9,      /* a packet rewrite helper failed */
     HW_DROP_NO_ENDPOINT = 10, /* translated destination has no endpoint entry */
     HW_DROP_REDIRECT = 11,    /* bpf_redirect* refused the packet (bad ifindex or arguments) */
-    HW_REASON_MAX = 12,       /* keep last; must stay below HW_REASON_SLOTS */
+    HW_DROP_NO_TUNNEL = 12,   /* overlay destination on no node: no tunnel entry */
+    HW_DROP_MTU = 13,         /* larger than the overlay's MTU: would be fragmented */
+    HW_DROP_VNI = 14,         /* tunnel packet for a network this node does not have */
+    HW_REASON_MAX = 15,       /* keep last; must stay below HW_REASON_SLOTS */
 };
 
 /* Fixed dimensions of the stats map, so that appending a reason or a
@@ -37,14 +40,16 @@ enum hw_direction {
     HW_DIR_FROM_UPLINK = 0,
     HW_DIR_FROM_CONTAINER = 1,
     HW_DIR_SOCK = 2,
-    HW_DIR_TO_UPLINK = 3, /* the node's own packets leaving through an uplink */
-    HW_DIR_MAX = 4,
+    HW_DIR_TO_UPLINK = 3,   /* the node's own packets leaving through an uplink */
+    HW_DIR_FROM_TUNNEL = 4, /* overlay packets arriving from other nodes (VXLAN) */
+    HW_DIR_MAX = 5,
 };
 
 /* Network flags. */
 #define HW_NET_ICC 0x1
 #define HW_NET_MASQ 0x2
 #define HW_NET_INTERNAL 0x4
+#define HW_NET_OVERLAY 0x8 /* spans nodes: remote endpoints are reached through the tunnel */
 
 /* Conntrack entry types. */
 enum hw_ct_type {
@@ -75,6 +80,7 @@ enum hw_config {
     HW_CFG_NETNS_COOKIE = 0,
     HW_CFG_TRACE_RATE = 1,          /* emit 1 of N forwarded packets as trace; 0 = off */
     HW_CFG_DROP_EVENTS_PER_SEC = 2, /* per-CPU drop event budget */
+    HW_CFG_TUNNEL_IFINDEX = 3,      /* the node's collect-metadata VXLAN device; 0 = none */
     HW_CFG_MAX = 4,
 };
 
@@ -124,7 +130,24 @@ struct hw_network {
     __u8 pad;
     __u16 flags;
     __u8 bridge_mac[6];
-    __u8 pad2[2];
+    __u16 mtu; /* overlay: largest IP packet the tunnel carries whole; 0 = no check */
+    __u32 vni; /* overlay: VXLAN network identifier; 0 for local networks */
+};
+
+/* hawser_tunnel value; key = address of an endpoint on another node. */
+struct hw_tunnel {
+    __u32 node_ip; /* underlay address of the node that has the endpoint */
+    __u32 vni;
+    __u8 mac[6];
+    __u8 pad[2];
+};
+
+/* hawser_tunnel_stats value; key = a remote node's underlay address. */
+struct hw_tunnel_stats {
+    __u64 tx_packets; /* sent to that node through the tunnel */
+    __u64 tx_bytes;
+    __u64 rx_packets; /* received from it and delivered */
+    __u64 rx_bytes;
 };
 
 struct hw_lpm_key {

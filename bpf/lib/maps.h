@@ -41,6 +41,12 @@
 #ifndef HW_SOCK_SIZE
 #define HW_SOCK_SIZE 65536
 #endif
+#ifndef HW_TUNNEL_SIZE
+#define HW_TUNNEL_SIZE 65536
+#endif
+#ifndef HW_TUNNEL_NODES_SIZE
+#define HW_TUNNEL_NODES_SIZE 1024
+#endif
 
 /* writer: controller (add_ports); readers: from-uplink, from-container, sock */
 HW_MAP("hash", struct hw_port_key, struct hw_port_val, hawser_ports, HW_PORTS_SIZE);
@@ -69,6 +75,11 @@ HW_MAP("hash", struct hw_tuple, struct hw_nat_val, hawser_nat, HW_NAT_SIZE);
 HW_MAP("lru_hash", struct hw_sock_key, struct hw_sock_val, hawser_sock, HW_SOCK_SIZE);
 /* writer: all programs; reader: controller (stats). Index dir*HW_REASON_SLOTS+reason */
 HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_SLOTS *HW_REASON_SLOTS);
+/* writer: controller (overlay: remote endpoints from the cluster store);
+ * readers: from-container (encapsulation, ARP answers) */
+HW_MAP("hash", __u32, struct hw_tunnel, hawser_tunnel, HW_TUNNEL_SIZE);
+/* writers: from-container (tx), from-tunnel (rx); reader: controller (metrics per node) */
+HW_MAP("percpu_hash", __u32, struct hw_tunnel_stats, hawser_tunnel_stats, HW_TUNNEL_NODES_SIZE);
 /* writer: controller (start); readers: all programs */
 HW_MAP("array", __u32, __u64, hawser_config, HW_CFG_MAX);
 /* writer: programs (drop-event budget); reader: programs */

@@ -21,12 +21,14 @@ MAPS = (
     "hawser_ports", "hawser_port_stats", "hawser_endpoints", "hawser_endpoint_stats",
     "hawser_networks", "hawser_subnets", "hawser_uplinks", "hawser_node_addrs",
     "hawser_policy", "hawser_ct", "hawser_nat", "hawser_sock", "hawser_stats", "hawser_config",
+    "hawser_tunnel", "hawser_tunnel_stats",
 )  # fmt: skip
 PINNED = set(MAPS)
 
 _NET_ICC = source.constant("HW_NET_ICC")
 _NET_MASQ = source.constant("HW_NET_MASQ")
 _NET_INTERNAL = source.constant("HW_NET_INTERNAL")
+_NET_OVERLAY = source.constant("HW_NET_OVERLAY")
 _CT_TYPES = {v: n.removeprefix("HW_CT_").lower() for v, n in source.enum("hw_ct_type").items()}
 _CT_STATES = {v: n.removeprefix("HW_CT_").lower() for v, n in source.enum("hw_ct_state").items()}
 _CFG = {n: v for v, n in source.enum("hw_config").items()}
@@ -89,7 +91,12 @@ class Datapath:
         from bcc import BPF
 
         self.bpf, self.compile_seconds = compile_bpf(self.config)
-        for name in ("hawser_from_uplink", "hawser_to_uplink", "hawser_from_container"):
+        for name in (
+            "hawser_from_uplink",
+            "hawser_to_uplink",
+            "hawser_from_container",
+            "hawser_from_tunnel",
+        ):
             self._progs[name] = self.bpf.load_func(name.encode(), BPF.SCHED_CLS).fd
         cfg = self._t("hawser_config")
         cfg[ctypes.c_uint(_CFG["HW_CFG_NETNS_COOKIE"])] = ctypes.c_ulonglong(netns_cookie)
@@ -194,7 +201,10 @@ class Datapath:
         masquerade: bool,
         internal: bool,
         snat_ip: str | None,
+        vni: int = 0,
+        mtu: int = 0,
     ) -> None:
+        """Write network key's entry; vni > 0 makes it an overlay (mtu: its tunnel MTU)."""
         if not 0 < key < 2**32:
             raise InvalidArgument(f"invalid network key: {key}")
         net = codec.subnet(subnet)
@@ -210,7 +220,12 @@ class Datapath:
             (_NET_ICC if icc else 0)
             | (_NET_MASQ if masquerade and not internal else 0)
             | (_NET_INTERNAL if internal else 0)
+            | (_NET_OVERLAY if vni else 0)
         )
+        if not 0 <= vni < 2**24:
+            raise InvalidArgument(f"invalid VXLAN network identifier: {vni}")
+        leaf.vni = vni
+        leaf.mtu = mtu
         codec.set_mac(leaf.bridge_mac, bridge_mac)
         if old is not None and (old.subnet, old.prefix) != (leaf.subnet, leaf.prefix):
             self._lpm_del(old.subnet, old.prefix)
@@ -237,6 +252,55 @@ class Datapath:
         del nets[nets.Key(key)]
         self._gateways.pop(key, None)
         self._sync_node_addrs()
+
+    # ---- overlay tunnel ---------------------------------------------------------
+    def attach_tunnel_device(self, ifindex: int) -> None:
+        """Deliver what arrives on the node's VXLAN device; encapsulate through it."""
+        tc.attach(self.ipr, ifindex, self._progs["hawser_from_tunnel"], "hawser_from_tunnel")
+        cfg = self._t("hawser_config")
+        cfg[ctypes.c_uint(_CFG["HW_CFG_TUNNEL_IFINDEX"])] = ctypes.c_ulonglong(ifindex)
+
+    def detach_tunnel_device(self, ifindex: int) -> None:
+        cfg = self._t("hawser_config")
+        cfg[ctypes.c_uint(_CFG["HW_CFG_TUNNEL_IFINDEX"])] = ctypes.c_ulonglong(0)
+        tc.detach(self.ipr, ifindex)
+
+    def set_tunnel_endpoint(self, ip: str, node_ip: str, vni: int, mac: str) -> None:
+        """An endpoint of an overlay on another node (underlay address node_ip)."""
+        t = self._t("hawser_tunnel")
+        leaf = t.Leaf()
+        leaf.node_ip = ip_u32(node_ip)
+        leaf.vni = vni
+        codec.set_mac(leaf.mac, mac)
+        t[t.Key(ip_u32(ip))] = leaf
+
+    def delete_tunnel_endpoint(self, ip: str) -> None:
+        t = self._t("hawser_tunnel")
+        with contextlib.suppress(KeyError):
+            del t[t.Key(ip_u32(ip))]
+        self.flush_ct_for(ip)
+
+    def tunnel(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "ip": u32_ip(k.value),
+                "node": u32_ip(v.node_ip),
+                "vni": v.vni,
+                "mac": codec.bytes_mac(v.mac),
+            }
+            for k, v in _entries(self._t("hawser_tunnel"))
+        ]
+
+    def tunnel_stats(self) -> list[dict[str, Any]]:
+        t = self._t("hawser_tunnel_stats")
+        out = []
+        for k in t:
+            cpus = t.getvalue(k)
+            row: dict[str, Any] = {"node": u32_ip(k.value)}
+            for f in ("tx_packets", "tx_bytes", "rx_packets", "rx_bytes"):
+                row[f] = sum(getattr(c, f) for c in cpus)
+            out.append(row)
+        return out
 
     # ---- endpoints ------------------------------------------------------------
     def attach_endpoint(self, ifindex: int, ip: str, mac: str, network_key: int) -> None:

@@ -24,6 +24,8 @@ SIZED_MAPS = (
     "ct",
     "nat",
     "sock",
+    "tunnel",
+    "tunnel_nodes",
 )
 
 
