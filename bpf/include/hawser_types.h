@@ -219,6 +219,13 @@ struct hw_sock_val {
     __u16 pad;
 };
 
+/* hawser_sandbox_dns value; key = netns cookie of a sandbox on a user network. */
+struct hw_dns {
+    __u32 addr; /* where the embedded DNS answers for it (its first user network's gateway) */
+    __u16 port;
+    __u16 pad;
+};
+
 struct hw_stat {
     __u64 packets;
     __u64 bytes;

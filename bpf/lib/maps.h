@@ -41,6 +41,9 @@
 #ifndef HW_SOCK_SIZE
 #define HW_SOCK_SIZE 65536
 #endif
+#ifndef HW_SANDBOXES_SIZE
+#define HW_SANDBOXES_SIZE 16384
+#endif
 #ifndef HW_TUNNEL_SIZE
 #define HW_TUNNEL_SIZE 65536
 #endif
@@ -73,6 +76,8 @@ HW_MAP("lru_hash", struct hw_tuple, struct hw_ct_val, hawser_ct, HW_CT_SIZE);
 HW_MAP("hash", struct hw_tuple, struct hw_nat_val, hawser_nat, HW_NAT_SIZE);
 /* writer: sock (connect4/sendmsg4); readers: sock (getpeername4/recvmsg4) */
 HW_MAP("lru_hash", struct hw_sock_key, struct hw_sock_val, hawser_sock, HW_SOCK_SIZE);
+/* writer: controller (DNS plugin); reader: sock (127.0.0.11:53 in sandboxes) */
+HW_MAP("hash", __u64, struct hw_dns, hawser_sandbox_dns, HW_SANDBOXES_SIZE);
 /* writer: all programs; reader: controller (stats). Index dir*HW_REASON_SLOTS+reason */
 HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_SLOTS *HW_REASON_SLOTS);
 /* writer: controller (overlay: remote endpoints from the cluster store);

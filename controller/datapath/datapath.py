@@ -21,7 +21,7 @@ MAPS = (
     "hawser_ports", "hawser_port_stats", "hawser_endpoints", "hawser_endpoint_stats",
     "hawser_networks", "hawser_subnets", "hawser_uplinks", "hawser_node_addrs",
     "hawser_policy", "hawser_ct", "hawser_nat", "hawser_sock", "hawser_stats", "hawser_config",
-    "hawser_tunnel", "hawser_tunnel_stats",
+    "hawser_tunnel", "hawser_tunnel_stats", "hawser_sandbox_dns",
 )  # fmt: skip
 PINNED = set(MAPS)
 
@@ -252,6 +252,27 @@ class Datapath:
         del nets[nets.Key(key)]
         self._gateways.pop(key, None)
         self._sync_node_addrs()
+
+    # ---- sandboxes -------------------------------------------------------------------
+    def set_sandbox_dns(self, netns_cookie: int, address: str, port: int = 53) -> None:
+        """127.0.0.11:53 in the sandbox with that netns cookie reaches address:port."""
+        t = self._t("hawser_sandbox_dns")
+        leaf = t.Leaf()
+        leaf.addr = ip_u32(address)
+        leaf.port = port_u16(port)
+        t[t.Key(netns_cookie)] = leaf
+
+    def delete_sandbox_dns(self, netns_cookie: int) -> None:
+        t = self._t("hawser_sandbox_dns")
+        with contextlib.suppress(KeyError):
+            del t[t.Key(netns_cookie)]
+
+    def sandbox_dns(self) -> dict[int, str]:
+        """netns cookie -> address:port of its embedded DNS."""
+        return {
+            k.value: f"{u32_ip(v.addr)}:{u16_port(v.port)}"
+            for k, v in _entries(self._t("hawser_sandbox_dns"))
+        }
 
     # ---- overlay tunnel ---------------------------------------------------------
     def attach_tunnel_device(self, ifindex: int) -> None:

@@ -26,6 +26,7 @@ SIZED_MAPS = (
     "sock",
     "tunnel",
     "tunnel_nodes",
+    "sandboxes",
 )
 
 
