@@ -1,11 +1,17 @@
-/* from-container: tc ingress (clsact) of each endpoint's host-side veth, i.e.
- * every packet a container sends. In order:
+/* from-container
+ * Attached: tc ingress (clsact, direct action) of each endpoint's host-side
+ * veth, in the node's netns.
+ * Sees: every packet a container sends (to its gateway, to other containers,
+ * to published ports, to the outside), before the bridge or the node's stack.
+ * ARP requests for endpoints on other nodes (overlays) are answered here.
+ * In order:
  * 1. conntrack hit: reply of a published-port flow (restore source, and the
  *    destination of a hairpin-SNAT'd flow), masqueraded flow (SNAT), or reply
  *    of an icc-allowed flow;
  * 2. internal networks: nothing leaves the subnet;
  * 3. hairpin: a node address:published port -> DNAT to the backend;
- * 4. same network: icc policy; other Hawser network: isolation;
+ * 4. same network: icc policy (and, on an overlay, the tunnel to an endpoint
+ *    on another node); other Hawser network: isolation;
  * 5. elsewhere: masquerade when the network wants it, else the stack routes. */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/pkt_cls.h>
@@ -13,10 +19,14 @@
 #include "lib/parse.h"
 #include "lib/rewrite.h"
 #include "lib/conntrack.h"
+#include "lib/ports.h"
 #include "lib/nat.h"
 #include "lib/dnat.h"
+#include "lib/deliver.h"
 #include "lib/policy.h"
 #include "lib/fib.h"
+#include "lib/arp.h"
+#include "lib/tunnel.h"
 
 static __always_inline int hw_deliver(struct __sk_buff *skb, struct hw_pkt *p)
 {
@@ -53,24 +63,11 @@ static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, 
         return hw_deliver(skb, p);
     }
     if (ct->type == HW_CT_SNAT) {
-        struct hw_tuple rkey;
-        struct hw_nat_val *nv;
-
         hw_ct_touch(ct, p, 0, now);
-        rkey.saddr = p->t.daddr;
-        rkey.daddr = ct->src_ip;
-        rkey.sport = p->t.dport;
-        rkey.dport = ct->src_port;
-        rkey.proto = p->t.proto;
-        rkey.pad[0] = rkey.pad[1] = rkey.pad[2] = 0;
-        nv = hawser_nat.lookup(&rkey);
-        if (!nv || nv->addr != p->t.saddr || nv->port != p->t.sport) {
-            /* reservation lost (LRU eviction/gc): start over */
-            hawser_ct.delete(&p->t);
+        if (hw_nat_touch(p, ct, now) == HW_MISS) {
+            hawser_ct.delete(&p->t); /* reservation gone or taken over: start over */
             return HW_MISS;
         }
-        nv->state = ct->state;
-        nv->seen_ns = now;
         ret = hw_set_peer(skb, p, 1, ct->src_ip, ct->src_port);
         if (ret < 0)
             return ret;
@@ -95,39 +92,6 @@ static __always_inline int hw_hairpin(struct __sk_buff *skb, struct hw_pkt *p,
     return hw_dnat_forward(skb, p, &pk, pv, p->t.saddr, 0, now);
 }
 
-static __always_inline int hw_same_network(struct hw_pkt *p, const struct hw_network *snet,
-                                           __u64 now)
-{
-    struct hw_tuple rkey;
-    struct hw_ct_val *ct;
-    __u32 bcast;
-
-    if (snet->flags & HW_NET_ICC)
-        return TC_ACT_OK;
-    bcast = snet->subnet | bpf_htonl(snet->prefix >= 32 ? 0 : (0xffffffffu >> snet->prefix));
-    if (p->t.daddr == snet->gateway || p->t.daddr == bcast)
-        return TC_ACT_OK;
-    if (!hw_policy_allows(p))
-        return -HW_DROP_ICC;
-    /* allowed: let its replies through */
-    hw_tuple_swap(&p->t, &rkey);
-    ct = hw_ct_lookup(&rkey, now);
-    if (ct && ct->type == HW_CT_ALLOW) {
-        hw_ct_touch(ct, p, 0, now);
-    } else {
-        struct hw_ct_val nv = {};
-        nv.type = HW_CT_ALLOW;
-        nv.state = hw_next_state(p, HW_CT_NEW, 0);
-        if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & HW_TCP_SYN))
-            nv.state = HW_CT_NEW;
-        nv.created_ns = now;
-        nv.seen_ns = now;
-        if (hawser_ct.update(&rkey, &nv) < 0)
-            return -HW_DROP_CT_FULL;
-    }
-    return TC_ACT_OK;
-}
-
 static __always_inline int hw_masquerade(struct __sk_buff *skb, struct hw_pkt *p,
                                          const struct hw_network *snet, __u64 now)
 {
@@ -145,7 +109,7 @@ static __always_inline int hw_masquerade(struct __sk_buff *skb, struct hw_pkt *p
     }
     if (!p->has_ports || (p->t.proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHO))
         return -HW_DROP_PROTO;
-    ret = hw_snat_new(p, snat_ip, now, &ct);
+    ret = hw_snat_new(skb, p, snat_ip, now, &ct, HW_CT_SNAT, 0, 1);
     if (ret < 0)
         return ret;
     ret = hw_set_peer(skb, p, 1, ct.src_ip, ct.src_port);
@@ -182,8 +146,14 @@ static __always_inline int hw_from_container(struct __sk_buff *skb, struct hw_pk
     if (ret != HW_MISS)
         return ret;
 
-    if (dnet == snet_key)
-        return hw_same_network(p, snet, now);
+    if (dnet == snet_key) {
+        ret = hw_same_network(p, snet, now);
+        if (ret != TC_ACT_OK || !(snet->flags & HW_NET_OVERLAY))
+            return ret;
+        if (p->t.daddr == snet->gateway || hawser_endpoints.lookup(&p->t.daddr))
+            return TC_ACT_OK; /* on this node: the network's bridge delivers it */
+        return hw_tunnel_out(skb, p, snet);
+    }
     if (dnet)
         return -HW_DROP_ISOLATION;
     if (hw_is_node_addr(p->t.daddr))
@@ -201,10 +171,15 @@ int hawser_from_container(struct __sk_buff *skb)
     int ret;
 
     hw_ep_count(skb->ingress_ifindex, skb->len, 1);
-    ret = hw_parse(skb, &p);
+    __builtin_memset(&p, 0, sizeof(p));
+    ret = hw_arp_answer(skb);
+    if (ret == HW_MISS)
+        ret = hw_parse(skb, &p);
+    else if (ret >= 0)
+        return ret; /* ARP answered for a remote endpoint: not an IP verdict */
     if (ret == 0)
         ret = hw_from_container(skb, &p);
-    else if (ret == HW_MISS)
+    if (ret == HW_MISS)
         ret = TC_ACT_OK;
     if (ret < 0) {
         hw_account(skb, HW_DIR_FROM_CONTAINER, -ret, skb->len, skb->ingress_ifindex, &p.t);

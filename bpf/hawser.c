@@ -2,4 +2,6 @@
  * they share maps without extra pin lookups (one clang run, ~1 s). */
 #include "from_uplink.c"
 #include "from_container.c"
+#include "to_uplink.c"
+#include "from_tunnel.c"
 #include "sock.c"

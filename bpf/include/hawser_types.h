@@ -9,8 +9,8 @@
 #define HAWSER_TYPES_H
 
 /* Drop reasons / verdict causes. APPEND-ONLY: values are exported as metrics
- * and stored in pinned maps. 0 means forwarded; inner helpers return
- * -reason for a drop, so these never collide with TC_ACT_* codes. */
+ * and index the pinned stats map. 0 means forwarded; inner helpers return
+ * -reason for a drop, so these never collide with TC_ACT_* codes (>= 0). */
 enum hw_reason {
     HW_FORWARDED = 0,
     HW_DROP_ICC = 1,          /* icc disabled and no allow entry */
@@ -23,37 +23,56 @@ enum hw_reason {
     HW_DROP_PROTO = 8,        /* protocol cannot be masqueraded */
     HW_DROP_REWRITE = 9,      /* a packet rewrite helper failed */
     HW_DROP_NO_ENDPOINT = 10, /* translated destination has no endpoint entry */
-    HW_REASON_MAX = 11,       /* keep last */
+    HW_DROP_REDIRECT = 11,    /* bpf_redirect* refused the packet (bad ifindex or arguments) */
+    HW_DROP_NO_TUNNEL = 12,   /* overlay destination on no node: no tunnel entry */
+    HW_DROP_MTU = 13,         /* larger than the overlay's MTU: would be fragmented */
+    HW_DROP_VNI = 14,         /* tunnel packet for a network this node does not have */
+    HW_REASON_MAX = 15,       /* keep last; must stay below HW_REASON_SLOTS */
 };
+
+/* Fixed dimensions of the stats map, so that appending a reason or a
+ * direction never changes the pinned map's size. */
+#define HW_REASON_SLOTS 64
+#define HW_DIR_SLOTS 8
 
 /* Directions, the first dimension of the stats map. */
 enum hw_direction {
     HW_DIR_FROM_UPLINK = 0,
     HW_DIR_FROM_CONTAINER = 1,
     HW_DIR_SOCK = 2,
-    HW_DIR_MAX = 3,
+    HW_DIR_TO_UPLINK = 3,   /* the node's own packets leaving through an uplink */
+    HW_DIR_FROM_TUNNEL = 4, /* overlay packets arriving from other nodes (VXLAN) */
+    HW_DIR_MAX = 5,
 };
 
 /* Network flags. */
 #define HW_NET_ICC 0x1
 #define HW_NET_MASQ 0x2
 #define HW_NET_INTERNAL 0x4
+#define HW_NET_OVERLAY 0x8 /* spans nodes: remote endpoints are reached through the tunnel */
 
 /* Conntrack entry types. */
 enum hw_ct_type {
-    HW_CT_DNAT = 1,  /* reply of a published-port flow: restore src (and dst) */
-    HW_CT_SNAT = 2,  /* masqueraded egress flow: rewrite src */
-    HW_CT_ALLOW = 3, /* reply of an icc-allowed flow: pass */
+    HW_CT_DNAT = 1,      /* reply of a published-port flow: restore src (and dst) */
+    HW_CT_SNAT = 2,      /* masqueraded egress flow: rewrite src */
+    HW_CT_ALLOW = 3,     /* reply of an icc-allowed flow: pass */
+    HW_CT_NODE_SNAT = 4, /* the node's own flow, moved off a tuple a masqueraded flow holds */
 };
 
-/* Conntrack flags. */
+/* Conntrack flags (hw_ct_val.flags; the FIN bits also in hw_nat_val.flags). */
 #define HW_CTF_HAIRPIN_SNAT 0x1 /* client==backend: source was SNAT'd to the gateway */
+#define HW_CTF_FIN_ORIG 0x2     /* FIN seen from the side that opened the flow */
+#define HW_CTF_FIN_REPLY 0x4    /* FIN seen from the other side */
+#define HW_CTF_FINS (HW_CTF_FIN_ORIG | HW_CTF_FIN_REPLY)
+/* hw_nat_val.flags: the reservation is a node flow's, not a container's */
+#define HW_NATF_NODE 0x8
 
-/* TCP tracking states. */
+/* TCP tracking states (UDP and ICMP flows are ESTABLISHED from their first packet). */
 enum hw_ct_state {
-    HW_CT_NEW = 0,
-    HW_CT_ESTABLISHED = 1,
-    HW_CT_CLOSING = 2,
+    HW_CT_NEW = 0,         /* SYN seen, no answer yet */
+    HW_CT_ESTABLISHED = 1, /* answered, or picked up mid-flow */
+    HW_CT_CLOSING = 2,     /* one side sent FIN: half-closed, data may still flow */
+    HW_CT_CLOSED = 3,      /* FIN from both sides, or RST: a new SYN may take the tuple */
 };
 
 /* Indexes of the config array. */
@@ -61,6 +80,7 @@ enum hw_config {
     HW_CFG_NETNS_COOKIE = 0,
     HW_CFG_TRACE_RATE = 1,          /* emit 1 of N forwarded packets as trace; 0 = off */
     HW_CFG_DROP_EVENTS_PER_SEC = 2, /* per-CPU drop event budget */
+    HW_CFG_TUNNEL_IFINDEX = 3,      /* the node's collect-metadata VXLAN device; 0 = none */
     HW_CFG_MAX = 4,
 };
 
@@ -110,7 +130,24 @@ struct hw_network {
     __u8 pad;
     __u16 flags;
     __u8 bridge_mac[6];
-    __u8 pad2[2];
+    __u16 mtu; /* overlay: largest IP packet the tunnel carries whole; 0 = no check */
+    __u32 vni; /* overlay: VXLAN network identifier; 0 for local networks */
+};
+
+/* hawser_tunnel value; key = address of an endpoint on another node. */
+struct hw_tunnel {
+    __u32 node_ip; /* underlay address of the node that has the endpoint */
+    __u32 vni;
+    __u8 mac[6];
+    __u8 pad[2];
+};
+
+/* hawser_tunnel_stats value; key = a remote node's underlay address. */
+struct hw_tunnel_stats {
+    __u64 tx_packets; /* sent to that node through the tunnel */
+    __u64 tx_bytes;
+    __u64 rx_packets; /* received from it and delivered */
+    __u64 rx_bytes;
 };
 
 struct hw_lpm_key {
@@ -161,10 +198,10 @@ struct hw_ct_val {
 
 /* hawser_nat value; key = tuple of a masqueraded reply as seen at from-uplink. */
 struct hw_nat_val {
-    __u32 addr; /* original container address */
-    __u16 port; /* original container port / echo id */
-    __u8 state;
-    __u8 pad;
+    __u32 addr; /* original source address (the container's, or the node's) */
+    __u16 port; /* original source port / echo id */
+    __u8 state; /* enum hw_ct_state, kept in step with the twin CT entry */
+    __u8 flags; /* HW_CTF_FIN_*, HW_NATF_NODE */
     __u64 created_ns;
     __u64 seen_ns;
 };
@@ -179,6 +216,13 @@ struct hw_sock_key {
 struct hw_sock_val {
     __u32 orig_ip;
     __u16 orig_port;
+    __u16 pad;
+};
+
+/* hawser_sandbox_dns value; key = netns cookie of a sandbox on a user network. */
+struct hw_dns {
+    __u32 addr; /* where the embedded DNS answers for it (its first user network's gateway) */
+    __u16 port;
     __u16 pad;
 };
 

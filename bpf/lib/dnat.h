@@ -4,18 +4,18 @@
 #define HAWSER_DNAT_H
 
 #include "conntrack.h"
-#include "fib.h"
+#include "deliver.h"
 #include "metrics.h"
-#include "nat.h"
+#include "ports.h"
 #include "rewrite.h"
 
 /* The CT entry is keyed by the reply as the backend will send it (backend -> client).
  * Returns 1 for a new connection, 0 for a known one, or a negative drop reason. */
 static __always_inline int hw_dnat_track(struct hw_pkt *p, const struct hw_port_val *pv,
-                                         __u32 client, __u8 flags, __u64 now)
+                                         __u32 client, __u16 flags, __u64 now)
 {
     struct hw_tuple key = {};
-    struct hw_ct_val nv = {};
+    struct hw_ct_val nv;
     struct hw_ct_val *ct;
 
     key.saddr = pv->backend_ip;
@@ -24,22 +24,18 @@ static __always_inline int hw_dnat_track(struct hw_pkt *p, const struct hw_port_
     key.dport = p->t.sport;
     key.proto = p->t.proto;
     ct = hw_ct_lookup(&key, now);
-    if (ct && ct->type == HW_CT_DNAT) {
+    /* a SYN on a closed entry is a new connection: the entry starts over */
+    if (ct && ct->type == HW_CT_DNAT && !(ct->state == HW_CT_CLOSED && hw_is_syn(p))) {
         hw_ct_touch(ct, p, 0, now);
         return 0;
     }
-    nv.type = HW_CT_DNAT;
+    hw_ct_init(&nv, p, HW_CT_DNAT, now);
     nv.src_ip = p->t.daddr;
     nv.src_port = p->t.dport;
     nv.dst_ip = p->t.saddr;
     nv.dst_port = p->t.sport;
-    nv.flags = flags;
+    nv.flags |= flags;
     nv.ifindex = pv->ifindex;
-    nv.state = hw_next_state(p, HW_CT_NEW, 0);
-    if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & HW_TCP_SYN))
-        nv.state = HW_CT_NEW;
-    nv.created_ns = now;
-    nv.seen_ns = now;
     nv.packets = 1;
     nv.bytes = p->len;
     if (hawser_ct.update(&key, &nv) < 0)
@@ -51,7 +47,7 @@ static __always_inline int hw_dnat_track(struct hw_pkt *p, const struct hw_port_
  * container reaching its own published port, which is SNAT'd to its gateway). */
 static __always_inline int hw_dnat_forward(struct __sk_buff *skb, struct hw_pkt *p,
                                            struct hw_port_key *pk, const struct hw_port_val *pv,
-                                           __u32 client, __u8 flags, __u64 now)
+                                           __u32 client, __u16 flags, __u64 now)
 {
     int ret = hw_dnat_track(p, pv, client, flags, now);
 

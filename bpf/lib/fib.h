@@ -1,12 +1,12 @@
-/* Delivery of translated packets: to a local endpoint through its veth peer
- * (netns switch without a trip through the bridge), or out of the node by a
- * FIB lookup. Return a TC verdict or -reason. */
+/* Routing of translated packets out of the node: a FIB lookup, then a
+ * redirect to the egress device (or to the neighbour subsystem when the next
+ * hop is not resolved yet). Returns a TC verdict or -reason. */
 #ifndef HAWSER_FIB_H
 #define HAWSER_FIB_H
 
+#include "deliver.h"
 #include "maps.h"
 #include "rewrite.h"
-#include "metrics.h"
 
 #ifndef BPF_FIB_LOOKUP_SKIP_NEIGH
 #define BPF_FIB_LOOKUP_SKIP_NEIGH (1U << 2) /* kernel >= 6.3; absent from bcc 0.26 uapi */
@@ -20,40 +20,28 @@
 static long (*hw_redirect_neigh)(__u32 ifindex, struct bpf_redir_neigh *params, int plen,
                                  __u64 flags) = (void *)BPF_FUNC_redirect_neigh;
 
-/* Deliver p to the endpoint owning p->t.daddr, if any. Returns HW_MISS when
- * the destination is not an endpoint. */
-static __always_inline int hw_to_endpoint(struct __sk_buff *skb, struct hw_pkt *p)
+/* FIB lookup parameters for p as it would be routed on arrival at skb's device. */
+static __always_inline void hw_fib_params(struct bpf_fib_lookup *fib, struct __sk_buff *skb,
+                                          const struct hw_pkt *p)
 {
-    struct hw_endpoint *ep = hawser_endpoints.lookup(&p->t.daddr);
-    struct hw_network *net;
-    int ret;
-
-    if (!ep)
-        return HW_MISS;
-    net = hawser_networks.lookup(&ep->network);
-    if (!net)
-        return -HW_DROP_NO_ENDPOINT;
-    ret = hw_set_macs(skb, ep->mac, net->bridge_mac);
-    if (ret < 0)
-        return ret;
-    hw_ep_count(ep->ifindex, p->len, 0);
-    return bpf_redirect_peer(ep->ifindex, 0);
+    __builtin_memset(fib, 0, sizeof(*fib));
+    fib->family = AF_INET;
+    fib->tos = p->tos;
+    fib->l4_protocol = p->t.proto;
+    fib->tot_len = p->tot_len;
+    fib->ipv4_src = p->t.saddr;
+    fib->ipv4_dst = p->t.daddr;
+    fib->ifindex = skb->ingress_ifindex;
 }
 
 /* Route p out of the node. */
 static __always_inline int hw_fib_out(struct __sk_buff *skb, struct hw_pkt *p)
 {
-    struct bpf_fib_lookup fib = {};
+    struct bpf_fib_lookup fib;
     long rc;
     int ret;
 
-    fib.family = AF_INET;
-    fib.tos = p->tos;
-    fib.l4_protocol = p->t.proto;
-    fib.tot_len = p->tot_len;
-    fib.ipv4_src = p->t.saddr;
-    fib.ipv4_dst = p->t.daddr;
-    fib.ifindex = skb->ingress_ifindex;
+    hw_fib_params(&fib, skb, p);
     rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
     if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
         ret = hw_dec_ttl(skb, p);
@@ -62,7 +50,7 @@ static __always_inline int hw_fib_out(struct __sk_buff *skb, struct hw_pkt *p)
         ret = hw_set_macs(skb, fib.dmac, fib.smac);
         if (ret < 0)
             return ret;
-        return bpf_redirect(fib.ifindex, 0);
+        return hw_redirect_verdict(bpf_redirect(fib.ifindex, 0));
     }
     if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
         struct bpf_redir_neigh nh = {};
@@ -71,25 +59,20 @@ static __always_inline int hw_fib_out(struct __sk_buff *skb, struct hw_pkt *p)
             return ret;
         nh.nh_family = AF_INET;
         nh.ipv4_nh = fib.ipv4_dst;
-        return hw_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+        return hw_redirect_verdict(hw_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0));
     }
     return -HW_DROP_FIB;
 }
 
-/* Egress interface and its route for dst, without touching the packet.
- * Returns the ifindex or 0. */
+/* Egress interface of the route to p's destination, without touching the
+ * packet. Returns the ifindex or 0. */
 static __always_inline __u32 hw_fib_egress(struct __sk_buff *skb, struct hw_pkt *p)
 {
-    struct bpf_fib_lookup fib = {};
+    struct bpf_fib_lookup fib;
+    long rc;
 
-    fib.family = AF_INET;
-    fib.tos = p->tos;
-    fib.l4_protocol = p->t.proto;
-    fib.tot_len = p->tot_len;
-    fib.ipv4_src = p->t.saddr;
-    fib.ipv4_dst = p->t.daddr;
-    fib.ifindex = skb->ingress_ifindex;
-    long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
+    hw_fib_params(&fib, skb, p);
+    rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
     if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
         return 0;
     return fib.ifindex;

@@ -1,5 +1,5 @@
 /* Every map of the datapath. Pinned under HAWSER_PIN_DIR (set by the loader:
- * /sys/fs/bpf/hawser/<node>/v1) so a restarted daemon reuses them. Sizes can
+ * /sys/fs/bpf/hawser/<node>/v<PIN_VERSION>) so a restarted daemon reuses them. Sizes can
  * be overridden with -DHW_<NAME>_SIZE=... */
 #ifndef HAWSER_MAPS_H
 #define HAWSER_MAPS_H
@@ -41,6 +41,15 @@
 #ifndef HW_SOCK_SIZE
 #define HW_SOCK_SIZE 65536
 #endif
+#ifndef HW_SANDBOXES_SIZE
+#define HW_SANDBOXES_SIZE 16384
+#endif
+#ifndef HW_TUNNEL_SIZE
+#define HW_TUNNEL_SIZE 65536
+#endif
+#ifndef HW_TUNNEL_NODES_SIZE
+#define HW_TUNNEL_NODES_SIZE 1024
+#endif
 
 /* writer: controller (add_ports); readers: from-uplink, from-container, sock */
 HW_MAP("hash", struct hw_port_key, struct hw_port_val, hawser_ports, HW_PORTS_SIZE);
@@ -67,8 +76,15 @@ HW_MAP("lru_hash", struct hw_tuple, struct hw_ct_val, hawser_ct, HW_CT_SIZE);
 HW_MAP("hash", struct hw_tuple, struct hw_nat_val, hawser_nat, HW_NAT_SIZE);
 /* writer: sock (connect4/sendmsg4); readers: sock (getpeername4/recvmsg4) */
 HW_MAP("lru_hash", struct hw_sock_key, struct hw_sock_val, hawser_sock, HW_SOCK_SIZE);
-/* writer: all programs; reader: controller (stats). Index dir*HW_REASON_MAX+reason */
-HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_MAX *HW_REASON_MAX);
+/* writer: controller (DNS plugin); reader: sock (127.0.0.11:53 in sandboxes) */
+HW_MAP("hash", __u64, struct hw_dns, hawser_sandbox_dns, HW_SANDBOXES_SIZE);
+/* writer: all programs; reader: controller (stats). Index dir*HW_REASON_SLOTS+reason */
+HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_SLOTS *HW_REASON_SLOTS);
+/* writer: controller (overlay: remote endpoints from the cluster store);
+ * readers: from-container (encapsulation, ARP answers) */
+HW_MAP("hash", __u32, struct hw_tunnel, hawser_tunnel, HW_TUNNEL_SIZE);
+/* writers: from-container (tx), from-tunnel (rx); reader: controller (metrics per node) */
+HW_MAP("percpu_hash", __u32, struct hw_tunnel_stats, hawser_tunnel_stats, HW_TUNNEL_NODES_SIZE);
 /* writer: controller (start); readers: all programs */
 HW_MAP("array", __u32, __u64, hawser_config, HW_CFG_MAX);
 /* writer: programs (drop-event budget); reader: programs */

@@ -28,7 +28,7 @@ static __always_inline int hw_drop_budget(__u64 now)
 static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32 len, __u32 ifindex,
                                        const struct hw_tuple *t)
 {
-    __u32 idx = dir * HW_REASON_MAX + reason;
+    __u32 idx = dir * HW_REASON_SLOTS + reason;
     struct hw_stat *s = hawser_stats.lookup(&idx);
     int emit;
 

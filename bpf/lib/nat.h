@@ -1,9 +1,15 @@
-/* NAT: published-port lookup (DNAT) and masquerade (SNAT) with
- * collision-safe port reservation. A masqueraded flow owns two entries:
- * hawser_ct[tuple from the container] (type SNAT: new source) and
- * hawser_nat[reply tuple at the uplink] (original container address). The
- * reply tuple is reserved first with BPF_NOEXIST, so two flows never share
- * (remote, snat address, snat port, proto). */
+/* Masquerade (SNAT) with collision-safe source ports, the way the kernel's
+ * NAT does it: a flow's own source port is kept whenever the translated
+ * tuple is unique, otherwise a free port is probed for; a tuple whose TCP
+ * flow has closed (FIN both ways, or RST) may be taken by a new SYN.
+ *
+ * A translated flow owns two entries: hawser_ct[tuple as sent] (type SNAT or
+ * NODE_SNAT: the new source) and hawser_nat[reply tuple at the uplink] (the
+ * original source). The reply tuple is reserved first, with BPF_NOEXIST or a
+ * compare-and-swap on a reusable entry, so two live flows never share
+ * (remote, snat address, snat port, proto). hawser_nat is a plain hash, not
+ * LRU: a live reservation is never evicted to make room, so a full table
+ * fails the insert and is counted (ct_full). */
 #ifndef HAWSER_NAT_H
 #define HAWSER_NAT_H
 
@@ -16,110 +22,173 @@
 #define HW_SNAT_PORT_MAX 65535
 #endif
 #ifndef HW_SNAT_PROBES
-#define HW_SNAT_PROBES 16
+#define HW_SNAT_PROBES 32
 #endif
 
-static __always_inline int hw_is_node_addr(__u32 addr)
+#define HW_EEXIST 17
+#define HW_EADDRINUSE 98
+
+/* An existing reservation may go to p's flow: it expired, it is p's own, or
+ * its TCP flow closed and p opens a new connection. */
+static __always_inline int hw_nat_reusable(const struct hw_tuple *rkey,
+                                           const struct hw_nat_val *old, const struct hw_pkt *p,
+                                           __u64 now)
 {
-    return hawser_node_addrs.lookup(&addr) != NULL;
+    if (hw_expired(rkey->proto, old->state, old->seen_ns, now))
+        return 1;
+    if (old->addr == p->t.saddr && old->port == p->t.sport)
+        return 1; /* the same flow, whose CT entry was lost (LRU): keep its port */
+    return old->state == HW_CT_CLOSED && hw_is_syn(p);
 }
 
-/* Published port for (proto, dst, dport): exact host IP first, then the
- * wildcard when dst is one of the node's addresses. */
-static __always_inline struct hw_port_val *
-hw_port_lookup(struct hw_port_key *k, __u8 proto, __u32 daddr, __u16 dport, int dst_is_local)
-{
-    struct hw_port_val *v;
-
-    k->host_ip = daddr;
-    k->host_port = dport;
-    k->proto = proto;
-    k->pad = 0;
-    v = hawser_ports.lookup(k);
-    if (v || !dst_is_local)
-        return v;
-    k->host_ip = 0;
-    return hawser_ports.lookup(k);
-}
-
-/* Take the reservation rkey: free, or held by an expired flow (reclaimed). 0 or -errno. */
-static __always_inline int hw_nat_reserve(struct hw_tuple *rkey, struct hw_nat_val *nv, __u64 now)
+/* Take the reservation rkey for nv: free, or reusable. 0 or -errno. */
+static __always_inline int hw_nat_reserve(struct hw_tuple *rkey, const struct hw_nat_val *nv,
+                                          const struct hw_pkt *p, __u64 now)
 {
     struct hw_nat_val *old;
-    int err = hawser_nat.insert(rkey, nv);
+    __u64 seen;
+    int err = hawser_nat.insert(rkey, (struct hw_nat_val *)nv);
 
-    if (err != -17) /* EEXIST */
+    if (err != -HW_EEXIST)
         return err;
     old = hawser_nat.lookup(rkey);
-    if (old && hw_expired(rkey->proto, old->state, old->seen_ns, now))
-        return hawser_nat.update(rkey, nv);
-    return err;
+    if (!old)
+        return err;
+    seen = old->seen_ns;
+    if (!hw_nat_reusable(rkey, old, p, now))
+        return err;
+    /* claim it: of two CPUs reusing the same entry, one wins the swap */
+    if (__sync_val_compare_and_swap(&old->seen_ns, seen, nv->seen_ns) != seen)
+        return err;
+    old->addr = nv->addr;
+    old->port = nv->port;
+    old->state = nv->state;
+    old->flags = nv->flags;
+    old->created_ns = nv->created_ns;
+    return 0;
 }
 
-/* Reserve a source port on snat_ip for the flow p (from the container) and
- * create both entries. On success the CT value is returned through *out. */
-static __always_inline int hw_snat_new(struct hw_pkt *p, __u32 snat_ip, __u64 now,
-                                       struct hw_ct_val *out)
+/* A socket of the node's own stack already uses the translated tuple rkey
+ * (its replies would be taken for ours): an established or closing TCP
+ * socket, or a UDP socket that would receive them. Listeners do not count. */
+static __always_inline int hw_node_sock_holds(struct __sk_buff *skb, const struct hw_tuple *rkey)
+{
+    struct bpf_sock_tuple t = {};
+    struct bpf_sock *sk;
+    int held;
+
+    t.ipv4.saddr = rkey->saddr;
+    t.ipv4.daddr = rkey->daddr;
+    t.ipv4.sport = rkey->sport;
+    t.ipv4.dport = rkey->dport;
+    if (rkey->proto == IPPROTO_TCP) {
+        sk = bpf_skc_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+        if (!sk)
+            return 0;
+        held = sk->state != BPF_TCP_LISTEN;
+        bpf_sk_release(sk);
+        return held;
+    }
+    if (rkey->proto == IPPROTO_UDP) {
+        sk = bpf_sk_lookup_udp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+        if (!sk)
+            return 0;
+        bpf_sk_release(sk);
+        return 1;
+    }
+    return 0;
+}
+
+/* Try port as the translated source of p. 0, -EEXIST (taken) or -errno. */
+static __always_inline int hw_snat_try(struct __sk_buff *skb, const struct hw_pkt *p,
+                                       struct hw_tuple *rkey, const struct hw_nat_val *nv,
+                                       __u16 port, __u64 now)
+{
+    rkey->dport = port;
+    if (hw_node_sock_holds(skb, rkey))
+        return -HW_EADDRINUSE;
+    return hw_nat_reserve(rkey, nv, p, now);
+}
+
+/* Reserve a source port on snat_ip for the flow p and create both entries:
+ * the CT entry (ct_type, keyed by p's tuple) and the reservation (nat_flags).
+ * keep_port tries p's own source port first. The CT value comes back in *out. */
+static __always_inline int hw_snat_new(struct __sk_buff *skb, struct hw_pkt *p, __u32 snat_ip,
+                                       __u64 now, struct hw_ct_val *out, __u8 ct_type,
+                                       __u8 nat_flags, int keep_port)
 {
     struct hw_tuple rkey = {};
     struct hw_nat_val nv = {};
     __u32 range = HW_SNAT_PORT_MAX - HW_SNAT_PORT_MIN + 1;
-    __u32 h = (p->t.saddr ^ p->t.daddr ^ ((__u32)p->t.sport << 16) ^ p->t.dport ^ p->t.proto);
+    __u32 h;
     __u16 port = 0;
-    int i;
+    int err = -HW_EEXIST, full = 0, i;
 
+    hw_ct_init(out, p, ct_type, now);
+    out->src_ip = snat_ip;
     rkey.saddr = p->t.daddr;
     rkey.daddr = snat_ip;
     rkey.sport = p->t.dport;
     rkey.proto = p->t.proto;
     nv.addr = p->t.saddr;
     nv.port = p->t.sport;
-    nv.state = HW_CT_NEW;
+    nv.state = out->state;
+    nv.flags = (out->flags & HW_CTF_FINS) | nat_flags;
     nv.created_ns = now;
     nv.seen_ns = now;
 
-    /* First the original port when it is in the range (Linux keeps it when free), then
-     * hash+probe. Ports outside the range may belong to the node's own sockets.
-     * hawser_nat is a plain hash, not LRU: a live reservation is never evicted to make room
-     * (its port would go to another flow while replies are in flight), so a full table
-     * fails the insert and is counted. */
-    rkey.dport = p->t.sport;
-    if (bpf_ntohs(p->t.sport) >= HW_SNAT_PORT_MIN && bpf_ntohs(p->t.sport) <= HW_SNAT_PORT_MAX &&
-        hw_nat_reserve(&rkey, &nv, now) == 0) {
+    /* the flow's own port, when the translated tuple is free */
+    if (keep_port)
+        err = hw_snat_try(skb, p, &rkey, &nv, p->t.sport, now);
+    if (err == 0) {
         port = p->t.sport;
     } else {
-        int full = 0;
-
-        h = h * 2654435761u + bpf_get_prandom_u32();
-#pragma unroll
-        for (i = 0; i < HW_SNAT_PROBES; i++) {
+        full = err != -HW_EEXIST && err != -HW_EADDRINUSE;
+        h = (p->t.saddr ^ p->t.daddr ^ ((__u32)p->t.sport << 16) ^ p->t.dport) * 2654435761u;
+        h += bpf_get_prandom_u32();
+        for (i = 0; i < HW_SNAT_PROBES && !full; i++) {
             __u16 cand = bpf_htons(HW_SNAT_PORT_MIN + ((h + i * 7919) % range));
-            int err;
 
-            rkey.dport = cand;
-            err = hw_nat_reserve(&rkey, &nv, now);
+            err = hw_snat_try(skb, p, &rkey, &nv, cand, now);
             if (err == 0) {
                 port = cand;
                 break;
             }
-            if (err != -17) /* not EEXIST: the table is full */
-                full = 1;
+            if (err != -HW_EEXIST && err != -HW_EADDRINUSE)
+                full = 1; /* the insert itself failed: the table is full */
         }
         if (!port)
             return full ? -HW_DROP_CT_FULL : -HW_DROP_SNAT_NO_PORT;
     }
 
-    __builtin_memset(out, 0, sizeof(*out));
-    out->type = HW_CT_SNAT;
-    out->src_ip = snat_ip;
     out->src_port = port;
-    out->state = HW_CT_NEW;
-    out->created_ns = now;
-    out->seen_ns = now;
     if (hawser_ct.update(&p->t, out) < 0) {
         hawser_nat.delete(&rkey);
         return -HW_DROP_CT_FULL;
     }
+    return 0;
+}
+
+/* Keep the reservation twin of a translated flow's CT entry in step (p goes
+ * in the original direction); HW_MISS when it was lost or now belongs to
+ * another flow, and the packet must start a new mapping. */
+static __always_inline int hw_nat_touch(struct hw_pkt *p, const struct hw_ct_val *ct, __u64 now)
+{
+    struct hw_tuple rkey;
+    struct hw_nat_val *nv;
+
+    rkey.saddr = p->t.daddr;
+    rkey.daddr = ct->src_ip;
+    rkey.sport = p->t.dport;
+    rkey.dport = ct->src_port;
+    rkey.proto = p->t.proto;
+    rkey.pad[0] = rkey.pad[1] = rkey.pad[2] = 0;
+    nv = hawser_nat.lookup(&rkey);
+    if (!nv || nv->addr != p->t.saddr || nv->port != p->t.sport)
+        return HW_MISS;
+    nv->state = ct->state;
+    nv->flags = (nv->flags & ~HW_CTF_FINS) | (ct->flags & HW_CTF_FINS);
+    nv->seen_ns = now;
     return 0;
 }
 

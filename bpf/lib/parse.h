@@ -14,10 +14,11 @@
 #include <uapi/linux/icmp.h>
 #include "hawser_types.h"
 
-/* Helper return contract used across bpf/: a TC_ACT_* verdict (>= 0, never
- * TC_ACT_RECLASSIFY), -reason for a drop, or HW_MISS for "not handled here,
- * try the next step". */
-#define HW_MISS 1
+/* Helper return contract used across bpf/: a TC_ACT_* verdict (0..8), -reason
+ * for a drop, or HW_MISS for "not handled here, try the next step". HW_MISS is
+ * outside the TC_ACT_* range, so it can never be mistaken for a verdict; the
+ * entry points turn a HW_MISS into TC_ACT_OK before returning to the kernel. */
+#define HW_MISS 0x100
 
 struct hw_pkt {
     struct hw_tuple t;
@@ -29,7 +30,7 @@ struct hw_pkt {
     __u8 tos;
     __u16 tot_len;
     __u8 has_ports; /* TCP/UDP/ICMP echo with a translatable id */
-    __u8 pad;
+    __u8 l4_hlen;   /* TCP header length (data offset), 8 for UDP */
 };
 
 #define HW_TCP_FIN 0x01
@@ -69,6 +70,7 @@ static __always_inline int hw_parse(struct __sk_buff *skb, struct hw_pkt *p)
         __builtin_memcpy(&p->t.sport, &hdr[0], 2);
         __builtin_memcpy(&p->t.dport, &hdr[2], 2);
         p->tcp_flags = hdr[13];
+        p->l4_hlen = (hdr[12] >> 4) * 4;
         p->has_ports = 1;
     } else if (ip.protocol == IPPROTO_UDP) {
         __u16 ports[2];
@@ -76,6 +78,7 @@ static __always_inline int hw_parse(struct __sk_buff *skb, struct hw_pkt *p)
             return -HW_DROP_MALFORMED;
         p->t.sport = ports[0];
         p->t.dport = ports[1];
+        p->l4_hlen = 8;
         p->has_ports = 1;
     } else if (ip.protocol == IPPROTO_ICMP) {
         struct icmphdr ic;

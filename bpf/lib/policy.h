@@ -1,7 +1,10 @@
-/* Network membership and icc policy. */
+/* Network membership and icc policy (containers of one network, on this
+ * node or, for overlays, arriving from another). */
 #ifndef HAWSER_POLICY_H
 #define HAWSER_POLICY_H
 
+#include <uapi/linux/pkt_cls.h>
+#include "conntrack.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -24,6 +27,38 @@ static __always_inline int hw_policy_allows(const struct hw_pkt *p)
     k.proto = p->t.proto;
     k.dport = p->t.dport;
     return hawser_policy.lookup(&k) != NULL;
+}
+
+/* p goes between two members of the network snet: allowed when icc is on,
+ * to the gateway or broadcast, or by an allow entry (and then its replies
+ * are let through by a CT entry). TC_ACT_OK or -reason. */
+static __always_inline int hw_same_network(struct hw_pkt *p, const struct hw_network *snet,
+                                           __u64 now)
+{
+    struct hw_tuple rkey;
+    struct hw_ct_val *ct;
+    __u32 bcast;
+
+    if (snet->flags & HW_NET_ICC)
+        return TC_ACT_OK;
+    bcast = snet->subnet | bpf_htonl(snet->prefix >= 32 ? 0 : (0xffffffffu >> snet->prefix));
+    if (p->t.daddr == snet->gateway || p->t.daddr == bcast)
+        return TC_ACT_OK;
+    if (!hw_policy_allows(p))
+        return -HW_DROP_ICC;
+    /* allowed: let its replies through */
+    hw_tuple_swap(&p->t, &rkey);
+    ct = hw_ct_lookup(&rkey, now);
+    if (ct && ct->type == HW_CT_ALLOW) {
+        hw_ct_touch(ct, p, 0, now);
+    } else {
+        struct hw_ct_val nv;
+
+        hw_ct_init(&nv, p, HW_CT_ALLOW, now);
+        if (hawser_ct.update(&rkey, &nv) < 0)
+            return -HW_DROP_CT_FULL;
+    }
+    return TC_ACT_OK;
 }
 
 #endif

@@ -21,26 +21,36 @@ MAPS = (
     "hawser_ports", "hawser_port_stats", "hawser_endpoints", "hawser_endpoint_stats",
     "hawser_networks", "hawser_subnets", "hawser_uplinks", "hawser_node_addrs",
     "hawser_policy", "hawser_ct", "hawser_nat", "hawser_sock", "hawser_stats", "hawser_config",
+    "hawser_tunnel", "hawser_tunnel_stats", "hawser_sandbox_dns",
 )  # fmt: skip
 PINNED = set(MAPS)
 
 _NET_ICC = source.constant("HW_NET_ICC")
 _NET_MASQ = source.constant("HW_NET_MASQ")
 _NET_INTERNAL = source.constant("HW_NET_INTERNAL")
+_NET_OVERLAY = source.constant("HW_NET_OVERLAY")
 _CT_TYPES = {v: n.removeprefix("HW_CT_").lower() for v, n in source.enum("hw_ct_type").items()}
 _CT_STATES = {v: n.removeprefix("HW_CT_").lower() for v, n in source.enum("hw_ct_state").items()}
 _CFG = {n: v for v, n in source.enum("hw_config").items()}
+_CT_DNAT = source.enum_value("hw_ct_type", "HW_CT_DNAT")
+
+
+_PROTO_NUM = {"TCP": 6, "UDP": 17, "ICMP": 1}
 
 
 def _timeout_ns(proto: int, state: int) -> int:
+    """hw_timeout() of bpf/lib/conntrack.h, from the same HW_TIMEOUT_* macros."""
     c = source.constant
-    if proto == 6:
-        return {1: c("HW_TIMEOUT_TCP_EST"), 2: c("HW_TIMEOUT_TCP_CLOSE")}.get(
-            state, c("HW_TIMEOUT_TCP_SYN")
-        )
-    if proto == 17:
+    if proto == _PROTO_NUM["TCP"]:
+        by_state = {
+            "ESTABLISHED": "HW_TIMEOUT_TCP_EST",
+            "CLOSING": "HW_TIMEOUT_TCP_CLOSING",
+            "CLOSED": "HW_TIMEOUT_TCP_CLOSED",
+        }
+        return c(by_state.get(_CT_STATES.get(state, "").upper(), "HW_TIMEOUT_TCP_SYN"))
+    if proto == _PROTO_NUM["UDP"]:
         return c("HW_TIMEOUT_UDP")
-    if proto == 1:
+    if proto == _PROTO_NUM["ICMP"]:
         return c("HW_TIMEOUT_ICMP")
     return c("HW_TIMEOUT_OTHER")
 
@@ -81,7 +91,12 @@ class Datapath:
         from bcc import BPF
 
         self.bpf, self.compile_seconds = compile_bpf(self.config)
-        for name in ("hawser_from_uplink", "hawser_from_container"):
+        for name in (
+            "hawser_from_uplink",
+            "hawser_to_uplink",
+            "hawser_from_container",
+            "hawser_from_tunnel",
+        ):
             self._progs[name] = self.bpf.load_func(name.encode(), BPF.SCHED_CLS).fd
         cfg = self._t("hawser_config")
         cfg[ctypes.c_uint(_CFG["HW_CFG_NETNS_COOKIE"])] = ctypes.c_ulonglong(netns_cookie)
@@ -149,9 +164,12 @@ class Datapath:
         self._uplinks[ifindex] = leaf.addr
         self._sync_node_addrs()
         tc.attach(self.ipr, ifindex, self._progs["hawser_from_uplink"], "hawser_from_uplink")
+        prog = self._progs["hawser_to_uplink"]
+        tc.attach(self.ipr, ifindex, prog, "hawser_to_uplink", parent=tc.EGRESS)
 
     def detach_uplink(self, ifindex: int) -> None:
         tc.detach(self.ipr, ifindex)
+        tc.detach(self.ipr, ifindex, parent=tc.EGRESS)
         t = self._t("hawser_uplinks")
         with contextlib.suppress(KeyError):
             del t[t.Key(ifindex)]
@@ -183,7 +201,10 @@ class Datapath:
         masquerade: bool,
         internal: bool,
         snat_ip: str | None,
+        vni: int = 0,
+        mtu: int = 0,
     ) -> None:
+        """Write network key's entry; vni > 0 makes it an overlay (mtu: its tunnel MTU)."""
         if not 0 < key < 2**32:
             raise InvalidArgument(f"invalid network key: {key}")
         net = codec.subnet(subnet)
@@ -199,7 +220,12 @@ class Datapath:
             (_NET_ICC if icc else 0)
             | (_NET_MASQ if masquerade and not internal else 0)
             | (_NET_INTERNAL if internal else 0)
+            | (_NET_OVERLAY if vni else 0)
         )
+        if not 0 <= vni < 2**24:
+            raise InvalidArgument(f"invalid VXLAN network identifier: {vni}")
+        leaf.vni = vni
+        leaf.mtu = mtu
         codec.set_mac(leaf.bridge_mac, bridge_mac)
         if old is not None and (old.subnet, old.prefix) != (leaf.subnet, leaf.prefix):
             self._lpm_del(old.subnet, old.prefix)
@@ -226,6 +252,76 @@ class Datapath:
         del nets[nets.Key(key)]
         self._gateways.pop(key, None)
         self._sync_node_addrs()
+
+    # ---- sandboxes -------------------------------------------------------------------
+    def set_sandbox_dns(self, netns_cookie: int, address: str, port: int = 53) -> None:
+        """127.0.0.11:53 in the sandbox with that netns cookie reaches address:port."""
+        t = self._t("hawser_sandbox_dns")
+        leaf = t.Leaf()
+        leaf.addr = ip_u32(address)
+        leaf.port = port_u16(port)
+        t[t.Key(netns_cookie)] = leaf
+
+    def delete_sandbox_dns(self, netns_cookie: int) -> None:
+        t = self._t("hawser_sandbox_dns")
+        with contextlib.suppress(KeyError):
+            del t[t.Key(netns_cookie)]
+
+    def sandbox_dns(self) -> dict[int, str]:
+        """netns cookie -> address:port of its embedded DNS."""
+        return {
+            k.value: f"{u32_ip(v.addr)}:{u16_port(v.port)}"
+            for k, v in _entries(self._t("hawser_sandbox_dns"))
+        }
+
+    # ---- overlay tunnel ---------------------------------------------------------
+    def attach_tunnel_device(self, ifindex: int) -> None:
+        """Deliver what arrives on the node's VXLAN device; encapsulate through it."""
+        tc.attach(self.ipr, ifindex, self._progs["hawser_from_tunnel"], "hawser_from_tunnel")
+        cfg = self._t("hawser_config")
+        cfg[ctypes.c_uint(_CFG["HW_CFG_TUNNEL_IFINDEX"])] = ctypes.c_ulonglong(ifindex)
+
+    def detach_tunnel_device(self, ifindex: int) -> None:
+        cfg = self._t("hawser_config")
+        cfg[ctypes.c_uint(_CFG["HW_CFG_TUNNEL_IFINDEX"])] = ctypes.c_ulonglong(0)
+        tc.detach(self.ipr, ifindex)
+
+    def set_tunnel_endpoint(self, ip: str, node_ip: str, vni: int, mac: str) -> None:
+        """An endpoint of an overlay on another node (underlay address node_ip)."""
+        t = self._t("hawser_tunnel")
+        leaf = t.Leaf()
+        leaf.node_ip = ip_u32(node_ip)
+        leaf.vni = vni
+        codec.set_mac(leaf.mac, mac)
+        t[t.Key(ip_u32(ip))] = leaf
+
+    def delete_tunnel_endpoint(self, ip: str) -> None:
+        t = self._t("hawser_tunnel")
+        with contextlib.suppress(KeyError):
+            del t[t.Key(ip_u32(ip))]
+        self.flush_ct_for(ip)
+
+    def tunnel(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "ip": u32_ip(k.value),
+                "node": u32_ip(v.node_ip),
+                "vni": v.vni,
+                "mac": codec.bytes_mac(v.mac),
+            }
+            for k, v in _entries(self._t("hawser_tunnel"))
+        ]
+
+    def tunnel_stats(self) -> list[dict[str, Any]]:
+        t = self._t("hawser_tunnel_stats")
+        out = []
+        for k in t:
+            cpus = t.getvalue(k)
+            row: dict[str, Any] = {"node": u32_ip(k.value)}
+            for f in ("tx_packets", "tx_bytes", "rx_packets", "rx_bytes"):
+                row[f] = sum(getattr(c, f) for c in cpus)
+            out.append(row)
+        return out
 
     # ---- endpoints ------------------------------------------------------------
     def attach_endpoint(self, ifindex: int, ip: str, mac: str, network_key: int) -> None:
@@ -297,7 +393,8 @@ class Datapath:
         a = ip_u32(ip)
         ct = self._t("hawser_ct")
         for k, v in list(ct.items()):
-            if a in (k.saddr, k.daddr) or (v.type != 1 and v.src_ip == a) or v.dst_ip == a:
+            # a DNAT entry's src_ip is the published (node) address, not an endpoint's
+            if a in (k.saddr, k.daddr) or (v.type != _CT_DNAT and v.src_ip == a) or v.dst_ip == a:
                 self._del(ct, k)
         nat = self._t("hawser_nat")
         for k, v in list(nat.items()):
@@ -328,12 +425,12 @@ class Datapath:
     # ---- inspection ------------------------------------------------------------------
     def stats(self) -> list[dict[str, Any]]:
         t = self._t("hawser_stats")
-        rmax = source.reason_max()
+        slots = source.constant("HW_REASON_SLOTS")
         reasons = source.reasons()
         out = []
         for d, dname in source.directions().items():
             for r, rname in reasons.items():
-                cpus = t.getvalue(t.Key(d * rmax + r))
+                cpus = t.getvalue(t.Key(d * slots + r))
                 out.append(
                     {
                         "direction": dname,
@@ -525,6 +622,6 @@ class Datapath:
             raise NotFound("open_events() first")
         self.bpf.perf_buffer_poll(timeout=timeout_ms)
 
-    def tc_programs(self, ifindex: int) -> list[str]:
-        """Program names on ifindex's clsact ingress (inspection, tests)."""
-        return tc.attached(self.ipr, ifindex)
+    def tc_programs(self, ifindex: int, egress: bool = False) -> list[str]:
+        """Program names on ifindex's clsact ingress or egress (inspection, tests)."""
+        return tc.attached(self.ipr, ifindex, tc.EGRESS if egress else tc.INGRESS)

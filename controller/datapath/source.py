@@ -99,8 +99,12 @@ def reasons() -> dict[int, str]:
     return out
 
 
-def reason_max() -> int:
-    return next(v for v, n in enum("hw_reason").items() if n == "HW_REASON_MAX")
+def enum_value(enum_name: str, member: str) -> int:
+    """The value of one member of an enum of the shared header."""
+    for value, name in enum(enum_name).items():
+        if name == member:
+            return value
+    raise LookupError(f"{member} is not a member of enum {enum_name}")
 
 
 def directions() -> dict[int, str]:

@@ -11,11 +11,12 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 INGRESS = 0xFFFFFFF2  # clsact ingress
+EGRESS = 0xFFFFFFF3  # clsact egress
 PRIO = 0xC000 >> 8  # well away from prio 1 used by hand-made filters
 HANDLE = 0x1A5  # ours
 
 
-def attach(ipr: Any, ifindex: int, fd: int, name: str) -> None:
+def attach(ipr: Any, ifindex: int, fd: int, name: str, parent: int = INGRESS) -> None:
     try:
         ipr.tc("add", "clsact", ifindex)
     except NetlinkError as e:
@@ -28,26 +29,26 @@ def attach(ipr: Any, ifindex: int, fd: int, name: str) -> None:
         HANDLE,
         fd=fd,
         name=name,
-        parent=INGRESS,
+        parent=parent,
         classid=1,
         direct_action=True,
         prio=PRIO,
     )
 
 
-def detach(ipr: Any, ifindex: int) -> None:
+def detach(ipr: Any, ifindex: int, parent: int = INGRESS) -> None:
     try:
-        ipr.tc("del-filter", "bpf", ifindex, HANDLE, parent=INGRESS, prio=PRIO)
+        ipr.tc("del-filter", "bpf", ifindex, HANDLE, parent=parent, prio=PRIO)
     except NetlinkError as e:
         if e.code not in (2, 19, 22):  # ENOENT, ENODEV, EINVAL (no clsact)
             raise
 
 
-def attached(ipr: Any, ifindex: int) -> list[str]:
-    """Names of the BPF programs on ifindex's clsact ingress (for tests/inspection)."""
+def attached(ipr: Any, ifindex: int, parent: int = INGRESS) -> list[str]:
+    """Names of the BPF programs on ifindex's clsact ingress or egress (tests, inspection)."""
     names = []
     try:
-        filters = ipr.get_filters(index=ifindex, parent=INGRESS)
+        filters = ipr.get_filters(index=ifindex, parent=parent)
     except NetlinkError:
         return []
     for f in filters:

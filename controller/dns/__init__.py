@@ -6,9 +6,11 @@ built) and :class:`DnsService`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
+from controller.datapath import cookie_of
 from controller.dns import forward, resolvconf, responder
 from controller.dns.records import View, resolves_names
 from controller.dns.server import DnsServer
@@ -31,6 +33,7 @@ class DnsService:
         self._view: View | None = None
         self._generation = 0
         self._view_lock = threading.Lock()
+        self._cookies: dict[str, int] = {}  # sandbox netns -> its cookie (hawser_sandbox_dns key)
 
     # answering -------------------------------------------------------------------------
     def view(self) -> View | None:
@@ -95,6 +98,10 @@ class DnsService:
                 self._listen(net)
             for ctr in self.node.store.containers():
                 resolvconf.write(self.node, ctr)
+                self._route_loopback(ctr)
+            live = set(self._cookies.values())
+            for cookie in set(self.node.datapath.sandbox_dns()) - live:
+                self.node.datapath.delete_sandbox_dns(cookie)  # sandboxes gone while we were down
         self.server.start()
 
     def on_stopping(self) -> None:
@@ -111,13 +118,41 @@ class DnsService:
     def on_endpoint_added(self, ctr: Container, net: Network, ep: Endpoint) -> None:
         self.invalidate()
         resolvconf.write(self.node, ctr)
+        self._route_loopback(ctr)
 
     def on_endpoint_removed(self, ctr: Container, net: Network, ep: Endpoint) -> None:
         self.invalidate()
         resolvconf.write(self.node, ctr, without_endpoint=ep.id)
+        self._route_loopback(ctr, without_endpoint=ep.id)
 
     def on_container_changed(self, ctr: Container) -> None:
         self.invalidate()
+
+    def on_container_removed(self, ctr: Container) -> None:
+        self.invalidate()
+        if ctr.netns and not ctr.owns_no_netns_mode:
+            cookie = self._cookies.pop(ctr.netns, None)
+            if cookie is not None:
+                self.node.datapath.delete_sandbox_dns(cookie)
+
+    # 127.0.0.11 ---------------------------------------------------------------------------
+    def _route_loopback(self, ctr: Container, without_endpoint: str = "") -> None:
+        """Point the sandbox's 127.0.0.11:53 at its first user network's listener, or nowhere."""
+        if not ctr.netns or ctr.owns_no_netns_mode:
+            return
+        cookie = self._cookies.get(ctr.netns)
+        if cookie is None:
+            try:
+                cookie = cookie_of(f"/run/netns/{ctr.netns}")
+            except OSError:
+                return  # no sandbox (yet): the next sync writes it
+            self._cookies[ctr.netns] = cookie
+        server = resolvconf.embedded_nameserver(self.node, ctr, without_endpoint)
+        if server is None:
+            with contextlib.suppress(KeyError):
+                self.node.datapath.delete_sandbox_dns(cookie)
+        else:
+            self.node.datapath.set_sandbox_dns(cookie, server, self.server.port)
 
 
 def install(node: Node, port: int = 53) -> DnsService:
@@ -130,5 +165,5 @@ def install(node: Node, port: int = 53) -> DnsService:
     node.on("endpoint_added", service.on_endpoint_added)
     node.on("endpoint_removed", service.on_endpoint_removed)
     node.on("container_created", service.on_container_changed)
-    node.on("container_removed", service.on_container_changed)
+    node.on("container_removed", service.on_container_removed)
     return service

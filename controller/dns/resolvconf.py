@@ -1,10 +1,11 @@
 """A container's ``/etc/resolv.conf``: the embedded DNS while it is on a user-defined network.
 
 Docker writes ``nameserver 127.0.0.11`` plus ``options ndots:0`` for
-containers on user-defined networks, and the node's resolvers otherwise.
-Hawser's responder listens on the gateway of the container's first
-user-defined network instead; ``--dns`` servers become the responder's
-upstreams for that container, as with Docker.
+containers on user-defined networks, and the node's resolvers otherwise; so
+does Hawser. Its responder listens on the gateway of the container's first
+user-defined network, and the socket hooks send the sandbox's 127.0.0.11:53
+there (no process or rule inside the sandbox). ``--dns`` servers become the
+responder's upstreams for that container, as with Docker.
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ def embedded_nameserver(node: Node, ctr: Container, without_endpoint: str = "") 
     return None
 
 
-def embedded_text(nameserver: str) -> str:
+EMBEDDED_DNS = "127.0.0.11"  # Docker's address for its embedded DNS, in every sandbox
+
+
+def embedded_text() -> str:
     base = hostsfile.container_resolv(sandbox_files.node_resolv())
     options = list(base.options)
     if not any(o.startswith("ndots:") for o in options):
         options.insert(0, "ndots:0")
-    return hostsfile.render_resolv([nameserver], base.search, options)
+    return hostsfile.render_resolv([EMBEDDED_DNS], base.search, options)
 
 
 def text_for(node: Node, ctr: Container, without_endpoint: str = "") -> str:
-    server = embedded_nameserver(node, ctr, without_endpoint)
-    if server is None:
+    if embedded_nameserver(node, ctr, without_endpoint) is None:
         return sandbox_files.resolv_text(ctr.dns, None)
-    return embedded_text(server)
+    return embedded_text()
 
 
 def write(node: Node, ctr: Container, without_endpoint: str = "") -> None:

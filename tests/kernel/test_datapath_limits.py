@@ -113,30 +113,3 @@ def test_tables_smaller_than_the_flows_never_mistranslate(
     caps = {m["name"]: (m["entries"], m["capacity"]) for m in dp.maps()}
     assert caps["hawser_ct"][0] <= caps["hawser_ct"][1] == TABLE
     assert caps["hawser_nat"][0] <= caps["hawser_nat"][1] == TABLE
-
-
-def test_exhausted_masquerade_ports_are_a_counted_drop() -> None:
-    """Two source ports for masquerade, five flows to one server: three are refused, counted."""
-    topo = Topology()
-    ipr = dp = None
-    try:
-        topo.build()
-        dp, ipr = start_datapath(topo, snat_ports=(61000, 61001))
-        c = topo.add_container("172.20.0.2", 1)
-        dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)
-        topo.server(topo.ext, "udp", 9000)
-        out = subprocess.run(
-            [*ns_cmd(c.name), PY, "-c", MANY_FLOWS, EXT_IP, "9000", "5"],
-            capture_output=True, text=True, timeout=60, check=True,
-        )  # fmt: skip
-        result = json.loads(out.stdout)
-        assert result == {"good": 2, "wrong": 0, "lost": 3}
-        dropped = {(s["direction"], s["reason"]): s["packets"] for s in dp.stats()}
-        assert dropped[("from_container", "snat_no_port")] == 3
-        assert sorted(int(n["dport"]) for n in dp.nat()) == [61000, 61001]
-    finally:
-        if dp is not None:
-            dp.destroy()
-        if ipr is not None:
-            ipr.close()
-        topo.close()

@@ -297,7 +297,14 @@ def test_dns_names_aliases_short_id_hostname(node: Node) -> None:
     api = node.ip("api", "front")
     gateway = node.inspect("api")["NetworkSettings"]["Networks"]["front"]["Gateway"]
     resolv = node.exec("cli", "cat", "/etc/resolv.conf").stdout
-    assert f"nameserver {gateway}\n" in resolv and "ndots:0" in resolv
+    assert "nameserver 127.0.0.11\n" in resolv and "ndots:0" in resolv  # Docker's address
+    # 127.0.0.11 answers from inside the sandbox, UDP and TCP, and looks like itself to dig
+    for transport in ("+notcp", "+tcp"):
+        out = node.exec("cli", "dig", transport, "+time=2", "@127.0.0.11", "api").stdout
+        assert f"\t{api}\n" in out and "SERVER: 127.0.0.11#53" in out, out
+    # the responder itself is the network's gateway listener, the same answers
+    direct = node.exec("cli", "dig", "+short", "+time=2", f"@{gateway}", "api").stdout.split()
+    assert direct == [api]
     for name in ("api", "backend", cid[:12], "apihost", "api.front", "API"):
         assert node.getent("cli", name) == [api], name
     dig = node.exec("cli", "dig", "+short", "+tries=1", "+time=2", "backend").stdout.split()
@@ -333,10 +340,15 @@ def test_dns_same_alias_on_two_containers_answers_both(node: Node) -> None:
 def test_dns_connect_alias_disconnect_and_removal(node: Node) -> None:
     node.run("--name", "late", "sleep", "600")  # default bridge: the node's resolvers
     assert "ndots:0" not in node.exec("late", "cat", "/etc/resolv.conf").stdout
+    # and no embedded DNS at 127.0.0.11 (as in Docker); it appears with a user network
+    probe = ("dig", "+short", "+tries=1", "+time=1", "@127.0.0.11", "cli")
+    unanswered = node.exec("late", *probe, check=False)
+    assert unanswered.returncode == 9 and "127.0.0.11#53: connection refused" in unanswered.stdout
     node.hawser("network", "connect", "--alias", "cache", "front", "late")
     late = node.ip("late", "front")
     assert wait_for(lambda: node.getent("cli", "cache") == [late])
     assert node.getent("cli", "late") == [late]
+    assert node.exec("late", *probe).stdout.split() == [node.ip("cli", "front")]
     r = node.hawser("network", "connect", "--alias", "again", "front", "late", check=False)
     assert r.returncode != 0
     assert "endpoint with name late already exists in network front" in r.stderr
@@ -373,8 +385,8 @@ def test_dns_forwards_to_upstream_and_dns_flag_overrides(node: Node) -> None:
     nx = node.exec("cli", "dig", "+time=2", "nowhere.example").stdout
     assert "status: NXDOMAIN" in nx
     node.run("--name", "own", "--network", "front", "--dns", f"{node.prefix}.3", "sleep", "600")
-    gateway = node.inspect("own")["NetworkSettings"]["Networks"]["front"]["Gateway"]
-    assert f"nameserver {gateway}" in node.exec("own", "cat", "/etc/resolv.conf").stdout
+    # --dns on a user network: still 127.0.0.11 in resolv.conf, the flag is its upstream
+    assert "nameserver 127.0.0.11\n" in node.exec("own", "cat", "/etc/resolv.conf").stdout
     assert node.getent("own", "outside.example") == ["10.8.8.8"]
     assert node.getent("own", "cli") == [node.ip("cli", "front")]
     node.hawser("rm", "-f", "own")

@@ -1,0 +1,42 @@
+/* Local delivery: hand a translated packet straight to the endpoint that owns
+ * its destination, through the veth peer (a netns switch without a trip
+ * through the bridge), and turn a refused redirect into a counted drop. */
+#ifndef HAWSER_DELIVER_H
+#define HAWSER_DELIVER_H
+
+#include <uapi/linux/pkt_cls.h>
+#include "maps.h"
+#include "metrics.h"
+#include "rewrite.h"
+
+/* bpf_redirect* return TC_ACT_REDIRECT, or TC_ACT_SHOT when they refuse. */
+static __always_inline int hw_redirect_verdict(long rc)
+{
+    return rc == TC_ACT_SHOT ? -HW_DROP_REDIRECT : (int)rc;
+}
+
+/* Deliver p to the endpoint owning p->t.daddr. HW_MISS when the destination
+ * is not an endpoint of this node. */
+static __always_inline int hw_to_endpoint(struct __sk_buff *skb, struct hw_pkt *p)
+{
+    struct hw_endpoint *ep = hawser_endpoints.lookup(&p->t.daddr);
+    struct hw_network *net;
+    int ret;
+
+    if (!ep)
+        return HW_MISS;
+    if (!ep->ifindex)
+        return -HW_DROP_REDIRECT;
+    net = hawser_networks.lookup(&ep->network);
+    if (!net)
+        return -HW_DROP_NO_ENDPOINT;
+    ret = hw_set_macs(skb, ep->mac, net->bridge_mac);
+    if (ret < 0)
+        return ret;
+    ret = hw_redirect_verdict(bpf_redirect_peer(ep->ifindex, 0));
+    if (ret >= 0)
+        hw_ep_count(ep->ifindex, p->len, 0);
+    return ret;
+}
+
+#endif

@@ -1,0 +1,325 @@
+"""Masquerade source ports, the way the kernel's NAT picks them.
+
+- the container's own source port is kept whenever the translated tuple is unique;
+- a tuple held by a live flow (another container's, or a socket of the node itself) is never
+  taken: the flow gets another port from the pool, and both keep working;
+- a tuple whose TCP flow has closed is taken by a new SYN;
+- short connections do not exhaust the pool (the old collapse: closed flows held their port
+  for 10 s in a pool of 4,536, and every refused SYN cost the client a 1 s retransmission);
+- when the pool is really exhausted, the refusal is a counted drop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from controller.datapath import Datapath
+from tests.kernel.dp_topology import (
+    EXT_IP,
+    NODE_IP,
+    PY,
+    Container,
+    Topology,
+    ns_cmd,
+    start_datapath,
+)
+
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+
+POOL = (61000, 61001)  # a two-port pool makes exhaustion and remapping visible
+
+# One UDP or TCP exchange from a fixed source port; prints what the server saw and the echo.
+FROM_PORT = textwrap.dedent(
+    r"""
+    import json, socket, sys
+    proto, host, port, sport, payload = sys.argv[1:6]
+    hold = len(sys.argv) > 6  # keep a TCP connection open until stdin closes
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    s = socket.socket(socket.AF_INET, kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(sport)))
+    s.settimeout(3)
+    out = {}
+    try:
+        if proto == "tcp":
+            s.connect((host, int(port)))
+            s.sendall(payload.encode())
+            out["reply"] = json.loads(s.recv(65536).split(b"\n")[0])
+        else:
+            s.sendto(payload.encode(), (host, int(port)))
+            out["reply"] = json.loads(s.recv(65536))
+    except OSError as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    print(json.dumps(out), flush=True)
+    if hold and "reply" in out:
+        sys.stdin.read()
+        s.sendall(b"again")
+        print(json.dumps(json.loads(s.recv(65536).split(b"\n")[0])), flush=True)
+    s.close()
+    """
+)
+
+# A TCP echo server answering many connections at once (JSON: the peer it saw and the data).
+THREADED_ECHO = textwrap.dedent(
+    r"""
+    import json, socketserver, sys
+    class Echo(socketserver.BaseRequestHandler):
+        def handle(self):
+            while data := self.request.recv(65536):
+                reply = {"peer": list(self.client_address), "data": data.decode()}
+                self.request.sendall(json.dumps(reply).encode() + b"\n")
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    server = socketserver.ThreadingTCPServer(("0.0.0.0", int(sys.argv[1])), Echo)
+    print("READY", flush=True)
+    server.serve_forever()
+    """
+)
+
+# A server that answers and closes first (like nginx with Connection: close): the server keeps
+# TIME_WAIT, and every connection's tuple goes through SYN, FIN both ways, and is reused.
+CLOSE_FIRST_SERVER = textwrap.dedent(
+    r"""
+    import socket, sys
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(1024)
+    print("READY", flush=True)
+    while True:
+        c, _ = s.accept()
+        c.recv(100); c.sendall(b"ok"); c.close()
+    """
+)
+
+# n sequential connections to a close-first server; counts the ones that got their answer.
+SHORT_CONNECTIONS = textwrap.dedent(
+    r"""
+    import json, socket, sys
+    host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    ok = failed = 0
+    for _ in range(n):
+        try:
+            c = socket.create_connection((host, port), timeout=2)
+            c.sendall(b"GET"); data = c.recv(10); c.close()
+            ok += data == b"ok"
+        except OSError:
+            failed += 1
+    print(json.dumps({"ok": ok, "failed": failed}))
+    """
+)
+
+
+@pytest.fixture
+def world() -> Iterator[tuple[Topology, Datapath]]:
+    topo = Topology()
+    ipr = dp = None
+    try:
+        topo.build()
+        dp, ipr = start_datapath(topo, snat_ports=POOL)
+        topo.server(topo.ext, "udp", 9000)
+        _serve(topo, THREADED_ECHO, 9001)
+        yield topo, dp
+    finally:
+        if dp is not None:
+            dp.destroy()
+        if ipr is not None:
+            ipr.close()
+        topo.close()
+
+
+def _serve(topo: Topology, script: str, port: int) -> None:
+    server = subprocess.Popen(
+        [*ns_cmd(topo.ext), PY, "-c", script, str(port)], stdout=subprocess.PIPE, text=True
+    )
+    topo.procs.append(server)
+    assert server.stdout is not None and server.stdout.readline().strip() == "READY"
+
+
+def _container(topo: Topology, dp: Datapath, last_octet: int) -> Container:
+    c = topo.add_container(f"172.20.0.{last_octet}", 1)
+    dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)
+    return c
+
+
+def _exchange(ns: str, proto: str, port: int, sport: int, payload: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [*ns_cmd(ns), PY, "-c", FROM_PORT, proto, EXT_IP, str(port), str(sport), payload],
+        capture_output=True, text=True, timeout=20, check=True,
+    )  # fmt: skip
+    return dict(json.loads(out.stdout))
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def _drops(dp: Datapath) -> dict[str, int]:
+    return {s["reason"]: s["packets"] for s in dp.stats() if s["direction"] == "from_container"}
+
+
+def test_the_container_source_port_is_kept_when_the_tuple_is_unique(
+    world: tuple[Topology, Datapath],
+) -> None:
+    topo, dp = world
+    c = _container(topo, dp, 2)
+    for proto, port in (("udp", 9000), ("tcp", 9001)):
+        r = _exchange(c.name, proto, port, 40001, f"keep-{proto}")
+        assert r["reply"]["data"] == f"keep-{proto}"
+        assert r["reply"]["peer"] == [NODE_IP, 40001]  # outside the pool: kept, as the kernel does
+
+
+def test_a_live_tuple_is_never_shared_and_both_flows_work(
+    world: tuple[Topology, Datapath],
+) -> None:
+    """Two containers, same source port, same server: the second is remapped into the pool."""
+    topo, dp = world
+    a, b = _container(topo, dp, 2), _container(topo, dp, 3)
+    holder = subprocess.Popen(
+        [*ns_cmd(a.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "40002", "from-a", "hold"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        first = json.loads(holder.stdout.readline())
+        assert first["reply"] == {"peer": [NODE_IP, 40002], "data": "from-a"}
+        r = _exchange(b.name, "tcp", 9001, 40002, "from-b")
+        assert r["reply"]["data"] == "from-b"
+        assert r["reply"]["peer"][0] == NODE_IP
+        assert r["reply"]["peer"][1] in POOL  # not a's live tuple
+        holder.stdin.close()  # a's connection still answers a, on its own port
+        again = json.loads(holder.stdout.readline())
+        assert again == {"peer": [NODE_IP, 40002], "data": "again"}
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_tuple_held_by_a_node_socket_is_not_taken(world: tuple[Topology, Datapath]) -> None:
+    """The node's own UDP and TCP sockets keep their replies; the container is remapped."""
+    topo, dp = world
+    c = _container(topo, dp, 2)
+    udp = topo.socket_in(topo.node, socket.SOCK_DGRAM)
+    tcp = topo.socket_in(topo.node, socket.SOCK_STREAM)
+    try:
+        udp.settimeout(3)
+        udp.bind((NODE_IP, 40003))
+        udp.sendto(b"node-udp", (EXT_IP, 9000))
+        assert json.loads(udp.recv(4096))["data"] == "node-udp"
+        tcp.settimeout(3)
+        tcp.bind((NODE_IP, 40004))
+        tcp.connect((EXT_IP, 9001))
+        tcp.sendall(b"node-tcp")
+        assert json.loads(tcp.recv(4096).split(b"\n")[0])["data"] == "node-tcp"
+
+        for proto, port, sport in (("udp", 9000, 40003), ("tcp", 9001, 40004)):
+            r = _exchange(c.name, proto, port, sport, f"ctr-{proto}")
+            assert r["reply"]["data"] == f"ctr-{proto}"
+            assert r["reply"]["peer"][1] in POOL, r  # the node's tuple was left alone
+
+        udp.sendto(b"node-udp-2", (EXT_IP, 9000))
+        assert json.loads(udp.recv(4096))["data"] == "node-udp-2"
+        tcp.sendall(b"node-tcp-2")
+        assert json.loads(tcp.recv(4096).split(b"\n")[0])["data"] == "node-tcp-2"
+    finally:
+        udp.close()
+        tcp.close()
+
+
+def test_a_closed_tcp_tuple_is_taken_by_a_new_syn(world: tuple[Topology, Datapath]) -> None:
+    topo, dp = world
+    a, b = _container(topo, dp, 2), _container(topo, dp, 3)
+    r = _exchange(a.name, "tcp", 9001, 40005, "first")  # client closes after the echo
+    assert r["reply"]["peer"] == [NODE_IP, 40005]
+    wait_for(lambda: [n["state"] for n in dp.nat() if int(n["dport"]) == 40005] == ["closed"])
+    r = _exchange(b.name, "tcp", 9001, 40005, "second")
+    assert r["reply"] == {"peer": [NODE_IP, 40005], "data": "second"}  # same tuple, reused
+    owners = [n["to"] for n in dp.nat() if int(n["dport"]) == 40005]
+    assert owners == [f"{b.ip}:40005"]
+
+
+def test_short_connections_never_run_out_of_ports(world: tuple[Topology, Datapath]) -> None:
+    """More short connections than the old pool held, server closing first: all answered."""
+    topo, dp = world
+    c = _container(topo, dp, 2)
+    _serve(topo, CLOSE_FIRST_SERVER, 9002)
+    n = 6000  # the old pool had 4,536 ports, each held 10 s after its flow closed
+    out = subprocess.run(
+        [*ns_cmd(c.name), PY, "-c", SHORT_CONNECTIONS, EXT_IP, "9002", str(n)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert json.loads(out.stdout) == {"ok": n, "failed": 0}
+    drops = _drops(dp)
+    assert drops["snat_no_port"] == 0 and drops["ct_full"] == 0
+    assert drops["forwarded"] >= 5 * n  # SYN, request, ACK, FIN, ACK per connection went through
+
+
+def test_an_exhausted_pool_is_a_counted_drop(world: tuple[Topology, Datapath]) -> None:
+    """Six containers, one source port, one server: one keeps it, two get the pool, three fail."""
+    topo, dp = world
+    ctrs = [_container(topo, dp, 10 + i) for i in range(6)]
+    results = [_exchange(c.name, "udp", 9000, 40006, f"c{i}") for i, c in enumerate(ctrs)]
+    answered = [r["reply"]["peer"][1] for r in results if "reply" in r]
+    assert sorted(answered) == [40006, *POOL]
+    assert sum("error" in r for r in results) == 3
+    assert _drops(dp)["snat_no_port"] == 3
+    assert sorted(int(n["dport"]) for n in dp.nat()) == [40006, *POOL]
+
+
+def test_a_node_socket_opened_later_on_a_held_tuple_is_moved_to_another_port(
+    world: tuple[Topology, Datapath],
+) -> None:
+    """The node's kernel cannot see a container's mapping and may pick the same port for its
+    own socket; to-uplink moves that node flow to another port, and both flows keep their
+    replies. Control: a node socket on a free tuple keeps its port."""
+    topo, dp = world
+    c = _container(topo, dp, 2)
+    holder = subprocess.Popen(
+        [*ns_cmd(c.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "40020", "from-c", "hold"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    sockets: list[socket.socket] = []
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        assert json.loads(holder.stdout.readline())["reply"]["peer"] == [NODE_IP, 40020]
+        udp_first = _exchange(c.name, "udp", 9000, 40021, "ctr-udp")
+        assert udp_first["reply"]["peer"] == [NODE_IP, 40021]
+
+        def node_exchange(kind: int, sport: int, port: int, payload: bytes) -> list[Any]:
+            s = topo.socket_in(topo.node, kind)
+            sockets.append(s)
+            s.settimeout(3)
+            s.bind((NODE_IP, sport))
+            if kind == socket.SOCK_STREAM:
+                s.connect((EXT_IP, port))
+                s.sendall(payload)
+                reply = json.loads(s.recv(4096).split(b"\n")[0])
+            else:
+                s.sendto(payload, (EXT_IP, port))
+                reply = json.loads(s.recv(4096))
+            assert reply["data"] == payload.decode()
+            return list(reply["peer"])
+
+        assert node_exchange(socket.SOCK_STREAM, 40022, 9001, b"free") == [NODE_IP, 40022]
+        moved_tcp = node_exchange(socket.SOCK_STREAM, 40020, 9001, b"node-tcp")
+        moved_udp = node_exchange(socket.SOCK_DGRAM, 40021, 9000, b"node-udp")
+        assert moved_tcp[1] in POOL and moved_udp[1] in POOL
+        holder.stdin.close()  # the container's flow still gets its own replies
+        assert json.loads(holder.stdout.readline()) == {"peer": [NODE_IP, 40020], "data": "again"}
+        stats = {(s["direction"], s["reason"]): s["packets"] for s in dp.stats()}
+        assert stats[("to_uplink", "forwarded")] >= 2  # the moved flows' packets
+    finally:
+        for s in sockets:
+            s.close()
+        holder.kill()
+        holder.wait()

@@ -1,0 +1,404 @@
+"""The overlay datapath between two nodes: VXLAN set by BPF from the tunnel map, delivered
+by BPF on the receiving node with that node's policy, ARP answered locally, drops counted.
+
+    c1 (10.0.0.2) ── n1 ── ul ──┐                    ┌── ul ── n2 ── c2 (10.0.0.3)
+    c3 (10.0.1.2) ──┘   hwvx0    └── br (underlay ns) ┘    hwvx0  └── c4 (10.0.1.3)
+
+Two overlays: net 1 (VNI 256, 10.0.0.0/24) and net 2 (VNI 257, 10.0.1.0/24). The underlay is
+198.18.0.0/24 inside a netns of its own; the test also captures and injects VXLAN there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.kernel.dp_topology import PY, SERVER, sh
+
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+
+VXLAN_PORT = 4789
+UNDERLAY = {"n1": "198.18.0.1", "n2": "198.18.0.2"}
+INJECTOR = "198.18.0.9"
+NETS = {1: (256, "10.0.0", "ov1"), 2: (257, "10.0.1", "ov2")}
+OVERLAY_MTU = 1450
+
+
+def mac_of(ip: str) -> str:
+    return "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
+
+
+@dataclass
+class Ctr:
+    ns: str
+    ip: str
+    node: str
+    net: int
+    host_if: str = ""
+    ifindex: int = 0
+
+    @property
+    def mac(self) -> str:
+        return mac_of(self.ip)
+
+
+@dataclass
+class Overlay:
+    prefix: str = field(default_factory=lambda: "t-" + secrets.token_hex(3))
+    dps: dict[str, Any] = field(default_factory=dict)
+    iprs: dict[str, Any] = field(default_factory=dict)
+    ctrs: dict[str, Ctr] = field(default_factory=dict)
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def ns(self, role: str) -> str:
+        return f"{self.prefix}-{role}"
+
+    def run(self, role: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return sh("ip", "netns", "exec", self.ns(role), *cmd, check=check)
+
+    def build(self) -> None:
+        from pyroute2 import NetNS
+
+        from controller.datapath import Datapath, DatapathConfig, cookie_of
+
+        sh("ip", "netns", "add", self.ns("ul"))
+        self.run("ul", "ip", "link", "set", "lo", "up")
+        self.run("ul", "ip", "link", "add", "ulbr", "type", "bridge")
+        self.run("ul", "ip", "addr", "add", f"{INJECTOR}/24", "dev", "ulbr")
+        self.run("ul", "ip", "link", "set", "ulbr", "up")
+        for node, addr in UNDERLAY.items():
+            ns = self.ns(node)
+            sh("ip", "netns", "add", ns)
+            self.run(node, "ip", "link", "set", "lo", "up")
+            self.run(node, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            sh("ip", "-n", ns, "link", "add", "ul", "type", "veth", "peer", "name", f"p{node}",
+               "netns", self.ns("ul"))  # fmt: skip
+            self.run("ul", "ip", "link", "set", f"p{node}", "master", "ulbr", "up")
+            self.run(node, "ip", "addr", "add", f"{addr}/24", "dev", "ul")
+            self.run(node, "ip", "link", "set", "ul", "up")
+            self.run(node, "ip", "link", "add", "hwvx0", "type", "vxlan", "external",
+                     "dstport", str(VXLAN_PORT), "nolearning")  # fmt: skip
+            self.run(node, "ip", "link", "set", "hwvx0", "up")
+            for _vni, sub, br in NETS.values():
+                self.run(node, "ip", "link", "add", br, "type", "bridge")
+                self.run(node, "ip", "addr", "add", f"{sub}.1/24", "dev", br)
+                self.run(node, "ip", "link", "set", br, "up")
+            ipr = NetNS(ns)
+            self.iprs[node] = ipr
+            dp = Datapath(DatapathConfig(node=f"{self.prefix[2:]}{node}"), ipr)
+            self.dps[node] = dp
+            dp.start(cookie_of(f"/run/netns/{ns}"))
+            for key in NETS:
+                self.set_net(node, key, icc=True)
+            dp.attach_tunnel_device(self.ifindex(node, "hwvx0"))
+        for name, ip, node, net in (
+            ("c1", "10.0.0.2", "n1", 1),
+            ("c2", "10.0.0.3", "n2", 1),
+            ("c3", "10.0.1.2", "n1", 2),
+            ("c4", "10.0.1.3", "n2", 2),
+        ):
+            self.add_ctr(name, ip, node, net)
+        for c in self.ctrs.values():  # every node knows the other node's endpoints
+            for node, dp in self.dps.items():
+                if node != c.node:
+                    dp.set_tunnel_endpoint(c.ip, UNDERLAY[c.node], NETS[c.net][0], c.mac)
+
+    def set_net(self, node: str, key: int, *, icc: bool) -> None:
+        vni, sub, br = NETS[key]
+        self.dps[node].set_network(
+            key, f"{sub}.0/24", f"{sub}.1", self.mac(node, br), icc=icc, masquerade=False,
+            internal=False, snat_ip=None, vni=vni, mtu=OVERLAY_MTU,
+        )  # fmt: skip
+
+    def ifindex(self, node: str, dev: str) -> int:
+        out = sh("ip", "-n", self.ns(node), "-j", "link", "show", dev).stdout
+        return int(json.loads(out)[0]["ifindex"])
+
+    def mac(self, node: str, dev: str) -> str:
+        out = sh("ip", "-n", self.ns(node), "-j", "link", "show", dev).stdout
+        return str(json.loads(out)[0]["address"])
+
+    def add_ctr(self, name: str, ip: str, node: str, net: int) -> None:
+        c = Ctr(self.ns(name), ip, node, net, host_if=f"v{name}")
+        sh("ip", "netns", "add", c.ns)
+        sh("ip", "-n", c.ns, "link", "set", "lo", "up")
+        sh("ip", "-n", self.ns(node), "link", "add", c.host_if, "type", "veth", "peer", "name",
+           "eth0", "netns", c.ns)  # fmt: skip
+        self.run(node, "ip", "link", "set", c.host_if, "master", NETS[net][2], "up")
+        sh("ip", "-n", c.ns, "link", "set", "eth0", "address", c.mac, "mtu", str(OVERLAY_MTU))
+        sh("ip", "-n", c.ns, "addr", "add", f"{ip}/24", "dev", "eth0")
+        sh("ip", "-n", c.ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", c.ns, "route", "add", "default", "via", f"{NETS[net][1]}.1")
+        c.ifindex = self.ifindex(node, c.host_if)
+        self.dps[node].attach_endpoint(c.ifindex, c.ip, c.mac, net)
+        self.ctrs[name] = c
+
+    def in_ctr(self, name: str, *cmd: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", self.ctrs[name].ns, *cmd],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+
+    def ping(self, src: str, dst_ip: str, size: int = 56) -> bool:
+        r = self.in_ctr(src, "ping", "-c1", "-W1", "-M", "do", "-s", str(size), dst_ip)
+        return r.returncode == 0
+
+    def server(self, name: str, proto: str, port: int) -> None:
+        p = subprocess.Popen(
+            ["ip", "netns", "exec", self.ctrs[name].ns, PY, "-c", SERVER, proto, str(port)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.procs.append(p)
+        assert p.stdout is not None and p.stdout.readline().strip() == "READY"
+
+    def stats(self, node: str) -> dict[tuple[str, str], int]:
+        return {(s["direction"], s["reason"]): s["packets"] for s in self.dps[node].stats()}
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
+        for dp in self.dps.values():
+            dp.destroy()
+        for ipr in self.iprs.values():
+            ipr.close()
+        for role in [*self.ctrs, "n1", "n2", "ul"]:
+            sh("ip", "netns", "del", self.ns(role), check=False)
+
+
+@pytest.fixture(scope="module")
+def ov() -> Iterator[Overlay]:
+    o = Overlay()
+    try:
+        o.build()
+        yield o
+    finally:
+        o.close()
+
+
+CLIENT = """
+import json, socket, sys
+proto, host, port, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+if proto == "tcp":
+    s = socket.create_connection((host, port), timeout=3); s.sendall(payload.encode())
+    buf, data, peer = b"", "", None
+    while len(data) < len(payload):  # the server echoes each segment it reads as one line
+        while b"\\n" not in buf:
+            buf += s.recv(65536)
+        line, buf = buf.split(b"\\n", 1)
+        part = json.loads(line); peer = part["peer"]; data += part["data"]
+    print(json.dumps({"peer": peer, "data": data}))
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+    s.sendto(payload.encode(), (host, port)); print(s.recv(65536).decode())
+"""
+
+
+def exchange(ov: Overlay, src: str, proto: str, dst_ip: str, port: int, payload: str) -> Any:
+    r = ov.in_ctr(src, PY, "-c", CLIENT, proto, dst_ip, str(port), payload)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+CAPTURE = """
+import json, select, socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(3)); s.bind(("pn1", 0))
+print("READY", flush=True)
+frames = []
+while True:
+    ready, _, _ = select.select([s, sys.stdin], [], [])
+    if s in ready:
+        frames.append(s.recv(65535).hex())
+    if sys.stdin in ready and not sys.stdin.readline():
+        break
+s.setblocking(False)
+while True:
+    try:
+        frames.append(s.recv(65535).hex())
+    except BlockingIOError:
+        break
+print(json.dumps(frames))
+"""
+
+
+class Capture:
+    """Frames on n1's port of the underlay bridge, both ways (AF_PACKET in the underlay netns)."""
+
+    def __init__(self, ov: Overlay) -> None:
+        self._proc = subprocess.Popen(
+            ["ip", "netns", "exec", ov.ns("ul"), PY, "-c", CAPTURE],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self._proc.stdout is not None
+        assert self._proc.stdout.readline().strip() == "READY"
+
+    def stop(self) -> list[bytes]:
+        out, _ = self._proc.communicate("", timeout=20)
+        return [bytes.fromhex(f) for f in json.loads(out)]
+
+
+def parse_vxlan(frame: bytes) -> tuple[int, bytes] | None:
+    """(vni, inner frame) of an IPv4/UDP/4789 frame, else None."""
+    if len(frame) < 14 + 20 + 8 + 8 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+        return None
+    ihl = (frame[14] & 0x0F) * 4
+    udp = 14 + ihl
+    if struct.unpack("!H", frame[udp + 2 : udp + 4])[0] != VXLAN_PORT:
+        return None
+    vx = udp + 8
+    return struct.unpack("!I", frame[vx + 4 : vx + 8])[0] >> 8, frame[vx + 8 :]
+
+
+def test_containers_on_two_nodes_talk_through_the_tunnel(ov: Overlay) -> None:
+    ov.server("c2", "tcp", 7000)
+    ov.server("c2", "udp", 7001)
+    ov.server("c1", "udp", 7002)
+    cap = Capture(ov)
+    try:
+        assert ov.ping("c1", "10.0.0.3")
+        bulk = "x" * 60000
+        tcp = exchange(ov, "c1", "tcp", "10.0.0.3", 7000, bulk)
+        assert tcp["peer"][0] == "10.0.0.2" and tcp["data"] == bulk
+        udp = exchange(ov, "c1", "udp", "10.0.0.3", 7001, "to-c2")
+        assert udp == {"peer": [udp["peer"][0], udp["peer"][1]], "data": "to-c2"}
+        assert udp["peer"][0] == "10.0.0.2"
+        back = exchange(ov, "c2", "udp", "10.0.0.2", 7002, "to-c1")
+        assert back["data"] == "to-c1" and back["peer"][0] == "10.0.0.3"
+    finally:
+        frames = cap.stop()
+    tunnelled = [v for v in map(parse_vxlan, frames) if v is not None]
+    assert tunnelled and {vni for vni, _ in tunnelled} == {256}
+    # nothing between the containers crossed the underlay outside the tunnel (no ARP either)
+    container_ips = {socket.inet_aton(c.ip) for c in ov.ctrs.values()}
+    for frame in frames:
+        if parse_vxlan(frame) is None:
+            assert frame[12:14] != b"\x08\x06" or frame[38:42] not in container_ips
+            assert frame[12:14] != b"\x08\x00" or frame[26:30] not in container_ips
+    # ARP for the remote endpoint was answered locally, with its MAC
+    neigh = ov.in_ctr("c1", "ip", "-j", "neigh", "show", "10.0.0.3").stdout
+    assert json.loads(neigh)[0]["lladdr"] == mac_of("10.0.0.3")
+    per_node = {s["node"]: s for s in ov.dps["n1"].tunnel_stats()}
+    # the bulk data crossed the tunnel both ways, counted per remote node
+    assert per_node[UNDERLAY["n2"]]["tx_bytes"] > len(bulk)
+    assert per_node[UNDERLAY["n2"]]["rx_bytes"] > len(bulk)
+    assert ov.stats("n1")[("from_container", "mtu")] == 0
+
+
+def test_two_overlays_are_isolated(ov: Overlay) -> None:
+    assert ov.ping("c3", "10.0.1.3")  # positive: within net 2, across nodes
+    before = ov.stats("n1")[("from_container", "isolation")]
+    assert not ov.ping("c3", "10.0.0.3")  # net 2 -> net 1's remote endpoint
+    assert ov.stats("n1")[("from_container", "isolation")] > before
+
+
+def test_mtu_and_missing_tunnel_entries_are_counted_drops(ov: Overlay) -> None:
+    c1 = ov.ctrs["c1"]
+    assert ov.ping("c1", "10.0.0.3", size=OVERLAY_MTU - 28)  # exactly the overlay MTU
+    sh("ip", "-n", c1.ns, "link", "set", "eth0", "mtu", "1500")
+    try:
+        before = ov.stats("n1")[("from_container", "mtu")]
+        assert not ov.ping("c1", "10.0.0.3", size=OVERLAY_MTU - 27)
+        assert ov.stats("n1")[("from_container", "mtu")] > before
+    finally:
+        sh("ip", "-n", c1.ns, "link", "set", "eth0", "mtu", str(OVERLAY_MTU))
+    c2 = ov.ctrs["c2"]
+    ov.dps["n1"].delete_tunnel_endpoint(c2.ip)
+    try:
+        before = ov.stats("n1")[("from_container", "no_tunnel")]
+        assert not ov.ping("c1", "10.0.0.3")
+        assert ov.stats("n1")[("from_container", "no_tunnel")] > before
+    finally:
+        ov.dps["n1"].set_tunnel_endpoint(c2.ip, UNDERLAY["n2"], 256, c2.mac)
+    assert ov.ping("c1", "10.0.0.3")
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _inner_udp(src: str, dst: str, dport: int, payload: bytes) -> bytes:
+    udp_len = 8 + len(payload)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 1, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))  # fmt: skip
+    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    udp = struct.pack("!HHHH", 40000, dport, udp_len, 0) + payload  # checksum 0: none
+    eth = bytes.fromhex(mac_of(dst).replace(":", "")) + bytes.fromhex(
+        mac_of(src).replace(":", "")
+    ) + b"\x08\x00"  # fmt: skip
+    return eth + ip + udp
+
+
+def _inject(ov: Overlay, vni: int, inner: bytes) -> None:
+    """A VXLAN packet to n2 from the underlay: as if a node that ignores policy sent it."""
+    vx = struct.pack("!II", 0x08000000, vni << 8) + inner
+    script = (
+        "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+        f"s.sendto(bytes.fromhex(sys.argv[1]), ({UNDERLAY['n2']!r}, {VXLAN_PORT}))"
+    )
+    ov.run("ul", PY, "-c", script, vx.hex())
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 3) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_the_receiving_node_enforces_vni_membership_and_icc(ov: Overlay) -> None:
+    """Packets injected on the underlay bypass the sender's checks: n2 alone decides."""
+    sink = subprocess.Popen(
+        ["ip", "netns", "exec", ov.ctrs["c2"].ns, PY, "-u", "-c",
+         "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+         "s.bind(('0.0.0.0', 7100)); print('READY', flush=True)\n"
+         "while True: print(s.recv(100).decode(), flush=True)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    ov.procs.append(sink)
+    assert sink.stdout is not None and sink.stdout.readline().strip() == "READY"
+    got: list[str] = []
+    threading.Thread(target=lambda: got.extend(iter(sink.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+
+    def delivered(tag: str) -> bool:
+        return _wait(lambda: any(tag in line for line in got), 2)
+
+    _inject(ov, 256, _inner_udp("10.0.0.2", "10.0.0.3", 7100, b"member"))
+    assert delivered("member")  # positive: right VNI, a member's address
+    before = ov.stats("n2")
+    _inject(ov, 257, _inner_udp("10.0.0.2", "10.0.0.3", 7100, b"wrong-vni"))
+    _inject(ov, 256, _inner_udp("10.0.1.2", "10.0.0.3", 7100, b"other-net"))
+    after = ov.stats("n2")
+    assert after[("from_tunnel", "vni")] == before[("from_tunnel", "vni")] + 1
+    assert after[("from_tunnel", "isolation")] == before[("from_tunnel", "isolation")] + 1
+
+    ov.set_net("n2", 1, icc=False)  # only n2: the sender still lets everything through
+    try:
+        _inject(ov, 256, _inner_udp("10.0.0.2", "10.0.0.3", 7100, b"icc-off"))
+        assert _wait(
+            lambda: ov.stats("n2")[("from_tunnel", "icc")] == after[("from_tunnel", "icc")] + 1
+        )
+        ov.dps["n2"].allow("10.0.0.2", "10.0.0.3", "udp", 7100)
+        _inject(ov, 256, _inner_udp("10.0.0.2", "10.0.0.3", 7100, b"allowed"))
+        assert delivered("allowed")
+    finally:
+        ov.dps["n2"].disallow("10.0.0.2", "10.0.0.3", "udp", 7100)
+        ov.set_net("n2", 1, icc=True)
+    assert not any(tag in " ".join(got) for tag in ("wrong-vni", "other-net", "icc-off"))
