@@ -55,6 +55,11 @@ def _timeout_ns(proto: int, state: int) -> int:
     return c("HW_TIMEOUT_OTHER")
 
 
+def _scalar(key: Any) -> int:
+    """A scalar map key: batch lookups give plain ints, per-key iteration ctypes values."""
+    return int(getattr(key, "value", key))
+
+
 def _entries(table: Any) -> Any:
     """(key, value) pairs in a few syscalls (BPF_MAP_LOOKUP_BATCH), falling back per key."""
     try:
@@ -270,7 +275,7 @@ class Datapath:
     def sandbox_dns(self) -> dict[int, str]:
         """netns cookie -> address:port of its embedded DNS."""
         return {
-            k.value: f"{u32_ip(v.addr)}:{u16_port(v.port)}"
+            _scalar(k): f"{u32_ip(v.addr)}:{u16_port(v.port)}"
             for k, v in _entries(self._t("hawser_sandbox_dns"))
         }
 
@@ -304,7 +309,7 @@ class Datapath:
     def tunnel(self) -> list[dict[str, Any]]:
         return [
             {
-                "ip": u32_ip(k.value),
+                "ip": u32_ip(_scalar(k)),
                 "node": u32_ip(v.node_ip),
                 "vni": v.vni,
                 "mac": codec.bytes_mac(v.mac),

@@ -288,6 +288,9 @@ def test_containers_on_two_nodes_talk_through_the_tunnel(ov: Overlay) -> None:
     # ARP for the remote endpoint was answered locally, with its MAC
     neigh = ov.in_ctr("c1", "ip", "-j", "neigh", "show", "10.0.0.3").stdout
     assert json.loads(neigh)[0]["lladdr"] == mac_of("10.0.0.3")
+    remote = {e["ip"]: e for e in ov.dps["n1"].tunnel()}
+    assert remote["10.0.0.3"] == {"ip": "10.0.0.3", "node": UNDERLAY["n2"], "vni": 256,
+                                  "mac": mac_of("10.0.0.3")}  # fmt: skip
     per_node = {s["node"]: s for s in ov.dps["n1"].tunnel_stats()}
     # the bulk data crossed the tunnel both ways, counted per remote node
     assert per_node[UNDERLAY["n2"]]["tx_bytes"] > len(bulk)
