@@ -292,6 +292,7 @@ def prose(rows: list[Row]) -> list[str]:
             lines.append(f"  - iptables with N other published ports: {steps} {metrics[0]}")
         for name, text in why.items():
             lines.append(f"  - Why Hawser can beat {name}: {text}.")
+    lines += _control_prose(rows)
     for r in rows:
         if not r.sustained or not r.measured or not r.intervals:
             continue
@@ -313,4 +314,49 @@ def prose(rows: list[Row]) -> list[str]:
         if r.values.get("errors"):
             drops += f"; {int(sum(r.values['errors'])):,} failed connections"
         lines.append(f"- **{r.scenario} {r.case_label}**, {r.config}: {trend}{drops}.")
+    return lines
+
+
+def _control_prose(rows: list[Row]) -> list[str]:
+    lines = []
+    ranges = sorted(
+        (
+            r
+            for r in rows
+            if r.scenario == "S6" and r.kind == "hawser" and not r.case and r.measured
+        ),
+        key=lambda r: r.n,
+    )
+    docker = next(
+        (r for r in rows if r.scenario == "S6" and r.kind == "docker" and r.measured), None
+    )
+    if ranges:
+        parts = [f"{r.n:,} ports {_ci_text(r, 'wall_s')} s" for r in ranges]
+        text = "- **S6**: Hawser publishes " + ", ".join(parts)
+        if docker is not None:
+            text += f"; Docker's way takes {_ci_text(docker, 'wall_s')} s for {docker.n:,} ports"
+        base, base_t = ranges[0], ranges[0].median("wall_s")
+        growth = [
+            f"{r.n // base.n}× the ports take {t / base_t:.1f}× the time"
+            for r in ranges[1:]
+            if (t := r.median("wall_s")) is not None and base_t
+        ]
+        if growth:
+            text += " (" + "; ".join(growth) + ": linear would be the same factor)"
+        lines.append(text + ".")
+    conflicts = [r for r in rows if r.scenario == "S6" and r.case.startswith("conflict")]
+    if conflicts and all(r.measured for r in conflicts):
+        parts = [f"{r.case.split('-')[1]} {_ci_text(r, 'conflict_s')} s" for r in conflicts]
+        lines.append(
+            f"  - Refusing a {conflicts[0].n:,}-port range that conflicts at its "
+            + ", ".join(parts)
+            + " (nothing changed after any refusal)."
+        )
+    s7 = next((r for r in rows if r.scenario == "S7" and r.measured), None)
+    if s7 is not None:
+        lines.append(
+            f"- **S7**: {s7.config}: p50 {_ci_text(s7, 'p50_ms')} ms, p95 "
+            f"{_ci_text(s7, 'p95_ms')} ms per container; `hawser run` from the shell "
+            f"{_ci_text(s7, 'cli_run_ms')} ms."
+        )
     return lines

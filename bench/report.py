@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import analysis
-from bench.results import METRICS, REFERENCES, TITLES, Row
+from bench.results import METRICS, REFERENCES, TITLES, Row, ratio
 
 FIGURES_MARK = "<!-- figures:"
 
@@ -23,6 +23,8 @@ FIGURES_MARK = "<!-- figures:"
 def _fmt(v: float | None) -> str:
     if v is None:
         return "—"
+    if float(v).is_integer():
+        return f"{int(v):,}"
     if abs(v) >= 1000:
         return f"{v:,.0f}"
     if abs(v) >= 10:
@@ -43,6 +45,14 @@ def _why_not(row: Row) -> str:
         more = f" (+{len(row.problems) - 1} more)" if len(row.problems) > 1 else ""
         return f"**INVALID**: {row.problems[0]}{more}"
     return row.note or "no runs"
+
+
+def _worth(row: Row, metric: str) -> bool:
+    """Extra figures under a table: drop counters always, other counts only when not zero."""
+    vals = row.values.get(metric)
+    if not vals or not row.measured:
+        return False
+    return metric in ("snat_no_port", "ct_full") or any(vals)
 
 
 def _short_table(rows: list[Row], sc: str) -> list[str]:
@@ -72,11 +82,11 @@ def _short_table(rows: list[Row], sc: str) -> list[str]:
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     lines.append("")
     for r in mine:
-        more = [f"{m} {_cell(r, m)}" for m in others if m in r.values and r.measured]
+        more = [f"{m} {_cell(r, m)}" for m in others if _worth(r, m)]
         if more:
             case = f" ({r.case_label})" if r.case_label else ""
             lines.append(f"- {r.config}{case}: " + ", ".join(more))
-    if any(m in r.values for r in mine for m in others):
+    if any(_worth(r, m) for r in mine for m in others):
         lines.append("")
     return lines
 
@@ -112,14 +122,14 @@ def _sustained_table(rows: list[Row]) -> list[str]:
 
 
 def _control_table(rows: list[Row], sc: str) -> list[str]:
-    mine = [r for r in rows if r.scenario == sc]
+    mine = [r for r in rows if r.scenario == sc and not r.case.startswith("conflict")]
     if not mine:
         return []
-    present = [m for m in METRICS[sc] if any(m in r.values for r in mine)]
+    present = [m for m in METRICS[sc] if m != "conflict_s" and any(m in r.values for r in mine)]
     shown, others = present[:4], present[4:]
     head = ["configuration", "runs", *[f"{m} median [95% CI]" for m in shown]]
     if sc == "S6":
-        head.append("wall_s ×docker")
+        head.append("wall_s ×docker (lower is faster)")
     lines = [f"### {TITLES[sc]}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in mine:
         if not r.measured:
@@ -127,8 +137,13 @@ def _control_table(rows: list[Row], sc: str) -> list[str]:
         else:
             cells = [r.config, str(r.runs), *[_cell(r, m) for m in shown]]
             if sc == "S6":
+                ci = ratio(rows, r, "wall_s", "docker") if r.kind == "hawser" else None
                 cells.append(
-                    analysis.view(rows, r, "wall_s", "docker").text if r.kind == "hawser" else "1×"
+                    f"{ci[0]:.2g}× [{ci[1]:.2g}–{ci[2]:.2g}]"
+                    if ci
+                    else "1×"
+                    if r.kind == "docker"
+                    else "—"
                 )
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     lines.append("")
@@ -137,6 +152,19 @@ def _control_table(rows: list[Row], sc: str) -> list[str]:
         if more:
             lines.append(f"- {r.config}: " + ", ".join(more))
     if any(m in r.values for r in mine for m in others):
+        lines.append("")
+    conflicts = [r for r in rows if r.scenario == sc and r.case.startswith("conflict")]
+    if conflicts:
+        lines += [
+            "Refusing a range that conflicts with a published port (each refusal is checked to "
+            "leave containers, datapath ports and endpoints, and sandboxes unchanged):",
+            "",
+            "| configuration | runs | conflict_s median [95% CI] |",
+            "|---|---|---|",
+        ]
+        for r in conflicts:
+            shown_cell = _cell(r, "conflict_s") if r.measured else _why_not(r)
+            lines.append(f"| {r.config} | {r.runs} | {shown_cell} |")
         lines.append("")
     return lines
 

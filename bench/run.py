@@ -13,6 +13,7 @@ root cgroup, a netns, a pin or a state folder left, or a daemon that needed SIGK
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import signal
@@ -211,7 +212,8 @@ def write_outputs(rows: list[Row], meta: dict[str, Any], to_repo: bool, preview:
     """BENCHMARKS.md and bench/plots/ (to_repo), else a preview next to the raw results."""
     sizes = tuple(int(n) for n in meta.get("s6_sizes", MODES[meta["mode"]][1].range_sizes))
     md_path = REPO / "BENCHMARKS.md"
-    old = md_path.read_text() if md_path.exists() else None
+    # Only a full run is compared with the report it replaces (quick figures are not comparable).
+    old = md_path.read_text() if md_path.exists() and meta["mode"] == "full" else None
     if to_repo:
         report.plots(rows, HERE / "plots")
         md_path.write_text(report.markdown(rows, meta, old, sizes))
@@ -241,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--render", type=Path, help="rebuild the report from a bench/results/*.json")
     ap.add_argument("--scenario", default=",".join(ALL), help="comma list, e.g. S1,S2")
     ap.add_argument("--runs", type=int, help="runs per figure (default 5)")
+    ap.add_argument("--sustained", type=float, help="seconds of each sustained run (default 60)")
     ap.add_argument(
         "--report",
         action=argparse.BooleanOptionalAction,
@@ -257,14 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown scenario(s): {', '.join(unknown)} (known: {', '.join(ALL)})")
     params, cp = MODES[mode]
     if args.runs:
-        params = Params(
-            params.seconds,
-            params.iperf_seconds,
-            args.runs,
-            params.sustained_seconds,
-            params.interval,
-        )
-        cp = control.ControlParams(cp.range_sizes, cp.containers, args.runs, cp.docker_runs)
+        params = dataclasses.replace(params, runs=args.runs)
+        cp = dataclasses.replace(cp, runs=args.runs)
+    if args.sustained:
+        params = dataclasses.replace(params, sustained_seconds=args.sustained)
     write_report = args.report if args.report is not None else mode == "full"
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

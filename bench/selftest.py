@@ -64,7 +64,10 @@ def _misroutes() -> list[Misroute]:
             "S3",
             "the load sent to the limit pair instead of the published port",
             lambda vs: _override(
-                vs["hawser"], ext_client=vs["limit"].ext_client, published=vs["limit"].published
+                vs["hawser"],
+                ext_client=vs["limit"].ext_client,
+                published=vs["limit"].published,
+                sources=vs["limit"].sources,
             ),
         ),
         (
