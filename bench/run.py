@@ -1,8 +1,8 @@
 """Hawser benchmarks — Hawser against the limit, Docker's routed path, Docker's iptables layout
 and docker-proxy, every run checked for the path it claims.
 
-    .venv/bin/python bench/run.py --quick   # validation run (~10 min), results in bench/results/
-    .venv/bin/python bench/run.py --full    # ~30 min, writes BENCHMARKS.md + bench/plots/
+    .venv/bin/python bench/run.py --quick   # validation run (~5 min), results in bench/results/
+    .venv/bin/python bench/run.py --full    # ~26 min, writes BENCHMARKS.md + bench/plots/
     .venv/bin/python bench/run.py --full --scenario S2,S3
 
 Every netns is named t-bench-<run>-<role> and removed at the end, also on Ctrl-C or failure.
@@ -238,8 +238,8 @@ def render(path: Path, to_repo: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--quick", action="store_true", help="validation run, about 10 minutes")
-    g.add_argument("--full", action="store_true", help="full run, about 30 minutes")
+    g.add_argument("--quick", action="store_true", help="validation run, about 5 minutes")
+    g.add_argument("--full", action="store_true", help="full run, about 26 minutes")
     g.add_argument("--render", type=Path, help="rebuild the report from a bench/results/*.json")
     ap.add_argument("--scenario", default=",".join(ALL), help="comma list, e.g. S1,S2")
     ap.add_argument("--runs", type=int, help="runs per figure (default 5)")
