@@ -52,10 +52,10 @@ fmt: install ## rewrite Python and C sources in the project style
 	$(RUFF) format .
 	@if [ -n "$(C_SOURCES)" ]; then clang-format -i $(C_SOURCES); fi
 
-bench: install-bench ## full benchmark run (writes results under bench/)
+bench: install-bench ## full benchmark run, ~26 min on a quiet machine (writes BENCHMARKS.md, bench/plots/)
 	$(PY) bench/run.py --full
 
-bench-quick: install-bench ## short benchmark run
+bench-quick: install-bench ## validation run, ~5 min (results and a report preview under bench/results/)
 	$(PY) bench/run.py --quick
 
 clean: ## sweep test leftovers: t-*/hw-* netns, Hawser links, bpffs pins, test processes

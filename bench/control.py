@@ -1,25 +1,42 @@
-"""Control-plane measurements: S6 (publish a 1,000-port range) and S7 (create 200 containers)."""
+"""Control-plane measurements: S6 (publish port ranges; a conflicting range) and S7 (create 200
+containers).
+
+S6 compares Docker 20.10's way (an iptables exec per rule and one docker-proxy per port) with
+Hawser at the first range size, then measures Hawser alone at the larger sizes (10,000 and 30,000
+ports in --full) and the time to refuse a range that conflicts with a port already published at
+its first, middle or last port — with a check that the refusal changed nothing (containers,
+datapath port entries, sandboxes). Hawser's ranges start at 1100, below the node's ephemeral
+range, so that none of the daemon's own sockets holds a port of them.
+"""
 
 from __future__ import annotations
 
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from bench import docker_proxy
 from bench.hawser_driver import HawserNode
 from bench.iptables_layout import Published, docker_commands, ruleset
-from bench.proc import in_ns, pss_kib, rss_kib, sh, stop
+from bench.proc import descendants, in_ns, pss_kib, rss_kib, sh, stop
 from bench.topology import SRV_IP, UPLINK, BaselineNode, Link
 
-RANGE_START = 20000
+RANGE_START = 20000  # Docker's way
+HW_RANGE_START = 1100
+POSITIONS = ("first", "middle", "last")
 
 
 @dataclass(frozen=True)
 class ControlParams:
-    range_ports: int  # S6 range length (1,000 in --full)
+    range_sizes: tuple[int, ...]  # S6 Hawser ranges; the first is also measured Docker's way
     containers: int  # S7 containers per run (200 in --full)
     runs: int
+    docker_runs: int  # S6 Docker's way (about 50 s per run at 1,000 ports)
+
+    @property
+    def range_ports(self) -> int:
+        return self.range_sizes[0]
 
 
 def s6_docker(p: ControlParams, run: int) -> dict[str, float]:
@@ -61,19 +78,14 @@ def s6_docker(p: ControlParams, run: int) -> dict[str, float]:
         topo.destroy()
 
 
-def s6_hawser(hw: HawserNode, p: ControlParams, run: int) -> dict[str, float]:
+def s6_hawser(hw: HawserNode, size: int, run: int) -> dict[str, float]:
     """`run -p A-B:A-B` of a sandbox through the API; compared with the same run without -p."""
-    from bench.proc import descendants
-
-    base = f"s6r{run}"
+    base = f"s6r{size}x{run}"
     procs0 = len(descendants(hw.pid))
     t_plain = hw.create_api({"Name": f"{base}p", "Detach": True})
     procs1 = len(descendants(hw.pid))
     rss0 = hw.rss_kib()
-    end = RANGE_START + p.range_ports - 1
-    t_range = hw.create_api(
-        {"Name": base, "Detach": True, "Publish": [f"{RANGE_START}-{end}:{RANGE_START}-{end}"]}
-    )
+    t_range = hw.create_api({"Name": base, "Detach": True, "Publish": [_range(size)]})
     procs2 = len(descendants(hw.pid))
     rss1 = hw.rss_kib()
     hw.rm(base)
@@ -84,6 +96,63 @@ def s6_hawser(hw: HawserNode, p: ControlParams, run: int) -> dict[str, float]:
         "extra_mem_mib": (rss1 - rss0) / 1024,
         "processes": float((procs2 - procs1) - (procs1 - procs0)),
     }
+
+
+def _range(size: int) -> str:
+    end = HW_RANGE_START + size - 1
+    return f"{HW_RANGE_START}-{end}:{HW_RANGE_START}-{end}"
+
+
+def conflict_port(size: int, position: str) -> int:
+    offset = {"first": 0, "middle": size // 2, "last": size - 1}[position]
+    return HW_RANGE_START + offset
+
+
+def _state(hw: HawserNode) -> dict[str, Any]:
+    """What a refused create must leave unchanged."""
+    return {
+        "containers": sorted(c["Id"] for c in hw.get("/v1/containers?all=1")),
+        "ports": sorted(
+            (r["proto"], r["host_ip"], int(r["host_port"])) for r in hw.get("/v1/bpf/ports")
+        ),
+        "endpoints": sorted(r["ip"] for r in hw.get("/v1/bpf/endpoints")),
+        "netns": sorted(
+            line.split()[0]
+            for line in sh(["ip", "netns", "list"], check=False).splitlines()
+            if line.startswith(f"hw-{hw.name}-")
+        ),
+    }
+
+
+def s6_conflict(
+    hw: HawserNode, size: int, position: str, run: int
+) -> tuple[dict[str, float], list[str]]:
+    """Time until a range conflicting at `position` is refused; problems if anything changed.
+
+    A small container publishes the one port the range will hit, first; it is removed after.
+    """
+    port = conflict_port(size, position)
+    name = f"cf{position}{run}"
+    holder = f"hold{position}{run}"
+    hw.create_api({"Name": holder, "Detach": True, "Publish": [f"{port}:80"]})
+    before = _state(hw)
+    t0 = time.perf_counter()
+    status, reply = hw.api(
+        "POST", "/v1/containers", {"Name": name, "Detach": True, "Publish": [_range(size)]}
+    )
+    took = time.perf_counter() - t0
+    problems = []
+    if status == 201:
+        hw.containers.append(name)
+        problems.append(f"a range over published port {port} was accepted")
+    elif status != 409 or str(port) not in str(reply):
+        problems.append(f"refusal was {status} {reply}, expected 409 naming port {port}")
+    after = _state(hw)
+    for key, old in before.items():
+        if after[key] != old:
+            problems.append(f"the refused create changed {key}")
+    hw.rm(holder)
+    return {"conflict_s": took}, problems
 
 
 def s7_hawser(node: str, p: ControlParams, run: int) -> dict[str, float]:

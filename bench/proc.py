@@ -1,7 +1,9 @@
 """Processes and network namespaces the benchmark owns, and their guaranteed clean-up.
 
 Everything created here is registered; `cleanup()` (called from run.py's finally and signal
-handlers) kills the processes we started, by pid, and deletes our netns (prefix "t-bench-").
+handlers) first runs the registered closers (Hawser daemons stop with SIGTERM there, never
+SIGKILL), then stops the processes we started, by pid, and deletes our netns ("t-bench-<run>-").
+Clients and servers are pinned to separate CPUs (`client()`, `server()`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 PREFIX = "t-bench-"
@@ -21,6 +23,12 @@ RUN_ID = secrets.token_hex(3)
 
 _procs: list[subprocess.Popen[bytes]] = []
 _netns: list[str] = []
+_closers: list[Callable[[], None]] = []
+
+# Load generators on one CPU, their servers on another (the machine has 2 cores).
+_CPUS = sorted(os.sched_getaffinity(0))
+SERVER_CPU = _CPUS[0]
+CLIENT_CPU = _CPUS[1] if len(_CPUS) > 1 else _CPUS[0]
 
 
 class BenchError(RuntimeError):
@@ -44,7 +52,33 @@ def sh(
 
 def in_ns(ns: str, *cmd: str) -> list[str]:
     """Argv running `cmd` in netns `ns` (nsenter: network namespace only, keeps /sys/fs/bpf)."""
-    return ["nsenter", f"--net=/run/netns/{ns}", "--", *cmd]
+    return in_netns_path(f"/run/netns/{ns}", *cmd)
+
+
+def in_netns_path(path: str, *cmd: str) -> list[str]:
+    """Argv running `cmd` in the network namespace bound at `path` (a sandbox key)."""
+    return ["nsenter", f"--net={path}", "--", *cmd]
+
+
+def client(*cmd: str) -> list[str]:
+    """`cmd` pinned to the clients' CPU."""
+    return ["taskset", "-c", str(CLIENT_CPU), *cmd]
+
+
+def server(*cmd: str) -> list[str]:
+    """`cmd` pinned to the servers' CPU."""
+    return ["taskset", "-c", str(SERVER_CPU), *cmd]
+
+
+def on_cleanup(fn: Callable[[], None]) -> Callable[[], None]:
+    """Register a closer that cleanup() runs (last registered first) before killing anything."""
+    _closers.append(fn)
+    return fn
+
+
+def forget_cleanup(fn: Callable[[], None]) -> None:
+    if fn in _closers:
+        _closers.remove(fn)
 
 
 def spawn(
@@ -100,24 +134,61 @@ def new_netns(role: str) -> str:
     return name
 
 
-def ns_pids(ns: str) -> list[int]:
-    out = sh(["ip", "netns", "pids", ns], check=False)
-    return [int(p) for p in out.split()]
+def netns_inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def pids_in_netns(path: str) -> list[int]:
+    """Pids whose network namespace is the one bound at `path` (none if it is gone)."""
+    target = netns_inode(path)
+    if target is None:
+        return []
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and netns_inode(f"/proc/{entry}/ns/net") == target:
+            out.append(int(entry))
+    return [p for p in out if p != os.getpid()]
+
+
+def end_pids(pids: Sequence[int], inode: int | None, timeout: float = 5) -> list[int]:
+    """SIGTERM pids still in netns `inode`, wait, SIGKILL the rest; return the ones killed."""
+
+    def alive() -> list[int]:
+        return [p for p in pids if inode is not None and netns_inode(f"/proc/{p}/ns/net") == inode]
+
+    for pid in alive():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed = alive()
+    for pid in killed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return killed
 
 
 def del_netns(ns: str) -> None:
-    """Kill what still runs in our netns (started by us or our daemon), then delete it."""
-    for pid in ns_pids(ns):
-        if pid != os.getpid():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    """End what still runs in our netns (SIGTERM, then SIGKILL), then delete it."""
+    path = f"/run/netns/{ns}"
+    end_pids(pids_in_netns(path), netns_inode(path), timeout=3)
     sh(["ip", "netns", "del", ns], check=False)
     if ns in _netns:
         _netns.remove(ns)
 
 
 def cleanup() -> None:
-    """Stop every process and delete every netns this run created (idempotent)."""
+    """Run the closers, stop every process, delete every netns this run created (idempotent)."""
+    while _closers:
+        closer = _closers.pop()
+        try:
+            closer()
+        except Exception as exc:  # noqa: BLE001 - keep cleaning, but say so
+            print(f"clean-up step failed: {exc}", flush=True)
     for proc in list(_procs):
         with contextlib.suppress(Exception):  # keep cleaning
             stop(proc, timeout=3)

@@ -1,15 +1,19 @@
-"""Hawser benchmarks — Hawser vs the no-NAT limit, Docker's iptables layout and docker-proxy.
+"""Hawser benchmarks — Hawser against the limit, Docker's routed path, Docker's iptables layout
+and docker-proxy, every run checked for the path it claims.
 
-    .venv/bin/python bench/run.py --quick   # smoke run, < 2 minutes, results in bench/results/
-    .venv/bin/python bench/run.py --full    # < 15 minutes, writes BENCHMARKS.md + bench/plots/
+    .venv/bin/python bench/run.py --quick   # validation run (~5 min), results in bench/results/
+    .venv/bin/python bench/run.py --full    # ~26 min, writes BENCHMARKS.md + bench/plots/
     .venv/bin/python bench/run.py --full --scenario S2,S3
 
 Every netns is named t-bench-<run>-<role> and removed at the end, also on Ctrl-C or failure.
+The run fails (exit 1) when it is not clean afterwards: a program of its daemons still on the
+root cgroup, a netns, a pin or a state folder left, or a daemon that needed SIGKILL.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import signal
@@ -19,14 +23,16 @@ import time
 import traceback
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import build, control, docker_proxy, proc, report  # noqa: E402
-from bench.dataplane import N_SWEEP, SCENARIOS, Params, applies  # noqa: E402
+from bench import analysis, build, census, control, docker_proxy, proc, report, selftest  # noqa: E402
+from bench.dataplane import SCENARIOS, Params  # noqa: E402
 from bench.hawser_driver import unavailable_reason  # noqa: E402
 from bench.results import Row  # noqa: E402
-from bench.variants import Hawser, Iptables, NoNat, Variant  # noqa: E402
+from bench.schedule import Table, dataplane  # noqa: E402
+from bench.variants import Hawser, Iptables, Limit, NoNat, Variant  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -34,137 +40,66 @@ ALL = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"]
 
 MODES = {
     "quick": (
-        Params(seconds=0.3, iperf_seconds=1, runs=5),
-        control.ControlParams(range_ports=100, containers=20, runs=1),
+        Params(seconds=0.3, iperf_seconds=1, runs=5, sustained_seconds=6, interval=1),
+        control.ControlParams(range_sizes=(100, 1000, 3000), containers=20, runs=5, docker_runs=1),
     ),
     "full": (
-        Params(seconds=1.5, iperf_seconds=2, runs=5),
-        control.ControlParams(range_ports=1000, containers=200, runs=5),
+        Params(seconds=1.5, iperf_seconds=2, runs=5, sustained_seconds=60, interval=5),
+        control.ControlParams(
+            range_sizes=(1000, 10000, 30000), containers=200, runs=5, docker_runs=5
+        ),
     ),
 }
-S6_DOCKER_RUNS = {"quick": 1, "full": 5}
-
-
-def label(scenario: str, v: Variant) -> str:
-    if scenario == "S5":
-        return {
-            "nonat": "direct (container IP)",
-            "iptables": "docker-proxy",
-            "hawser": "Hawser sock hooks",
-        }[v.kind]
-    if scenario in ("S2", "S3"):
-        return v.config_label()
-    return v.label
+SELFTEST = Params(seconds=0.3, iperf_seconds=1, runs=1, sustained_seconds=0, interval=1)
 
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def dataplane(
-    selected: list[str],
-    params: Params,
-    rows: list[Row],
-    errors: list[str],
-    hawser_reason: str | None,
-    loadgen: str,
-) -> None:
-    scenarios = [s for s in selected if s in SCENARIOS]
-    if not scenarios:
-        return
-    for cls in (NoNat, Iptables, Hawser):
+def setup_variants(
+    loadgen: str, hawser_reason: str | None, t: Table, scenarios: list[str]
+) -> list[Variant]:
+    ready: list[Variant] = []
+    for cls in (Limit, NoNat, Iptables, Hawser):
         v = cls(loadgen)
-        plan = [
-            (n, s)
-            for n in N_SWEEP
-            for s in scenarios
-            if applies(s, v.kind, n) and (v.kind != "nonat" or n == 0)
-        ]
         if v.kind == "hawser" and hawser_reason:
-            for n, s in plan:
-                v.extra = n
-                rows.append(Row(s, label(s, v), v.kind, n, note=f"not measured: {hawser_reason}"))
+            t.note_all(v, scenarios, 0, f"not measured: {hawser_reason}")
             continue
         log(f"setting up {v.label}")
         try:
             v.setup()
         except Exception as exc:  # noqa: BLE001 - report, continue with the other variants
-            reason = f"set-up failed: {exc}"
-            errors.append(f"{v.label}: {reason}")
-            log(reason)
-            for n, s in plan:
-                v.extra = n
-                rows.append(Row(s, label(s, v), v.kind, n, note=f"not measured: {reason[:300]}"))
+            t.errors.append(f"{v.label}: set-up failed: {exc}")
+            log(f"{v.label}: set-up failed: {exc}")
+            t.note_all(v, scenarios, 0, f"not measured: set-up failed: {str(exc)[:300]}")
             v.teardown()
             continue
-        try:
-            current = -1
-            for n, s in plan:
-                row = Row(s, "", v.kind, n)
-                try:
-                    if n != current:
-                        log(f"{v.label}: {n} other published ports")
-                        v.set_extra(n)
-                        current = n
-                    row.config = label(s, v)
-                    for run in range(params.runs):
-                        row.add(SCENARIOS[s](v, params, run))
-                    log(
-                        f"{s} {row.config}: "
-                        + ", ".join(f"{k}={row.median(k):.1f}" for k in row.values)
-                    )
-                except proc.BenchError as exc:
-                    v.extra = n
-                    row.config = row.config or label(s, v)
-                    row.note = f"failed: {str(exc)[:300]}"
-                    errors.append(f"{s} {row.config}: {exc}")
-                    log(f"{s} {row.config} failed: {exc}")
-                rows.append(row)
-        finally:
-            v.teardown()
+        ready.append(v)
+    return ready
 
 
 def control_plane(
-    selected: list[str],
-    mode: str,
-    cp: control.ControlParams,
-    rows: list[Row],
-    errors: list[str],
-    hawser_reason: str | None,
+    selected: list[str], cp: control.ControlParams, t: Table, hawser_reason: str | None
 ) -> None:
+    rows, errors = t.rows, t.errors
     if "S6" in selected:
+        size = cp.range_sizes[0]
         row = Row(
             "S6",
-            f"Docker 20.10 way ({cp.range_ports} ports: iptables execs + docker-proxy)",
+            f"Docker 20.10 way ({size:,} ports: iptables execs + docker-proxy)",
             "docker",
+            size,
         )
         try:
-            for run in range(S6_DOCKER_RUNS[mode]):
+            for run in range(cp.docker_runs):
                 log(f"S6 docker run {run + 1}")
                 row.add(control.s6_docker(cp, run))
         except proc.BenchError as exc:
             row.note = f"failed: {str(exc)[:300]}"
             errors.append(f"S6 docker: {exc}")
         rows.append(row)
-        hw_row = Row("S6", f"Hawser ({cp.range_ports}-port range, API)", "hawser")
-        if hawser_reason:
-            hw_row.note = f"not measured: {hawser_reason}"
-        else:
-            topo = hw = None
-            try:
-                topo, hw = control.s6_hawser_node(proc.RUN_ID[:3])
-                for run in range(max(cp.runs, 5)):
-                    hw_row.add(control.s6_hawser(hw, cp, run))
-            except proc.BenchError as exc:
-                hw_row.note = f"failed: {str(exc)[:300]}"
-                errors.append(f"S6 Hawser: {exc}")
-            finally:
-                if hw is not None:
-                    hw.stop()
-                if topo is not None:
-                    topo.destroy()
-        log(f"S6 Hawser: {hw_row.values or hw_row.note}")
-        rows.append(hw_row)
+        s6_hawser(cp, t, hawser_reason)
     if "S7" in selected:
         row = Row("S7", f"Hawser ({cp.containers} containers, API)", "hawser")
         if hawser_reason:
@@ -178,6 +113,51 @@ def control_plane(
                 errors.append(f"S7 Hawser: {exc}")
         log(f"S7 Hawser: {row.values or row.note}")
         rows.append(row)
+
+
+def s6_hawser(cp: control.ControlParams, t: Table, hawser_reason: str | None) -> None:
+    large = cp.range_sizes[-1]
+    hw_rows = [Row("S6", f"Hawser ({n:,}-port range, API)", "hawser", n) for n in cp.range_sizes]
+    conflicts = [
+        Row(
+            "S6",
+            f"Hawser: {large:,}-port range refused, conflict at its {pos} port",
+            "hawser",
+            large,
+            f"conflict-{pos}",
+        )
+        for pos in control.POSITIONS
+    ]
+    t.rows.extend(hw_rows + conflicts)
+    if hawser_reason:
+        for r in hw_rows + conflicts:
+            r.note = f"not measured: {hawser_reason}"
+        return
+    topo = hw = None
+    current: Row | None = None
+    try:
+        topo, hw = control.s6_hawser_node(proc.RUN_ID[:3])
+        for current, size in zip(hw_rows, cp.range_sizes, strict=True):
+            for run in range(cp.runs):
+                current.add(control.s6_hawser(hw, size, run))
+            log(f"S6 {current.config}: wall_s {sorted(current.values['wall_s'])}")
+        for run in range(cp.runs):  # interleaved positions
+            for current, pos in zip(conflicts, control.POSITIONS, strict=True):
+                values, problems = control.s6_conflict(hw, large, pos, run)
+                current.add(values)
+                current.problems += [f"run {run + 1}: {p}" for p in problems]
+        for r in conflicts:
+            log(f"S6 {r.config}: {sorted(r.values.get('conflict_s', []))} {r.problems[:1]}")
+    except proc.BenchError as exc:
+        for r in hw_rows + conflicts:
+            if r is current or not r.values:
+                r.note = r.note or f"failed: {str(exc)[:300]}"
+        t.errors.append(f"S6 Hawser: {exc}")
+    finally:
+        if hw is not None:
+            hw.stop()
+        if topo is not None:
+            topo.destroy()
 
 
 def tools() -> str:
@@ -196,13 +176,74 @@ def tools() -> str:
     )
 
 
+def measure_all(
+    selected: list[str],
+    mode: str,
+    params: Params,
+    cp: control.ControlParams,
+    t: Table,
+    meta: dict[str, Any],
+) -> None:
+    loadgen = str(build.loadgen())
+    docker_proxy.binary()
+    hawser_reason = unavailable_reason()
+    log(
+        f"run {proc.RUN_ID}, mode {mode}, scenarios {','.join(selected)}; Hawser: "
+        f"{'available' if not hawser_reason else 'not measured: ' + hawser_reason}"
+    )
+    scenarios = [s for s in selected if s in SCENARIOS]
+    variants: list[Variant] = []
+    try:
+        if scenarios:
+            variants = setup_variants(loadgen, hawser_reason, t, scenarios)
+            lines, errors = selftest.run(variants, SELFTEST)
+            for line in lines:
+                log(f"self-test: {line}")
+            meta["selftest"] = lines
+            t.errors.extend(errors)
+            dataplane(selected, params, variants, t, sustained=True)
+    finally:
+        for v in reversed(variants):
+            v.teardown()
+    control_plane(selected, cp, t, hawser_reason)
+
+
+def write_outputs(rows: list[Row], meta: dict[str, Any], to_repo: bool, preview: Path) -> None:
+    """BENCHMARKS.md and bench/plots/ (to_repo), else a preview next to the raw results."""
+    sizes = tuple(int(n) for n in meta.get("s6_sizes", MODES[meta["mode"]][1].range_sizes))
+    md_path = REPO / "BENCHMARKS.md"
+    # Only a full run is compared with the report it replaces (quick figures are not comparable).
+    old = md_path.read_text() if md_path.exists() and meta["mode"] == "full" else None
+    if to_repo:
+        report.plots(rows, HERE / "plots")
+        md_path.write_text(report.markdown(rows, meta, old, sizes))
+        log(f"wrote {md_path} and {HERE / 'plots'}")
+    else:
+        preview.write_text(
+            report.markdown(rows, {**meta, "plots_dir": str(preview.parent)}, old, sizes)
+        )
+        log(f"report preview: {preview}")
+    for tg in analysis.targets(rows, sizes):
+        log(f"target {tg.name}: {tg.measured} -> {tg.verdict}")
+
+
+def render(path: Path, to_repo: bool) -> int:
+    """Rebuild the report from a saved results file (no measurement)."""
+    data = json.loads(path.read_text())
+    rows = [Row.from_json(r) for r in data["rows"]]
+    write_outputs(rows, data["meta"], to_repo, path.with_suffix(".md"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     g = ap.add_mutually_exclusive_group(required=True)
-    g.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
-    g.add_argument("--full", action="store_true", help="full run, under 15 minutes")
+    g.add_argument("--quick", action="store_true", help="validation run, about 5 minutes")
+    g.add_argument("--full", action="store_true", help="full run, about 26 minutes")
+    g.add_argument("--render", type=Path, help="rebuild the report from a bench/results/*.json")
     ap.add_argument("--scenario", default=",".join(ALL), help="comma list, e.g. S1,S2")
     ap.add_argument("--runs", type=int, help="runs per figure (default 5)")
+    ap.add_argument("--sustained", type=float, help="seconds of each sustained run (default 60)")
     ap.add_argument(
         "--report",
         action=argparse.BooleanOptionalAction,
@@ -210,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         help="write BENCHMARKS.md and bench/plots/ (default: only with --full)",
     )
     args = ap.parse_args(argv)
+    if args.render:
+        return render(args.render, bool(args.report))
     mode = "full" if args.full else "quick"
     selected = [s.strip().upper() for s in args.scenario.split(",") if s.strip()]
     unknown = [s for s in selected if s not in ALL]
@@ -217,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown scenario(s): {', '.join(unknown)} (known: {', '.join(ALL)})")
     params, cp = MODES[mode]
     if args.runs:
-        params = Params(params.seconds, params.iperf_seconds, args.runs)
-        cp = control.ControlParams(cp.range_ports, cp.containers, args.runs)
+        params = dataclasses.replace(params, runs=args.runs)
+        cp = dataclasses.replace(cp, runs=args.runs)
+    if args.sustained:
+        params = dataclasses.replace(params, sustained_seconds=args.sustained)
     write_report = args.report if args.report is not None else mode == "full"
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -226,63 +271,65 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
+    before = census.snapshot()
     rows: list[Row] = []
     errors: list[str] = []
+    t = Table(rows, errors, log)
+    meta: dict[str, Any] = {}
     t0 = time.monotonic()
     load_start = Path("/proc/loadavg").read_text().split()[:3]
+    status = 0
     try:
-        loadgen = str(build.loadgen())
-        docker_proxy.binary()
-        hawser_reason = unavailable_reason()
-        log(
-            f"run {proc.RUN_ID}, mode {mode}, scenarios {','.join(selected)}; Hawser: "
-            f"{'available' if not hawser_reason else 'not measured: ' + hawser_reason}"
-        )
-        dataplane(selected, params, rows, errors, hawser_reason, loadgen)
-        control_plane(selected, mode, cp, rows, errors, hawser_reason)
+        measure_all(selected, mode, params, cp, t, meta)
     except KeyboardInterrupt:
         log("interrupted; cleaning up")
-        proc.cleanup()
-        return 130
+        status = 130
     except Exception:
         traceback.print_exc()
-        proc.cleanup()
-        return 1
+        status = 1
     finally:
         proc.cleanup()
+    problems, notes = census.leftovers(before)
+    for p in problems:
+        log(f"NOT CLEAN: {p}")
+    for n in notes:
+        log(f"note: {n}")
+    if status:
+        return status
     elapsed = time.monotonic() - t0
-    meta = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "mode": mode,
-        "runs": params.runs,
-        "seconds": params.seconds,
-        "iperf_seconds": params.iperf_seconds,
-        "machine": report.machine(),
-        "tools": tools(),
-        "elapsed_s": round(elapsed, 1),
-        "loadavg": f"{' '.join(load_start)} at start, "
-        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end",
-        "errors": errors,
-        "plots_dir": str(HERE / "plots"),
-    }
+    meta.update(
+        {
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "mode": mode,
+            "runs": params.runs,
+            "seconds": params.seconds,
+            "iperf_seconds": params.iperf_seconds,
+            "sustained_seconds": params.sustained_seconds,
+            "client_cpu": proc.CLIENT_CPU,
+            "server_cpu": proc.SERVER_CPU,
+            "machine": report.machine(),
+            "tools": tools(),
+            "elapsed_s": round(elapsed, 1),
+            "loadavg": f"{' '.join(load_start)} at start, "
+            f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end",
+            "errors": errors,
+            "clean": {"problems": problems, "notes": notes},
+            "plots_dir": str(HERE / "plots"),
+        }
+    )
+    meta["s6_sizes"] = list(cp.range_sizes)
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (out_dir / f"{mode}-{stamp}.json").write_text(
         json.dumps({"meta": meta, "rows": [r.to_json() for r in rows]}, indent=1)
     )
-    if write_report:
-        report.plots(rows, HERE / "plots")
-        md_path = REPO / "BENCHMARKS.md"
-        old = md_path.read_text() if md_path.exists() else None
-        md_path.write_text(report.markdown(rows, meta, old))
-    else:
-        preview = out_dir / f"{mode}-{stamp}.md"
-        preview.write_text(report.markdown(rows, {**meta, "plots_dir": str(out_dir)}, None))
-        log(f"report preview: {preview}")
-    for name, measured, verdict in report.targets(rows):
-        log(f"target {name}: {measured} -> {verdict}")
-    log(f"done in {elapsed:.0f} s; results in {out_dir}")
+    write_outputs(rows, meta, write_report, out_dir / f"{mode}-{stamp}.md")
+    invalid = [r for r in rows if r.invalid]
+    log(f"{len(invalid)} INVALID row(s); {len(errors)} problem(s); done in {elapsed:.0f} s")
+    if problems:
+        log("the run is NOT CLEAN (see above): failing")
+        return 1
     return 0
 
 

@@ -1,15 +1,19 @@
-"""The benchmark topology: ext (outside host) <-> node (the "host") <-> server containers.
+"""The benchmark topologies: ext (outside host) <-> node (the "host") <-> server containers.
 
     ext  eth0 198.18.0.2/24  ──veth──  up0 198.18.0.1/24  node
-                                        docker0 172.17.0.1/16 ──veth── eth0 172.17.0.2/16  srv
-                                        br-7c749175428f 172.30.0.1/24 (Docker's layout names it)
+         + client sources 198.18.0.10-41     docker0 172.17.0.1/16 ──veth── eth0 172.17.0.2  srv
+         + destinations  198.18.0.100-199    br-7c749175428f 172.30.0.1/24 (Docker's layout)
+
+    limit:  a  eth0 198.19.0.1/24 (+ .10-41)  ──veth──  eth0 198.19.0.2/24 (+ .100-199)  b
 
 198.18.0.0/15 is the range reserved for benchmarks (RFC 2544). Every address lives inside netns
 this run created. Hawser nodes get ext + node only; the daemon builds its own bridge and containers.
+The limit pair is the shortest kernel path between two netns: one veth, no bridge, no forwarding.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from bench.iptables_layout import USER_BRIDGE
@@ -20,6 +24,24 @@ NODE_IP = "198.18.0.1"
 UPLINK = "up0"
 SRV_IP = "172.17.0.2"
 GATEWAY = "172.17.0.1"
+LIMIT_CLIENT_IP = "198.19.0.1"
+LIMIT_SERVER_IP = "198.19.0.2"
+
+# Client source addresses (round robin in loadgen, so a client's own ports are never the limit)
+# and the 100 destinations of S8, as offsets in the outside /24.
+CLIENT_SRC_OFFSET, CLIENT_SRCS = 10, 32
+DEST_OFFSET, DESTS = 100, 100
+
+
+def nth(base: str, offset: int) -> str:
+    """The address `offset` after the network address of base's /24."""
+    net = ipaddress.ip_network(f"{base}/24", strict=False)
+    return str(net.network_address + offset)
+
+
+def src_spec(base: str) -> str:
+    """loadgen -s argument for the client source addresses in base's /24."""
+    return f"{nth(base, CLIENT_SRC_OFFSET)}/{CLIENT_SRCS}"
 
 
 def sysctl(ns: str, key: str, value: str) -> None:
@@ -27,9 +49,36 @@ def sysctl(ns: str, key: str, value: str) -> None:
     sh(in_ns(ns, "sysctl", "-q", "-w", f"{key}={value}"))
 
 
-def client_sysctls(ns: str) -> None:
-    """Wide ephemeral port range for the connection-per-request clients."""
-    sysctl(ns, "net.ipv4.ip_local_port_range", "1024 65000")
+def add_addresses(ns: str, dev: str, base: str, offset: int, count: int) -> None:
+    """count extra addresses from base's /24 + offset on dev (one `ip -batch`)."""
+    lines = [f"addr add {nth(base, offset + i)}/24 dev {dev}" for i in range(count)]
+    sh(["ip", "-n", ns, "-batch", "-"], input="\n".join(lines) + "\n")
+
+
+def veth(ns_a: str, name_a: str, ns_b: str, name_b: str) -> None:
+    sh(
+        [
+            "ip",
+            "-n",
+            ns_a,
+            "link",
+            "add",
+            name_a,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            name_b,
+            "netns",
+            ns_b,
+        ]
+    )
+
+
+def up(ns: str, dev: str, cidr: str | None = None) -> None:
+    if cidr:
+        sh(["ip", "-n", ns, "addr", "add", cidr, "dev", dev])
+    sh(["ip", "-n", ns, "link", "set", dev, "up"])
 
 
 @dataclass
@@ -44,31 +93,19 @@ class Link:
     def build(self) -> None:
         self.ext = new_netns(f"{self.role}-ext")
         self.node = new_netns(f"{self.role}-node")
-        sh(
-            [
-                "ip",
-                "-n",
-                self.node,
-                "link",
-                "add",
-                UPLINK,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                self.ext,
-            ]
-        )
-        sh(["ip", "-n", self.node, "addr", "add", f"{NODE_IP}/24", "dev", UPLINK])
-        sh(["ip", "-n", self.node, "link", "set", UPLINK, "up"])
-        sh(["ip", "-n", self.ext, "addr", "add", f"{EXT_IP}/24", "dev", "eth0"])
-        sh(["ip", "-n", self.ext, "link", "set", "eth0", "up"])
+        veth(self.node, UPLINK, self.ext, "eth0")
+        up(self.node, UPLINK, f"{NODE_IP}/24")
+        up(self.ext, "eth0", f"{EXT_IP}/24")
+        add_addresses(self.ext, "eth0", EXT_IP, CLIENT_SRC_OFFSET, CLIENT_SRCS)
+        add_addresses(self.ext, "eth0", EXT_IP, DEST_OFFSET, DESTS)
         sysctl(self.node, "net.ipv4.ip_forward", "1")
-        client_sysctls(self.ext)
-        # The node keeps the default ephemeral range (32768-60999): its own client sockets must
-        # not occupy host ports that get published (Hawser refuses a port in use, like Docker).
+        # Every netns keeps the default ephemeral range (32768-60999), as a real host has:
+        # the node's own sockets must not take host ports that get published, and S8 measures
+        # a container with the ports a container really uses.
+
+    @property
+    def namespaces(self) -> list[str]:
+        return [ns for ns in (self.ext, self.node, *self.extra_ns) if ns]
 
     def destroy(self) -> None:
         for ns in [*self.extra_ns, self.node, self.ext]:
@@ -87,32 +124,40 @@ class BaselineNode(Link):
         n = self.node
         for bridge, cidr in (("docker0", f"{GATEWAY}/16"), (USER_BRIDGE, "172.30.0.1/24")):
             sh(["ip", "-n", n, "link", "add", bridge, "type", "bridge"])
-            sh(["ip", "-n", n, "addr", "add", cidr, "dev", bridge])
-            sh(["ip", "-n", n, "link", "set", bridge, "up"])
+            up(n, bridge, cidr)
         self.srv = new_netns(f"{self.role}-srv")
         self.extra_ns.append(self.srv)
-        sh(
-            [
-                "ip",
-                "-n",
-                n,
-                "link",
-                "add",
-                "vsrv",
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "eth0",
-                "netns",
-                self.srv,
-            ]
-        )
+        veth(n, "vsrv", self.srv, "eth0")
         sh(["ip", "-n", n, "link", "set", "vsrv", "master", "docker0", "up"])
-        sh(["ip", "-n", self.srv, "addr", "add", f"{SRV_IP}/16", "dev", "eth0"])
-        sh(["ip", "-n", self.srv, "link", "set", "eth0", "up"])
+        up(self.srv, "eth0", f"{SRV_IP}/16")
         sh(["ip", "-n", self.srv, "route", "add", "default", "via", GATEWAY])
-        client_sysctls(self.srv)
-        # Only the no-NAT limit uses it, but it is harmless elsewhere: the outside host knows
-        # the container subnet is behind the node.
+        # Docker's routed path (the no-NAT reference): the outside host knows the container
+        # subnet is behind the node. Harmless for the iptables layout, which DNATs to it anyway.
         sh(["ip", "-n", self.ext, "route", "add", "172.17.0.0/16", "via", NODE_IP])
+
+
+@dataclass
+class DirectPair:
+    """The limit: client netns `a` and server netns `b` joined by one veth, nothing else."""
+
+    role: str
+    a: str = ""
+    b: str = ""
+
+    def build(self) -> None:
+        self.a = new_netns(f"{self.role}-a")
+        self.b = new_netns(f"{self.role}-b")
+        veth(self.a, "eth0", self.b, "eth0")
+        up(self.a, "eth0", f"{LIMIT_CLIENT_IP}/24")
+        up(self.b, "eth0", f"{LIMIT_SERVER_IP}/24")
+        add_addresses(self.a, "eth0", LIMIT_CLIENT_IP, CLIENT_SRC_OFFSET, CLIENT_SRCS)
+        add_addresses(self.b, "eth0", LIMIT_SERVER_IP, DEST_OFFSET, DESTS)
+
+    @property
+    def namespaces(self) -> list[str]:
+        return [ns for ns in (self.a, self.b) if ns]
+
+    def destroy(self) -> None:
+        for ns in (self.b, self.a):
+            if ns:
+                del_netns(ns)
