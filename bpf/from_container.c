@@ -63,6 +63,11 @@ static __always_inline int hw_ct_reply(struct __sk_buff *skb, struct hw_pkt *p, 
         return hw_deliver(skb, p);
     }
     if (ct->type == HW_CT_SNAT) {
+        if (ct->state == HW_CT_CLOSED && hw_is_syn(p)) {
+            hw_count(HW_CNT_SNAT_NEW); /* the same tuple opens a new connection */
+            if (ct->src_port == p->t.sport)
+                hw_count(HW_CNT_SNAT_PORT_KEPT);
+        }
         hw_ct_touch(ct, p, 0, now);
         if (hw_nat_touch(p, ct, now) == HW_MISS) {
             hawser_ct.delete(&p->t); /* reservation gone or taken over: start over */

@@ -48,6 +48,8 @@ for _name, _doc in [
     ("policy", "Policy (icc/link allow) entries."),
     ("endpoints", "Endpoints known to the datapath."),
     ("stats", "Forward and drop counters."),
+    ("counters", "Flow events: new published-port connections, masquerade port choices."),
+    ("tunnel", "Overlay endpoints on other nodes, from the tunnel map."),
 ]:
     bpf.command(_name)(_simple(_name, _doc))
 

@@ -45,6 +45,17 @@ enum hw_direction {
     HW_DIR_MAX = 5,
 };
 
+/* Flow events counted in hawser_counters. APPEND-ONLY (exported as metrics). */
+enum hw_counter {
+    HW_CNT_DNAT_NEW = 0,           /* connections to published ports */
+    HW_CNT_SNAT_NEW = 1,           /* masqueraded flows started */
+    HW_CNT_SNAT_PORT_KEPT = 2,     /* ... that kept the container's own source port */
+    HW_CNT_SNAT_CLOSED_REUSED = 3, /* ... that took the tuple of a closed TCP flow */
+    HW_CNT_NODE_MOVED = 4,         /* node flows moved off a tuple a masqueraded flow holds */
+    HW_CNT_MAX = 5,                /* keep last; below HW_CNT_SLOTS */
+};
+#define HW_CNT_SLOTS 32
+
 /* Network flags. */
 #define HW_NET_ICC 0x1
 #define HW_NET_MASQ 0x2

@@ -54,6 +54,8 @@ static __always_inline int hw_dnat_forward(struct __sk_buff *skb, struct hw_pkt 
     if (ret < 0)
         return ret;
     hw_port_count(pk, p->len, ret);
+    if (ret)
+        hw_count(HW_CNT_DNAT_NEW);
     if (client != p->t.saddr) {
         ret = hw_set_addr(skb, p, 1, client);
         if (ret < 0)

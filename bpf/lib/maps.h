@@ -85,6 +85,8 @@ HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_SLOTS *HW_REA
 HW_MAP("hash", __u32, struct hw_tunnel, hawser_tunnel, HW_TUNNEL_SIZE);
 /* writers: from-container (tx), from-tunnel (rx); reader: controller (metrics per node) */
 HW_MAP("percpu_hash", __u32, struct hw_tunnel_stats, hawser_tunnel_stats, HW_TUNNEL_NODES_SIZE);
+/* writers: from-uplink, from-container, to-uplink; reader: controller (flow event counters) */
+HW_MAP("percpu_array", __u32, __u64, hawser_counters, HW_CNT_SLOTS);
 /* writer: controller (start); readers: all programs */
 HW_MAP("array", __u32, __u64, hawser_config, HW_CFG_MAX);
 /* writer: programs (drop-event budget); reader: programs */

@@ -67,6 +67,14 @@ static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32
     hawser_events.perf_submit(ctx, e, sizeof(*e));
 }
 
+static __always_inline void hw_count(__u32 counter)
+{
+    __u64 *v = hawser_counters.lookup(&counter);
+
+    if (v)
+        (*v)++;
+}
+
 static __always_inline void hw_ep_count(__u32 ifindex, __u32 len, int tx)
 {
     struct hw_ep_stats *s = hawser_endpoint_stats.lookup(&ifindex);

@@ -14,6 +14,7 @@
 #define HAWSER_NAT_H
 
 #include "conntrack.h"
+#include "metrics.h"
 
 #ifndef HW_SNAT_PORT_MIN
 #define HW_SNAT_PORT_MIN 61000
@@ -60,6 +61,9 @@ static __always_inline int hw_nat_reserve(struct hw_tuple *rkey, const struct hw
     /* claim it: of two CPUs reusing the same entry, one wins the swap */
     if (__sync_val_compare_and_swap(&old->seen_ns, seen, nv->seen_ns) != seen)
         return err;
+    if (old->state == HW_CT_CLOSED && !hw_expired(rkey->proto, old->state, seen, now) &&
+        (old->addr != nv->addr || old->port != nv->port))
+        hw_count(HW_CNT_SNAT_CLOSED_REUSED);
     old->addr = nv->addr;
     old->port = nv->port;
     old->state = nv->state;
@@ -165,6 +169,13 @@ static __always_inline int hw_snat_new(struct __sk_buff *skb, struct hw_pkt *p, 
     if (hawser_ct.update(&p->t, out) < 0) {
         hawser_nat.delete(&rkey);
         return -HW_DROP_CT_FULL;
+    }
+    if (ct_type == HW_CT_NODE_SNAT) {
+        hw_count(HW_CNT_NODE_MOVED);
+    } else {
+        hw_count(HW_CNT_SNAT_NEW);
+        if (port == p->t.sport)
+            hw_count(HW_CNT_SNAT_PORT_KEPT);
     }
     return 0;
 }

@@ -21,7 +21,7 @@ MAPS = (
     "hawser_ports", "hawser_port_stats", "hawser_endpoints", "hawser_endpoint_stats",
     "hawser_networks", "hawser_subnets", "hawser_uplinks", "hawser_node_addrs",
     "hawser_policy", "hawser_ct", "hawser_nat", "hawser_sock", "hawser_stats", "hawser_config",
-    "hawser_tunnel", "hawser_tunnel_stats", "hawser_sandbox_dns",
+    "hawser_tunnel", "hawser_tunnel_stats", "hawser_sandbox_dns", "hawser_counters",
 )  # fmt: skip
 PINNED = set(MAPS)
 
@@ -445,6 +445,15 @@ class Datapath:
                     }
                 )
         return out
+
+    def counters(self) -> dict[str, int]:
+        """Flow events (enum hw_counter): {"dnat_new": n, "snat_new": n, ...}."""
+        t = self._t("hawser_counters")
+        return {
+            name.removeprefix("HW_CNT_").lower(): sum(t.getvalue(t.Key(value)))
+            for value, name in source.enum("hw_counter").items()
+            if name != "HW_CNT_MAX"
+        }
 
     def maps(self) -> list[dict[str, Any]]:
         from bcc import table as bt

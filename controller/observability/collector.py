@@ -57,6 +57,21 @@ class Families:
         self.drop_bytes = CounterMetricFamily(
             "hawser_drop_bytes", "Bytes dropped by the datapath", labels=["reason", "direction"]
         )
+        self.flow_events = CounterMetricFamily(
+            "hawser_flow_events",
+            "Flow events counted by the datapath (dnat_new, snat_new, snat_port_kept, ...)",
+            labels=["event"],
+        )
+        self.tunnel_packets = CounterMetricFamily(
+            "hawser_tunnel_packets",
+            "Overlay packets exchanged with another node (tx: sent to it, rx: received)",
+            labels=["node", "direction"],
+        )
+        self.tunnel_bytes = CounterMetricFamily(
+            "hawser_tunnel_bytes",
+            "Overlay bytes exchanged with another node (tx: sent to it, rx: received)",
+            labels=["node", "direction"],
+        )
         self.port_conns = CounterMetricFamily(
             "hawser_port_connections", "New flows to a published port", labels=PORT_LABELS
         )
@@ -99,6 +114,9 @@ class Families:
             self.fwd_bytes,
             self.drop_count,
             self.drop_bytes,
+            self.flow_events,
+            self.tunnel_packets,
+            self.tunnel_bytes,
             self.port_conns,
             self.port_packets,
             self.port_bytes,
@@ -119,6 +137,13 @@ def fill(f: Families, dp: Any, names: NameIndex) -> None:
         else:
             f.drop_count.add_metric([r["reason"], r["direction"]], r["packets"])
             f.drop_bytes.add_metric([r["reason"], r["direction"]], r["bytes"])
+
+    for event, count in dp.counters().items():
+        f.flow_events.add_metric([event], count)
+    for t in dp.tunnel_stats():
+        for direction in ("tx", "rx"):
+            f.tunnel_packets.add_metric([t["node"], direction], t[f"{direction}_packets"])
+            f.tunnel_bytes.add_metric([t["node"], direction], t[f"{direction}_bytes"])
 
     stats = {(s["proto"], s["host_ip"], int(s["host_port"])): s for s in dp.port_stats()}
     for p in dp.ports():

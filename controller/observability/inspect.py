@@ -113,6 +113,30 @@ def stats(dp: Any, names: NameIndex) -> list[Row]:
     ]
 
 
+def counters(dp: Any, names: NameIndex) -> list[Row]:
+    return [{"event": event, "count": count} for event, count in dp.counters().items()]
+
+
+def tunnel(dp: Any, names: NameIndex) -> list[Row]:
+    stats = {s["node"]: s for s in dp.tunnel_stats()}
+    rows = []
+    for e in sorted(dp.tunnel(), key=lambda e: (e["vni"], e["ip"])):
+        ep = names.by_ip.get(e["ip"])
+        s = stats.get(e["node"], {})
+        rows.append(
+            {
+                "ip": e["ip"],
+                "container": ep.container if ep else "",
+                "vni": e["vni"],
+                "node": e["node"],
+                "mac": e["mac"],
+                "node_tx_packets": s.get("tx_packets", 0),
+                "node_rx_packets": s.get("rx_packets", 0),
+            }
+        )
+    return rows
+
+
 def _addr(hostport: str | None) -> tuple[str, int | None]:
     if not hostport:
         return "", None

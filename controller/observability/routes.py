@@ -24,6 +24,8 @@ TABLES: dict[str, tuple[Table, str]] = {
     "policy": (inspect.policy, "icc allow entries (links)"),
     "endpoints": (inspect.endpoints, "Endpoints known to the datapath, with counters"),
     "stats": (inspect.stats, "Forward and drop counters per direction and reason"),
+    "counters": (inspect.counters, "Flow events: published-port connections, masquerade"),
+    "tunnel": (inspect.tunnel, "Overlay endpoints on other nodes (the tunnel map)"),
 }
 
 

@@ -246,6 +246,7 @@ def test_a_closed_tcp_tuple_is_taken_by_a_new_syn(world: tuple[Topology, Datapat
     assert r["reply"] == {"peer": [NODE_IP, 40005], "data": "second"}  # same tuple, reused
     owners = [n["to"] for n in dp.nat() if int(n["dport"]) == 40005]
     assert owners == [f"{b.ip}:40005"]
+    assert dp.counters()["snat_closed_reused"] == 1
 
 
 def test_short_connections_never_run_out_of_ports(world: tuple[Topology, Datapath]) -> None:
@@ -259,6 +260,9 @@ def test_short_connections_never_run_out_of_ports(world: tuple[Topology, Datapat
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert json.loads(out.stdout) == {"ok": n, "failed": 0}
+    events = dp.counters()
+    assert events["snat_new"] == n  # every connection one masqueraded flow, counted once
+    assert events["snat_port_kept"] == n  # the server's TIME_WAIT never forced another port
     drops = _drops(dp)
     assert drops["snat_no_port"] == 0 and drops["ct_full"] == 0
     assert drops["forwarded"] >= 5 * n  # SYN, request, ACK, FIN, ACK per connection went through
@@ -314,6 +318,7 @@ def test_a_node_socket_opened_later_on_a_held_tuple_is_moved_to_another_port(
         moved_tcp = node_exchange(socket.SOCK_STREAM, 40020, 9001, b"node-tcp")
         moved_udp = node_exchange(socket.SOCK_DGRAM, 40021, 9000, b"node-udp")
         assert moved_tcp[1] in POOL and moved_udp[1] in POOL
+        assert dp.counters()["node_moved"] == 2
         holder.stdin.close()  # the container's flow still gets its own replies
         assert json.loads(holder.stdout.readline()) == {"peer": [NODE_IP, 40020], "data": "again"}
         stats = {(s["direction"], s["reason"]): s["packets"] for s in dp.stats()}

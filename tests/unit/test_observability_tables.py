@@ -104,6 +104,17 @@ class FakeDatapath:
         row = {"proto": "udp", "src": "10.1.0.2", "sport": 53, "dst": "10.1.0.1", "dport": 33000}
         return [{**row, "to": "172.18.0.2:5000", "state": "new", "idle_s": 0.25}]
 
+    def counters(self) -> dict[str, int]:
+        return {"dnat_new": 2, "snat_new": 5, "snat_port_kept": 4, "snat_closed_reused": 1,
+                "node_moved": 0}  # fmt: skip
+
+    def tunnel(self) -> list[dict[str, Any]]:
+        return [{"ip": "10.0.0.3", "node": "198.18.0.2", "vni": 256, "mac": "02:42:0a:00:00:03"}]
+
+    def tunnel_stats(self) -> list[dict[str, Any]]:
+        return [{"node": "198.18.0.2", "tx_packets": 9, "tx_bytes": 900, "rx_packets": 7,
+                 "rx_bytes": 700}]  # fmt: skip
+
     def open_events(self, callback: Any) -> None:
         self._check()
         self.callback = callback
@@ -173,6 +184,12 @@ def test_rows_carry_names_and_counters(node: Node) -> None:
     assert maps["hawser_ct"]["pressure"] == 0.03 and maps["hawser_stats"]["pressure"] is None
     [nat] = inspect.nat(dp, names)
     assert nat["container"] == "cli"
+    events = {r["event"]: r["count"] for r in inspect.counters(dp, names)}
+    assert events["snat_new"] == 5 and events["snat_port_kept"] == 4
+    [remote] = inspect.tunnel(dp, names)
+    assert (remote["ip"], remote["vni"], remote["node"], remote["node_tx_packets"]) == (
+        "10.0.0.3", 256, "198.18.0.2", 9,
+    )  # fmt: skip
     icc = [r for r in inspect.stats(dp, names) if r["reason"] == "icc" and r["packets"]]
     assert icc == [{"direction": "from_container", "reason": "icc", "verdict": "drop",
                     "packets": 4, "bytes": 296}]  # fmt: skip
@@ -240,6 +257,11 @@ def test_collector_exports_datapath_counters(node: Node) -> None:
     )
     assert (
         m[("hawser_endpoint_rx_packets_total", (("container", "cli"), ("network", "noicc")))] == 0
+    )
+    assert m[("hawser_flow_events_total", (("event", "snat_closed_reused"),))] == 1
+    tx = (("direction", "tx"), ("node", "198.18.0.2"))
+    assert (
+        m[("hawser_tunnel_packets_total", tx)] == 9 and m[("hawser_tunnel_bytes_total", tx)] == 900
     )
     assert m[("hawser_conntrack_entries", ())] == 3
     assert m[("hawser_nat_entries", ())] == 1
