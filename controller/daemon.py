@@ -30,6 +30,8 @@ log = logging.getLogger("hawser")
 SO_NETNS_COOKIE = 71
 UPLINK_SCAN_SECONDS = 2.0
 GC_SECONDS = 30.0
+#: The store and container output hold environment values: root only (the socket is 0660).
+STATE_DIR_MODE = 0o700
 #: Modules with an ``install(node)`` that registers listeners, routes and servers.
 PLUGINS = ("controller.observability", "controller.linkpolicy", "controller.dns")
 
@@ -61,7 +63,8 @@ class Daemon:
         )
         Datapath.check_prerequisites(dp_config)
         state = cfg.state_path
-        state.mkdir(parents=True, exist_ok=True)
+        state.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(state, STATE_DIR_MODE)  # an older or hand-made folder may be wider
         store = Store(state / "hawser.db")
         ipr = IPRoute()
         kernel_links.write_sysctl("net.ipv4.ip_forward", "1")
