@@ -93,11 +93,15 @@ class Daemon:
         addresses: dict[str, str] = {}
         for ifname, addr, _ in kernel_links.node_addresses(node.ipr):
             addresses.setdefault(ifname, addr)
+        bridges = {net.bridge for net in node.store.networks() if net.bridge}
         for link in node.ipr.get_links():
             ifname = str(link.get("ifname"))
             if wanted and ifname not in wanted:
                 continue
-            if not wanted and (ifname == "lo" or names.is_hawser_link(ifname)):
+            own = ifname in bridges or names.is_hawser_link(ifname)
+            if not wanted and (ifname == "lo" or own):
+                if ifname in node.uplinks:  # a bridge a network has adopted since
+                    node.datapath.detach_uplink(node.uplinks.pop(ifname)[0])
                 continue
             current = (int(link["index"]), addresses.get(ifname, "0.0.0.0"))
             if node.uplinks.get(ifname) == current:
