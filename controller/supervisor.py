@@ -76,14 +76,18 @@ class Supervisor:
             "HAWSER_ERR": str(folder / "stderr.log"),
             "HAWSER_EXIT": str(folder / "exit"),
         }
-        proc = subprocess.Popen(
-            ["sh", "-c", _SHIM, "hawser-shim", *command_line(spec)],
-            env=env,
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        try:
+            proc = subprocess.Popen(
+                ["sh", "-c", _SHIM, "hawser-shim", *command_line(spec)],
+                env=env,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except BaseException:
+            self.forget(ctr_id)  # a failed start leaves no empty folder behind
+            raise
         threading.Thread(target=self._reap, args=(ctr_id, proc), daemon=True).start()
         return proc.pid
 

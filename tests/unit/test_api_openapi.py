@@ -34,7 +34,11 @@ def test_bodies_of_mutating_calls_are_described() -> None:
     _, doc = _document()
     create = doc["paths"]["/v1/containers"]["post"]["requestBody"]["content"]["application/json"]
     props = create["schema"]["properties"]
-    assert props["Cmd"] == {"type": "array", "items": {"type": "string"}}
+    assert props["Cmd"] == {
+        "type": ["array", "null"],
+        "items": {"type": "string", "maxLength": 32767},
+        "maxItems": 4096,
+    }
     assert {"Publish", "Network", "Links", "AutoRemove", "Detach"} <= set(props)
     net = doc["paths"]["/v1/networks"]["post"]["requestBody"]["content"]["application/json"]
     assert (
