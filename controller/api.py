@@ -69,6 +69,7 @@ class Route:
     summary: str
     status: int = 200
     body: dict[str, Any] | None = None  # JSON schema of the request body
+    query: dict[str, dict[str, Any]] | None = None  # JSON schema of each query parameter
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -77,6 +78,12 @@ class Route:
     def check_body(self, body: dict[str, Any]) -> None:
         if self.body is not None:
             validation.check_body(self.body, body)
+
+    def check_query(self, query: dict[str, str]) -> None:
+        """Declared query parameters are checked; others are ignored, as Docker does."""
+        if self.query:
+            schema = {"type": "object", "properties": self.query}
+            validation.check_body(schema, {k: v for k, v in query.items() if k in self.query})
 
 
 class Router:
@@ -91,9 +98,10 @@ class Router:
         summary: str,
         status: int = 200,
         body: dict[str, Any] | None = None,
+        query: dict[str, dict[str, Any]] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
-            self.routes.append(Route(method, pattern, fn, summary, status, body))
+            self.routes.append(Route(method, pattern, fn, summary, status, body, query))
             return fn
 
         return register
@@ -119,6 +127,10 @@ class Router:
                 "parameters": [
                     {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                     for p in params
+                ]
+                + [
+                    {"name": name, "in": "query", "required": False, "schema": schema}
+                    for name, schema in (route.query or {}).items()
                 ],
                 "responses": {
                     str(route.status): {"description": "success"},
@@ -267,6 +279,7 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 self.connection.settimeout(None)  # a handler or a stream may take long
                 route.check_body(body)
                 query = dict(urllib.parse.parse_qsl(url.query))
+                route.check_query(query)
                 result = route.handler(Request(method, url.path, params, query, body))
                 failed = False
             except HawserError as exc:

@@ -13,7 +13,10 @@ from controller.supervisor import pid_alive
 
 
 def _flag(req: Request, key: str) -> bool:
-    return req.query.get(key, "0").lower() in ("1", "true", "yes")
+    return req.query.get(key, "0").lower() in ("1", "true")
+
+
+_FLAG = {"type": "string", "enum": ["0", "1", "true", "false"]}
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +186,7 @@ def build(node: Node) -> Router:
         ctr, warnings = containers.run(node, containers.RunRequest.from_api(req.body))
         return {"Id": ctr.id, "Warnings": warnings}
 
-    @add("GET", "/v1/containers", "List containers")
+    @add("GET", "/v1/containers", "List containers", query={"all": _FLAG})
     def container_list(req: Request) -> Any:
         show_all = _flag(req, "all")
         with node.lock:
@@ -198,12 +201,17 @@ def build(node: Node) -> Router:
         with node.lock:
             return container_view.inspect(node, lookup.container(node.store, req.params["ref"]))
 
-    @add("DELETE", "/v1/containers/{ref}", "Remove a container", 204)
+    @add("DELETE", "/v1/containers/{ref}", "Remove a container", 204, query={"force": _FLAG})
     def container_remove(req: Request) -> Any:
         containers.remove(node, req.params["ref"], force=_flag(req, "force"))
         return None
 
-    @add("GET", "/v1/containers/{ref}/logs", "Output of a container's process")
+    @add(
+        "GET",
+        "/v1/containers/{ref}/logs",
+        "Output of a container's process",
+        query={"follow": _FLAG},
+    )
     def container_logs(req: Request) -> Any:
         with node.lock:
             ctr = lookup.container(node.store, req.params["ref"])
@@ -234,12 +242,22 @@ def build(node: Node) -> Router:
                 return {"StatusCode": 0}
             time.sleep(0.05)
 
-    @add("POST", "/v1/containers/{ref}/start", "Start a created container (attach=1 streams it)")
+    @add(
+        "POST",
+        "/v1/containers/{ref}/start",
+        "Start a created container (attach=1 streams it)",
+        query={"attach": _FLAG},
+    )
     def container_start(req: Request) -> Any:
         frames = containers.start(node, req.params["ref"], _flag(req, "attach"))
         return {} if frames is None else stream(frames)
 
-    @add("POST", "/v1/containers/{ref}/kill", "Send a signal to a container's process")
+    @add(
+        "POST",
+        "/v1/containers/{ref}/kill",
+        "Send a signal to a container's process",
+        query={"signal": _str(32)},
+    )
     def container_kill(req: Request) -> Any:
         signum = containers.parse_signal(req.query.get("signal", "KILL"))
         containers.kill(node, req.params["ref"], signum)
