@@ -151,7 +151,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     def make(req: api.Request) -> Any:
         return {"Got": req.body}
 
-    @router.add("GET", "/v1/things/{ref}", "Show a thing")
+    @router.add("GET", "/v1/things/{ref}", "Show a thing", query={"force": routes._FLAG})
     def show(req: api.Request) -> Any:
         return {"Ref": req.params["ref"]}
 
@@ -214,6 +214,8 @@ HTTP_ERRORS = [
     (request("DELETE", "/v1/things/a"), 405, "method DELETE not allowed for /v1/things/a"),
     (request("BREW", "/v1/things"), 501, "Unsupported method ('BREW')"),
     (request("GET", "/nowhere"), 404, "page not found: GET /nowhere"),
+    (request("GET", "/v1/things/a?force=maybe"), 400,
+     'invalid force: "maybe" is not one of 0, 1, true, false'),
     (request("GET", "/" + "a" * 70_000), 414, "Request-URI Too Long"),
     (b"GET /v1/things/a HTTP/1.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n", 431, "Too many headers"),
     (b"garbage\r\n\r\n", 400, "Bad request syntax ('garbage')"),
@@ -252,3 +254,8 @@ def test_a_valid_request_passes_and_the_connection_serves_another(server: str) -
             body = json.loads(reader.read(int(headers["content-length"])))
             assert status.startswith(b"HTTP/1.1 201")
             assert body == {"Got": {"Cmd": [f"c{n}"]}}
+
+
+def test_declared_query_parameters_pass_when_valid(server: str) -> None:
+    status, _, body = exchange(server, request("GET", "/v1/things/a?force=1&other=anything"))
+    assert (status, body) == (200, {"Ref": "a"})
