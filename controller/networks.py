@@ -39,7 +39,7 @@ class NetworkRequest:
     def from_api(cls, body: Mapping[str, Any]) -> NetworkRequest:
         configs = (body.get("IPAM") or {}).get("Config") or []
         if len(configs) > 1:
-            raise InvalidArgument("only one IPv4 subnet is supported per network")
+            ipam.check_one_pool([str(c.get("Subnet") or "") for c in configs])
         cfg = configs[0] if configs else {}
         return cls(
             name=str(body.get("Name") or ""),
