@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from controller import hostsfile, links, names, netopts
 from controller.errors import InvalidArgument, one_line, shown
+from controller.supervisor import ProcessSpec, Supervisor
 
 
 @pytest.mark.parametrize(
@@ -108,3 +111,10 @@ def test_the_resolv_renderer_refuses_a_nameserver_that_is_not_one_address() -> N
 def test_node_nameservers_that_are_not_addresses_are_dropped() -> None:
     node = hostsfile.parse_resolv("nameserver foo\nnameserver 10.0.0.53\nnameserver 127.0.0.1\n")
     assert hostsfile.container_resolv(node).nameservers == ["10.0.0.53"]
+
+
+def test_a_process_that_cannot_start_leaves_no_state_folder(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path / "containers", lambda ctr_id, code: None)
+    with pytest.raises(ValueError, match="null byte"):
+        supervisor.start("c1", ProcessSpec(netns="", hostname="h", env=[], cmd=["true\x00"]))
+    assert list((tmp_path / "containers").iterdir()) == []
