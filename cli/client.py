@@ -40,6 +40,20 @@ class ConnectError(CliError):
         click.echo(self.message, err=True)
 
 
+#: The daemon went away mid-exchange (killed, crashed, restarted): one line, not a traceback.
+_CUT_OFF = (http.client.IncompleteRead, http.client.RemoteDisconnected, ConnectionError)
+
+
+def _cut_off(exc: BaseException, replied: bool) -> CliError:
+    when = "before its reply was complete" if replied else "before replying"
+    detail = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+    if isinstance(exc, http.client.IncompleteRead):
+        detail = f"got {len(exc.partial)} bytes" + (
+            f", {exc.expected} more expected" if exc.expected is not None else ""
+        )
+    return CliError(f"the daemon closed the connection {when} ({detail})")
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     """``HTTPConnection`` whose transport is a unix stream socket."""
 
@@ -101,6 +115,9 @@ class Client:
         except (FileNotFoundError, ConnectionRefusedError, PermissionError) as exc:
             conn.close()
             raise self._connect_error(exc) from exc
+        except _CUT_OFF as exc:
+            conn.close()
+            raise _cut_off(exc, replied=False) from exc
         except OSError as exc:
             conn.close()
             if conn.sock is None:  # never connected: e.g. ENOTSOCK, ENOENT on a parent dir
@@ -112,6 +129,8 @@ class Client:
         if not 200 <= resp.status < 300:
             try:
                 raise _daemon_error(resp)
+            except _CUT_OFF as exc:
+                raise _cut_off(exc, replied=True) from exc
             finally:
                 conn.close()
         return conn, resp
@@ -121,6 +140,8 @@ class Client:
         conn, resp = self._open(method, path, body)
         try:
             data = resp.read()
+        except _CUT_OFF as exc:
+            raise _cut_off(exc, replied=True) from exc
         finally:
             conn.close()
         if not data.strip():
@@ -143,10 +164,7 @@ class Client:
         """Yield each JSON object of an NDJSON (chunked) response as it arrives."""
         conn, resp = self._open(method, path, body)
         try:
-            while True:
-                line = resp.readline()
-                if not line:
-                    return
+            for line in _lines(resp):
                 if not line.strip():
                     continue
                 try:
@@ -156,6 +174,28 @@ class Client:
                 yield obj
         finally:
             conn.close()
+
+
+def _lines(resp: http.client.HTTPResponse) -> Iterator[bytes]:
+    """Lines of a response body as they arrive; a cut-off body is a ``CliError``.
+
+    ``read1`` rather than ``readline``: on a chunked body http.client's ``readline`` takes a
+    connection closed before the last chunk for a clean end, ``read1`` reports it.
+    """
+    pending = b""
+    while True:
+        try:
+            data = resp.read1(65536)
+        except _CUT_OFF as exc:
+            raise _cut_off(exc, replied=True) from exc
+        if not data:
+            if pending:
+                yield pending
+            return
+        pending += data
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line + b"\n"
 
 
 def _daemon_error(resp: http.client.HTTPResponse) -> DaemonError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import time
@@ -23,6 +24,7 @@ from cli.output import (
     print_table,
     short_id,
 )
+from controller.errors import shown
 
 
 class RunFailed(CliError):
@@ -46,14 +48,42 @@ def strip_dashdash(cmd: tuple[str, ...]) -> list[str]:
     return list(cmd[1:]) if cmd[:1] == ("--",) else list(cmd)
 
 
+class BadFlag(CliError):
+    """A flag value Docker's CLI refuses before calling the daemon (pflag's text, exit 125)."""
+
+    exit_code = 125
+
+    def __init__(self, value: str, flag: str, reason: str) -> None:
+        super().__init__(f"invalid argument {go_quote(value)} for {go_quote(flag)} flag: {reason}")
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)  # printed as is, like Docker's flag errors
+
+
 def env_list(values: Iterable[str]) -> list[str]:
-    """Docker's ``-e``: ``VAR`` alone takes the CLI's own value; unset → dropped."""
+    """Docker's ``-e`` (``ValidateEnv``): ``VAR`` alone takes the CLI's value; unset → dropped."""
     out = []
     for item in values:
-        if "=" in item:
+        key, sep, _ = item.partition("=")
+        if not key:
+            raise BadFlag(item, "-e, --env", f"invalid environment variable: {shown(item)}")
+        if sep:
             out.append(item)
         elif item in os.environ:
             out.append(f"{item}={os.environ[item]}")
+    return out
+
+
+def dns_list(values: Iterable[str]) -> list[str]:
+    """Docker's ``--dns`` (``ValidateIPAddress``): an IP address, spaces trimmed, normalised."""
+    out = []
+    for item in values:
+        try:
+            if "%" in item:  # Go's net.ParseIP takes no zone
+                raise ValueError(item)
+            out.append(str(ipaddress.ip_address(item.strip())))
+        except ValueError:
+            raise BadFlag(item, "--dns", f"{shown(item)} is not an ip address") from None
     return out
 
 
@@ -115,7 +145,7 @@ def run(
         "Network": network or "bridge",
         "IP": ip,
         "Hostname": hostname,
-        "Dns": list(dns),
+        "Dns": dns_list(dns),
         "Env": env_list(env),
         "Cmd": argv,
         "Publish": list(publish),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -60,6 +62,61 @@ def build_create_body(
     }
 
 
+def _one(values: Sequence[str]) -> str | None:
+    return values[0] if values else None
+
+
+def _net(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        if "/" not in text:
+            raise ValueError(text)
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise CliError(f"invalid subnet {text}: invalid CIDR address: {text}") from None
+
+
+def _contains(subnet: str, data: str) -> bool:
+    """Docker's ``subnetMatches``: is ``data`` (an address or CIDR) inside ``subnet``?"""
+    net = _net(subnet)
+    try:
+        return ipaddress.ip_address(data.split("/", 1)[0]) in net
+    except ValueError:  # Go's ParseIP gives nil, which no subnet contains
+        return False
+
+
+def consolidate_ipam(
+    subnets: Sequence[str], ranges: Sequence[str], gateways: Sequence[str], aux: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Docker's ``consolidateIpam``: one IPAM config per subnet, each value on its subnet."""
+    if len(subnets) < len(ranges) or len(subnets) < len(gateways):
+        raise CliError("every ip-range or gateway must have a corresponding subnet")
+    configs: dict[str, dict[str, Any]] = {}
+    for subnet in subnets:
+        for other in configs:
+            if _contains(subnet, other) or _contains(other, subnet):
+                raise CliError("multiple overlapping subnet configuration is not supported")
+        configs[subnet] = {"Subnet": subnet}
+    for key, values, what in (("IPRange", ranges, "ranges"), ("Gateway", gateways, "gateways")):
+        for value in values:
+            home = next((s for s in subnets if _contains(s, value)), None)
+            if home is None:
+                noun = "range" if key == "IPRange" else "gateway"
+                raise CliError(f"no matching subnet for {noun} {value}")
+            if key in configs[home]:
+                words = "on the same subnet" if key == "IPRange" else "for the same subnet"
+                raise CliError(
+                    f"cannot configure multiple {what} ({value}, {configs[home][key]}) "
+                    f"{words} ({home})"
+                )
+            configs[home][key] = value
+    for host, value in aux.items():
+        home = next((s for s in subnets if _contains(s, value)), None)
+        if home is None:
+            raise CliError(f"no matching subnet for aux-address {value}")
+        configs[home].setdefault("AuxAddress", {})[host] = value
+    return list(configs.values())
+
+
 @click.group("network")
 def network() -> None:
     """Manage networks."""
@@ -69,9 +126,11 @@ def network() -> None:
 @click.option(
     "-d", "--driver", default="bridge", show_default=True, help="Driver to manage the Network"
 )
-@click.option("--subnet", help="Subnet in CIDR format that represents a network segment")
-@click.option("--gateway", help="IPv4 Gateway for the master subnet")
-@click.option("--ip-range", help="Allocate container ip from a sub-range")
+@click.option(
+    "--subnet", multiple=True, help="Subnet in CIDR format that represents a network segment"
+)
+@click.option("--gateway", multiple=True, help="IPv4 Gateway for the master subnet")
+@click.option("--ip-range", multiple=True, help="Allocate container ip from a sub-range")
 @click.option("--aux-address", multiple=True, metavar="HOST=IP", help="Auxiliary IPv4 addresses")
 @click.option("--internal", is_flag=True, help="Restrict external access to the network")
 @click.option("--attachable", is_flag=True, help="Enable manual container attachment")
@@ -82,9 +141,9 @@ def network() -> None:
 def create(
     client: Client,
     driver: str,
-    subnet: str | None,
-    gateway: str | None,
-    ip_range: str | None,
+    subnet: tuple[str, ...],
+    gateway: tuple[str, ...],
+    ip_range: tuple[str, ...],
     aux_address: tuple[str, ...],
     internal: bool,
     attachable: bool,
@@ -93,18 +152,16 @@ def create(
     name: str,
 ) -> None:
     """Create a network."""
-    body = build_create_body(
-        name,
-        driver,
-        subnet,
-        gateway,
-        ip_range,
-        parse_kv(aux_address, require_eq="invalid aux-address, expected HOST=IP"),
-        internal,
-        attachable,
-        parse_kv(label, require_eq="bad attribute format"),
-        parse_kv(opt),
-    )
+    aux = parse_kv(aux_address, require_eq="invalid aux-address, expected HOST=IP")
+    labels = parse_kv(label, require_eq="bad attribute format")
+    if len(subnet) > 1 or len(gateway) > 1 or len(ip_range) > 1:
+        configs = consolidate_ipam(subnet, ip_range, gateway, aux)
+        body = build_create_body(name, driver, None, None, None, {}, internal, attachable,
+                                 labels, parse_kv(opt))  # fmt: skip
+        body["IPAM"]["Config"] = configs
+    else:  # one of each at most: the daemon checks them
+        body = build_create_body(name, driver, _one(subnet), _one(gateway), _one(ip_range),
+                                 aux, internal, attachable, labels, parse_kv(opt))  # fmt: skip
     resp = client.post(path_for("networks"), body) or {}
     if resp.get("Warning"):
         click.echo(f"WARNING: {resp['Warning']}", err=True)

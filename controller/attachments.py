@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller import endpoints, lookup
+from controller import endpoints, lookup, names
 from controller.containers import is_running
 from controller.errors import Conflict, InvalidArgument
 from controller.node import Node
@@ -20,6 +20,8 @@ NONE_TEXT = (
 
 
 def connect(node: Node, net_ref: str, ctr_ref: str, ip: str | None, aliases: list[str]) -> None:
+    for alias in aliases:
+        names.validate_alias(alias)
     with node.lock:
         net = lookup.network(node.store, net_ref)
         ctr = lookup.container(node.store, ctr_ref)

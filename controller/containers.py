@@ -252,10 +252,13 @@ def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
     """Create the sandbox, attach it, publish its ports, start its process; all or nothing."""
     warnings = _check_mode_conflicts(node, req, _mode_kind(req.network))
     env = netopts.parse_env(req.env)
+    dns = netopts.parse_dns(req.dns)  # values that reach a file are checked before anything
     if req.hostname:
         names.validate_hostname(req.hostname)
+    for alias in req.aliases:
+        names.validate_alias(alias)
     requests, exposed = _port_requests(req)
-    parsed_links = [links.parse_link(spec) for spec in req.links]
+    parsed_links = [links.validate_link(spec) for spec in req.links]
     with node.lock:
         name = _claim_name(node, req.name)
         mode, more = _resolve_mode(node, req, _mode_kind(req.network))
@@ -276,7 +279,7 @@ def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
             network_mode=mode.text(req.network),
             hostname=req.hostname or hostname,
             netns=netns,
-            dns=list(req.dns),
+            dns=dns,
             env=env,
             cmd=list(req.cmd),
             expose=exposed,

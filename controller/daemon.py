@@ -30,6 +30,8 @@ log = logging.getLogger("hawser")
 SO_NETNS_COOKIE = 71
 UPLINK_SCAN_SECONDS = 2.0
 GC_SECONDS = 30.0
+#: The store and container output hold environment values: root only (the socket is 0660).
+STATE_DIR_MODE = 0o700
 #: Modules with an ``install(node)`` that registers listeners, routes and servers.
 PLUGINS = ("controller.observability", "controller.linkpolicy", "controller.dns")
 
@@ -61,7 +63,8 @@ class Daemon:
         )
         Datapath.check_prerequisites(dp_config)
         state = cfg.state_path
-        state.mkdir(parents=True, exist_ok=True)
+        state.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(state, STATE_DIR_MODE)  # an older or hand-made folder may be wider
         store = Store(state / "hawser.db")
         ipr = IPRoute()
         kernel_links.write_sysctl("net.ipv4.ip_forward", "1")
@@ -90,11 +93,15 @@ class Daemon:
         addresses: dict[str, str] = {}
         for ifname, addr, _ in kernel_links.node_addresses(node.ipr):
             addresses.setdefault(ifname, addr)
+        bridges = {net.bridge for net in node.store.networks() if net.bridge}
         for link in node.ipr.get_links():
             ifname = str(link.get("ifname"))
             if wanted and ifname not in wanted:
                 continue
-            if not wanted and (ifname == "lo" or names.is_hawser_link(ifname)):
+            own = ifname in bridges or names.is_hawser_link(ifname)
+            if not wanted and (ifname == "lo" or own):
+                if ifname in node.uplinks:  # a bridge a network has adopted since
+                    node.datapath.detach_uplink(node.uplinks.pop(ifname)[0])
                 continue
             current = (int(link["index"]), addresses.get(ifname, "0.0.0.0"))
             if node.uplinks.get(ifname) == current:

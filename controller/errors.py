@@ -9,15 +9,54 @@ where Docker has one).
     ├── NotFound                404  unknown network, container, endpoint
     ├── Conflict                409  taken name/port/IP, object in use, mode conflicts
     └── PrerequisiteMissing     503  the kernel or machine cannot run the datapath
+
+A message is one line by construction: control characters in it (a user's value holding a
+newline, say) are escaped, so no value can add a line to what the CLI prints or the log.
+``shown()`` is how a message quotes a user's value.
 """
 
 from __future__ import annotations
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(ch: str) -> str:
+    if ch.isprintable():
+        return ch
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    code = ord(ch)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+
+
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\n``, ``\\x00``)."""
+    return text if text.isprintable() else "".join(_escape(ch) for ch in text)
+
+
+def shown(value: str, quote_always: bool = False, limit: int = 200) -> str:
+    """A user's value in a message: as is when printable and short, else quoted like Go's %q.
+
+    Quoted values have their control characters escaped and are cut to ``limit`` characters.
+    """
+    cut = value[:limit]
+    if not quote_always and cut == value and value.isprintable():
+        return value
+    body = "".join("\\" + ch if ch in '"\\' else _escape(ch) for ch in cut)
+    return f'"{body}"' + ("…" if len(value) > limit else "")
 
 
 class HawserError(Exception):
     status = 500
 
     def __init__(self, message: str) -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
 

@@ -4,6 +4,9 @@
 ``--add-host``) as ``IP<TAB>names``, then one line per own address
 ``IP<TAB>hostname`` (``IP<TAB>fqdn short`` when there is a domain), which is
 where Docker appends them when the endpoint joins.
+
+The values were validated where they entered (the API); the renderers check again that
+each one stays on its line, so that a value that slipped through cannot add a record.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from controller.errors import InvalidArgument, shown
 
 DEFAULT_HOSTS = (
     ("127.0.0.1", "localhost"),
@@ -27,6 +32,27 @@ DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 EMBEDDED_DNS = "127.0.0.11"
 
 
+def _one_field(value: str, file: str) -> str:
+    """A value that is one whitespace-free field of one line."""
+    if not value or not value.isprintable() or any(c.isspace() for c in value):
+        raise InvalidArgument(f"refusing to write {shown(value, quote_always=True)} into {file}")
+    return value
+
+
+def _address(value: str, file: str) -> str:
+    try:
+        ipaddress.ip_address(_one_field(value, file))
+    except ValueError:
+        raise InvalidArgument(
+            f"refusing to write {shown(value, quote_always=True)} into {file}: not an IP address"
+        ) from None
+    return value
+
+
+def _names(value: str, file: str) -> str:
+    return " ".join(_one_field(name, file) for name in value.split(" "))
+
+
 def own_names(hostname: str, domainname: str = "") -> str:
     """``hostname`` or ``fqdn short`` (Docker: the FQDN and the bare host name)."""
     fqdn = f"{hostname}.{domainname}" if domainname else hostname
@@ -41,11 +67,12 @@ def render_hosts(
     domainname: str = "",
 ) -> str:
     """The whole ``/etc/hosts``; ``ips`` may be empty (``--network none``)."""
+    hosts = "/etc/hosts"
     lines = [f"{ip}\t{names}" for ip, names in DEFAULT_HOSTS]
-    lines += [f"{ip}\t{names}" for ip, names in extra]
+    lines += [f"{_address(ip, hosts)}\t{_names(names, hosts)}" for ip, names in extra]
     own = [ips] if isinstance(ips, str) else list(ips)
-    names = own_names(hostname, domainname)
-    lines += [f"{ip}\t{names}" for ip in own if ip]
+    names = _names(own_names(hostname, domainname), hosts)
+    lines += [f"{_address(ip, hosts)}\t{names}" for ip in own if ip]
     return "\n".join(lines) + "\n"
 
 
@@ -57,7 +84,7 @@ def render_resolv(
     search_s = " ".join(search)
     if search_s.strip(" ") not in ("", "."):
         out.append(f"search {search_s}")
-    out += [f"nameserver {ns}" for ns in nameservers]
+    out += [f"nameserver {_address(ns, '/etc/resolv.conf')}" for ns in nameservers]
     opts_s = " ".join(options)
     if opts_s.strip(" "):
         out.append(f"options {opts_s}")
@@ -90,6 +117,14 @@ def parse_resolv(text: str) -> ResolvConf:
     return ResolvConf(nameservers, search, options)
 
 
+def _is_address(ns: str) -> bool:
+    try:
+        _address(ns, "")
+    except InvalidArgument:
+        return False
+    return True
+
+
 def _is_loopback(ns: str) -> bool:
     try:
         return ipaddress.ip_address(ns.split("%", 1)[0]).is_loopback
@@ -101,8 +136,12 @@ def container_resolv(host: ResolvConf, ipv6: bool = False) -> ResolvConf:
     """The host's resolv.conf as a container on the default bridge gets it.
 
     Loopback nameservers are unreachable from a container and removed (and
-    IPv6 ones when IPv6 is off); with none left, Google's public DNS is used,
-    as Docker does.
+    IPv6 ones when IPv6 is off, and lines that are not an address); with none
+    left, Google's public DNS is used, as Docker does.
     """
-    keep = [ns for ns in host.nameservers if not _is_loopback(ns) and (ipv6 or ":" not in ns)]
+    keep = [
+        ns
+        for ns in host.nameservers
+        if _is_address(ns) and not _is_loopback(ns) and (ipv6 or ":" not in ns)
+    ]
     return ResolvConf(keep or list(DEFAULT_NAMESERVERS), list(host.search), list(host.options))

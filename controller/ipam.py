@@ -27,7 +27,18 @@ DEFAULT_POOLS: list[Pool] = [
     (IPv4Network("192.168.0.0/16"), 20),
 ]
 
+#: Blocks a bridge network cannot use: they are not unicast space a host may route to.
+RESERVED: list[tuple[IPv4Network, str]] = [
+    (IPv4Network("0.0.0.0/8"), '"this network" (RFC 1122)'),
+    (IPv4Network("127.0.0.0/8"), "loopback"),
+    (IPv4Network("169.254.0.0/16"), "link-local"),
+    (IPv4Network("224.0.0.0/4"), "multicast"),
+    (IPv4Network("255.255.255.255/32"), "the limited broadcast address"),
+]
+
 POOLS_EXHAUSTED = "all predefined address pools have been fully subnetted"
+OVERLAPPING_CONFIGS = "multiple overlapping subnet configuration is not supported"
+ONE_POOL = "only one IPv4 subnet is supported per network"
 OVERLAP = "Pool overlaps with other one on this address space"
 ADDRESS_IN_USE = "Address already in use"
 
@@ -104,6 +115,29 @@ def next_free_subnet(pools: Iterable[Pool], taken: Iterable[IPv4Network]) -> IPv
     raise InvalidArgument(POOLS_EXHAUSTED)
 
 
+def check_reserved(subnet: IPv4Network) -> None:
+    """Refuse a subnet in loopback, multicast, link-local, "this network" or broadcast space."""
+    for block, what in RESERVED:
+        if subnet.overlaps(block):
+            raise InvalidArgument(
+                f"invalid subnet {subnet}: it overlaps {block}, which is reserved for {what}"
+            )
+
+
+def check_one_pool(subnets: list[str]) -> None:
+    """More than one subnet for a network: Docker's text when two overlap, else Hawser's limit."""
+    parsed = []
+    for text in subnets:
+        try:
+            parsed.append(parse_cidr(text))
+        except InvalidArgument:
+            continue
+    for i, a in enumerate(parsed):
+        if any(a.overlaps(b) for b in parsed[i + 1 :]):
+            raise InvalidArgument(OVERLAPPING_CONFIGS)
+    raise InvalidArgument(ONE_POOL)
+
+
 def check_overlap(subnet: IPv4Network, others: Iterable[IPv4Network]) -> None:
     """Refuse a subnet overlapping another network's."""
     for other in others:
@@ -153,6 +187,7 @@ def build_ipam_config(
             raise InvalidArgument(f"invalid subnet {subnet}: it should be {net}")
     if net.prefixlen > 30:
         raise InvalidArgument(f"subnet {net} is too small: it has no room for a gateway and hosts")
+    check_reserved(net)
 
     rng: IPv4Network | None = None
     if ip_range is not None:

@@ -38,6 +38,40 @@ def ifindex(ipr: IPRoute, name: str) -> int | None:
         raise
 
 
+def link_kind(ipr: IPRoute, name: str) -> str | None:
+    """The driver of a link ("bridge", "veth"…; "" for lo and hardware), None if absent."""
+    try:
+        link = ipr.link("get", ifname=name)[0]
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return None
+        raise
+    return str(link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "")
+
+
+def has_address(ipr: IPRoute, name: str, address: str, prefixlen: int) -> bool:
+    index = ifindex(ipr, name)
+    if index is None:
+        return False
+    return any(
+        a.get("address") == address and int(a["prefixlen"]) == prefixlen
+        for a in ipr.get_addr(family=2, index=index)
+    )
+
+
+def delete_address(ipr: IPRoute, name: str, address: str, prefixlen: int) -> None:
+    index = ifindex(ipr, name)
+    if index is not None:
+        _ignore(
+            (errno.EADDRNOTAVAIL, errno.ENODEV),
+            ipr.addr,
+            "del",
+            index=index,
+            address=address,
+            prefixlen=prefixlen,
+        )
+
+
 def link_names(ipr: IPRoute) -> list[str]:
     return [str(link.get("ifname")) for link in ipr.get_links()]
 
@@ -46,21 +80,26 @@ def link_mac(ipr: IPRoute, index: int) -> str:
     return str(ipr.get_links(index)[0].get("address"))
 
 
-def ensure_bridge(ipr: IPRoute, name: str, gateway: str, prefixlen: int, mtu: int, mac: str) -> int:
-    """Create (or adopt) bridge ``name`` with the gateway address; return its ifindex.
+def ensure_bridge(
+    ipr: IPRoute, name: str, gateway: str, prefixlen: int, mtu: int | None, mac: str | None
+) -> int:
+    """Create (or take up) bridge ``name`` with the gateway address; return its ifindex.
 
     The MAC is set explicitly: a bridge left to choose its own takes the lowest MAC of its
     ports and changes it as veths come and go, which strands the containers' ARP entries
-    for the gateway and the datapath's copy of the bridge MAC.
+    for the gateway and the datapath's copy of the bridge MAC. ``mac=None`` pins the MAC the
+    bridge has now (an adopted bridge keeps its address); ``mtu=None`` leaves the MTU alone.
     """
     index = ifindex(ipr, name)
     if index is None:
         _ignore((errno.EEXIST,), ipr.link, "add", ifname=name, kind="bridge", address=mac)
         index = ifindex(ipr, name)
         assert index is not None
-    if link_mac(ipr, index) != mac:
-        ipr.link("set", index=index, address=mac)
-    ipr.link("set", index=index, mtu=mtu)
+    current = link_mac(ipr, index)
+    if mac is None or current != mac:
+        ipr.link("set", index=index, address=mac or current)  # marks it set: it stays put
+    if mtu is not None:
+        ipr.link("set", index=index, mtu=mtu)
     _ignore((errno.EEXIST,), ipr.addr, "add", index=index, address=gateway, prefixlen=prefixlen)
     ipr.link("set", index=index, state="up")
     return index

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from controller.errors import InvalidArgument
+from controller import names
+from controller.errors import InvalidArgument, shown
 
 _SKIPPED_ENV = {"HOME", "PATH", "HOSTNAME"}
 
@@ -23,14 +24,27 @@ def parse_link(spec: str) -> tuple[str, str]:
         raise InvalidArgument("empty string specified for links")
     parts = spec.split(":")
     if len(parts) > 2 or any(p == "" for p in parts):
-        raise InvalidArgument(f"bad format for links: {spec}")
+        raise InvalidArgument(f"bad format for links: {shown(spec)}")
     if len(parts) == 1:
         return spec, spec
     name, alias = parts
     if name.startswith("/"):
         name, alias = name[1:], alias.rsplit("/", 1)[-1]
         if not name or not alias:
-            raise InvalidArgument(f"bad format for links: {spec}")
+            raise InvalidArgument(f"bad format for links: {shown(spec)}")
+    return name, alias
+
+
+def validate_link(spec: str) -> tuple[str, str]:
+    """``parse_link`` for a new link: the alias goes into the parent's /etc/hosts and env names.
+
+    Docker takes any alias; here it must be a plain name, so that no value can add a line
+    to a hosts file (``--link 'web:x\\n6.6.6.6 evil.example'``).
+    """
+    name, alias = parse_link(spec)
+    if not names.is_ref(name):
+        raise InvalidArgument(f"bad format for links: {shown(spec)}: invalid container name")
+    names.validate_alias(alias)
     return name, alias
 
 

@@ -31,6 +31,8 @@ class Network:
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     bridge: str = ""  # kernel device, "" for host/none
+    bridge_owned: bool = True  # Hawser made the device (False: an existing bridge, adopted)
+    gateway_owned: bool = True  # Hawser put the gateway address on it
     icc: bool = True
     masquerade: bool = True
     host_binding_ipv4: str = "0.0.0.0"

@@ -12,9 +12,12 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from controller.errors import InvalidArgument
+from controller.errors import InvalidArgument, shown
 
 IFNAMSIZ = 16  # kernel limit including the NUL: names are at most 15 bytes
+HOST_NAME_MAX = 64  # sethostname(2) takes at most 64 bytes
+NAME_MAX = 128  # container and network names (Docker sets none; tables and logs need one)
+ALIAS_MAX = 253  # a DNS name
 DEFAULT_BRIDGE = "hawser0"
 BRIDGE_PREFIX = "hw-"
 VETH_PREFIX = "hwv"
@@ -23,6 +26,10 @@ PEER_PREFIX = "hwp"
 _RESTRICTED_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
 _CONTAINER_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_ALIAS = _NETWORK_NAME
+#: The same rules as JSON Schema patterns, for the API's request schemas.
+CONTAINER_NAME_PATTERN = "^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$"
+NETWORK_NAME_PATTERN = "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 _NODE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _LABEL = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 _HEX = re.compile(r"[0-9a-f]+")
@@ -33,7 +40,11 @@ def validate_container_name(name: str) -> str:
     """Docker's rule (at least two characters); returns the name without a leading ``/``."""
     if not _CONTAINER_NAME.fullmatch(name):
         raise InvalidArgument(
-            f"Invalid container name ({name}), only {_RESTRICTED_CHARS} are allowed"
+            f"Invalid container name ({shown(name)}), only {_RESTRICTED_CHARS} are allowed"
+        )
+    if len(name) > NAME_MAX:
+        raise InvalidArgument(
+            f"Invalid container name ({shown(name)}): at most {NAME_MAX} characters"
         )
     return name.removeprefix("/")
 
@@ -46,20 +57,39 @@ def validate_network_name(name: str) -> str:
     """
     if name == "":
         raise InvalidArgument("invalid name: network name must not be empty")
-    if len(name) > 128 or not _NETWORK_NAME.fullmatch(name):
+    if len(name) > NAME_MAX or not _NETWORK_NAME.fullmatch(name):
         raise InvalidArgument(
-            f'network name "{name}" includes invalid characters, only '
+            f"network name {shown(name, quote_always=True)} includes invalid characters, only "
             f'"{_RESTRICTED_CHARS}" are allowed'
         )
     return name
 
 
 def validate_hostname(name: str) -> str:
-    """RFC 1123: one label or a dotted name of labels (each 1-63 chars, no edge ``-``), ≤ 253."""
+    """RFC 1123: one label or a dotted name of labels (each 1-63 chars, no edge ``-``).
+
+    At most 64 characters, what sethostname(2) takes: a longer name could be written to
+    /etc/hostname but never become the sandbox's UTS name.
+    """
     labels = name.split(".")
-    if not name or len(name) > 253 or not all(_LABEL.fullmatch(lbl) for lbl in labels):
-        raise InvalidArgument(f"invalid hostname format: {name}")
+    if not name or len(name) > HOST_NAME_MAX or not all(_LABEL.fullmatch(lbl) for lbl in labels):
+        raise InvalidArgument(f"invalid hostname format: {shown(name)}")
     return name
+
+
+def is_ref(ref: str) -> bool:
+    """Whether ``ref`` can name a container (a name or an id prefix, ``/`` allowed first)."""
+    return bool(_NETWORK_NAME.fullmatch(ref.removeprefix("/"))) and len(ref) <= NAME_MAX + 1
+
+
+def validate_alias(alias: str) -> str:
+    """A network-scoped alias or a link alias: a DNS-ish name that goes into records and files."""
+    if not _ALIAS.fullmatch(alias) or len(alias) > ALIAS_MAX:
+        raise InvalidArgument(
+            f"invalid alias {shown(alias, quote_always=True)}: only {_RESTRICTED_CHARS} "
+            f"are allowed, at most {ALIAS_MAX} characters"
+        )
+    return alias
 
 
 def validate_interface_name(name: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from controller.errors import InvalidArgument
+from controller.errors import InvalidArgument, shown
 from controller.names import validate_interface_name
 
 BRIDGE_NAME = "com.docker.network.bridge.name"
@@ -42,7 +42,7 @@ class BridgeOptions:
 
 
 def _parse_err(label: str, value: str, reason: str) -> InvalidArgument:
-    return InvalidArgument(f"failed to parse {label} value: {value} ({reason})")
+    return InvalidArgument(f"failed to parse {shown(label)} value: {shown(value)} ({reason})")
 
 
 def parse_bool(label: str, value: str) -> bool:
@@ -139,9 +139,31 @@ def parse_env(items: Iterable[str], lookup: Mapping[str, str] | None = None) -> 
     for item in items:
         key, sep, _ = item.partition("=")
         if key == "":
-            raise InvalidArgument(f"invalid environment variable: {item}")
+            raise InvalidArgument(f"invalid environment variable: {shown(item)}")
         if sep:
             result.append(item)
         elif lookup is not None and key in lookup:
             result.append(f"{key}={lookup[key]}")
     return result
+
+
+def parse_dns(items: Iterable[str]) -> list[str]:
+    """``--dns`` servers: IP addresses only (they become ``nameserver`` lines of resolv.conf).
+
+    Docker's CLI refuses anything ``net.ParseIP`` does not take (``invalid argument "X" for
+    "--dns" flag: X is not an ip address``); the API says the same of its ``Dns`` field and
+    is stricter about spaces and scope ids (``fe80::1%eth0``), which resolv.conf cannot carry.
+    """
+    servers: list[str] = []
+    for item in items:
+        try:
+            if "%" in item or item != item.strip():
+                raise ValueError(item)
+            addr = ipaddress.ip_address(item)
+        except ValueError:
+            raise InvalidArgument(
+                f"invalid argument {shown(item, quote_always=True)} for Dns: "
+                f"{shown(item)} is not an ip address"
+            ) from None
+        servers.append(str(addr))
+    return servers

@@ -39,7 +39,7 @@ class NetworkRequest:
     def from_api(cls, body: Mapping[str, Any]) -> NetworkRequest:
         configs = (body.get("IPAM") or {}).get("Config") or []
         if len(configs) > 1:
-            raise InvalidArgument("only one IPv4 subnet is supported per network")
+            ipam.check_one_pool([str(c.get("Subnet") or "") for c in configs])
         cfg = configs[0] if configs else {}
         return cls(
             name=str(body.get("Name") or ""),
@@ -113,6 +113,7 @@ def create(node: Node, req: NetworkRequest) -> tuple[Network, str]:
         bridge = opts.bridge_name or names.bridge_name(net_id)
         if any(n.bridge == bridge for n in node.store.networks()):
             raise Conflict(f"bridge name {bridge} is already used by another network")
+        owned, gateway_owned = _bridge_ownership(node, bridge, config)
         net = Network(
             id=net_id,
             name=req.name,
@@ -128,6 +129,8 @@ def create(node: Node, req: NetworkRequest) -> tuple[Network, str]:
             labels=req.labels,
             options=dict(req.options),
             bridge=bridge,
+            bridge_owned=owned,
+            gateway_owned=gateway_owned,
             icc=opts.enable_icc,
             masquerade=opts.enable_ip_masquerade and not req.internal,
             host_binding_ipv4=str(opts.host_binding_ipv4),
@@ -143,15 +146,50 @@ def create(node: Node, req: NetworkRequest) -> tuple[Network, str]:
         return net, ""
 
 
+def _bridge_ownership(node: Node, bridge: str, config: ipam.IpamConfig) -> tuple[bool, bool]:
+    """Whether Hawser will make the device and the gateway address, or find them there.
+
+    Docker adopts an existing bridge of the requested name and refuses any other kind of
+    interface (an uplink, a veth, ``lo``): it must never take over, or later delete, what
+    it did not make.
+    """
+    kind = kernel_links.link_kind(node.ipr, bridge)
+    if kind is None:
+        return True, True
+    if kind != "bridge":
+        raise InvalidArgument(f"existing interface {bridge} is not a bridge")
+    present = kernel_links.has_address(
+        node.ipr, bridge, str(config.gateway), config.subnet.prefixlen
+    )
+    return False, not present
+
+
 def build_bridge(node: Node, net: Network, undo: Undo | None = None) -> None:
-    """Create the kernel bridge and datapath entries for a bridge network (idempotent)."""
+    """Create (or adopt) the kernel bridge and datapath entries for a bridge network.
+
+    Idempotent. A Hawser-made bridge gets a MAC derived from the network id and the
+    network's MTU; an adopted one keeps its MAC (pinned) and MTU. An adopted bridge that
+    has vanished is made again, and from then on it is Hawser's.
+    """
     existed = kernel_links.ifindex(node.ipr, net.bridge) is not None
+    if not existed and not net.bridge_owned:
+        net.bridge_owned = net.gateway_owned = True
+        if node.store.network(net.id) is not None:
+            node.store.put_network(net)
     prefix = ipaddress.IPv4Network(net.subnet).prefixlen
+    owned = net.bridge_owned
     index = kernel_links.ensure_bridge(
-        node.ipr, net.bridge, net.gateway, prefix, net.mtu, bridge_mac(net.id)
+        node.ipr,
+        net.bridge,
+        net.gateway,
+        prefix,
+        net.mtu if owned else None,
+        bridge_mac(net.id) if owned else None,
     )
     if undo is not None and not existed:
         undo.push(kernel_links.delete_link, node.ipr, net.bridge)
+    elif undo is not None and net.gateway_owned:
+        undo.push(kernel_links.delete_address, node.ipr, net.bridge, net.gateway, prefix)
     node.datapath.set_network(
         net.key,
         net.subnet,
@@ -190,8 +228,17 @@ def remove(node: Node, ref: str) -> None:
             node.emit("network_removed", net)
             node.store.delete_network(net.id)
             node.datapath.delete_network(net.key)
-            kernel_links.delete_link(node.ipr, net.bridge)
+            release_bridge(node, net)
         refresh_node_addresses(node)
+
+
+def release_bridge(node: Node, net: Network) -> None:
+    """Delete the bridge if Hawser made it; an adopted one only loses the gateway we added."""
+    if net.bridge_owned:
+        kernel_links.delete_link(node.ipr, net.bridge)
+    elif net.gateway_owned:
+        prefix = ipaddress.IPv4Network(net.subnet).prefixlen
+        kernel_links.delete_address(node.ipr, net.bridge, net.gateway, prefix)
 
 
 def prune(node: Node) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from controller import attachments, container_view, containers, lookup, networks
+from controller import attachments, container_view, containers, lookup, names, networks
 from controller.api import Request, Router, stream
 from controller.errors import InvalidArgument, NotFound
 from controller.node import Node
@@ -13,52 +13,107 @@ from controller.supervisor import pid_alive
 
 
 def _flag(req: Request, key: str) -> bool:
-    return req.query.get(key, "0").lower() in ("1", "true", "yes")
+    return req.query.get(key, "0").lower() in ("1", "true")
 
 
-def _obj(**props: Any) -> dict[str, Any]:
-    return {"type": "object", "properties": props}
+_FLAG = {"type": "string", "enum": ["0", "1", "true", "false"]}
 
 
-_STR = {"type": "string"}
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def _obj(required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
+    """A JSON object with exactly these properties (unknown keys are refused).
+
+    Every property may be ``null``, which means "not given" (as in Docker's API).
+    """
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {key: _nullable(prop) for key, prop in props.items()},
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _str(max_length: int = 256, **more: Any) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length, **more}
+
+
+def _list(items: dict[str, Any], max_items: int) -> dict[str, Any]:
+    return {"type": "array", "items": items, "maxItems": max_items}
+
+
+def _map(max_entries: int, max_value: int = 4096) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": _str(max_value),
+        "maxProperties": max_entries,
+    }
+
+
+# Limits. Docker sets few; these keep every value usable where it goes: an argv or
+# environment entry is at most MAX_ARG_STRLEN (128 KiB, up to 4 bytes a character), a
+# hostname what sethostname(2) takes, names what a table shows.
 _BOOL = {"type": "boolean"}
-_STRS = {"type": "array", "items": _STR}
-_MAP = {"type": "object", "additionalProperties": _STR}
+_IP = _str(64)
+_ARG = _str(32767)
+_CONTAINER_NAME = _str(
+    names.NAME_MAX, pattern=names.CONTAINER_NAME_PATTERN, **{"x-check": "container_name"}
+)
+_NETWORK_NAME = _str(
+    names.NAME_MAX, pattern=names.NETWORK_NAME_PATTERN, **{"x-check": "network_name"}
+)
+_ALIAS = _str(names.ALIAS_MAX, pattern=names.NETWORK_NAME_PATTERN, **{"x-check": "alias"})
+_SPEC = _str(256)  # -p, --expose, --link
 NETWORK_BODY = _obj(
-    Name=_STR,
-    Driver=_STR,
+    required=("Name",),
+    Name=_NETWORK_NAME,
+    Driver=_str(64),
     IPAM=_obj(
-        Config={
-            "type": "array",
-            "items": _obj(Subnet=_STR, Gateway=_STR, IPRange=_STR, AuxAddress=_MAP),
-        }
+        Config=_list(
+            _obj(
+                Subnet=_IP,
+                Gateway=_IP,
+                IPRange=_IP,
+                AuxAddress=_map(256, 64),
+                AuxiliaryAddresses=_map(256, 64),
+            ),
+            8,
+        )
     ),
     Internal=_BOOL,
     Attachable=_BOOL,
-    Labels=_MAP,
-    Options=_MAP,
+    Labels=_map(256),
+    Options=_map(64, 256),
 )
 CONNECT_BODY = _obj(
-    Container=_STR, EndpointConfig=_obj(IPAMConfig=_obj(IPv4Address=_STR), Aliases=_STRS)
+    required=("Container",),
+    Container=_str(names.NAME_MAX + 1, minLength=1),
+    EndpointConfig=_obj(IPAMConfig=_obj(IPv4Address=_IP), Aliases=_list(_ALIAS, 64)),
 )
-DISCONNECT_BODY = _obj(Container=_STR, Force=_BOOL)
+DISCONNECT_BODY = _obj(
+    required=("Container",), Container=_str(names.NAME_MAX + 1, minLength=1), Force=_BOOL
+)
 CONTAINER_BODY = _obj(
-    Name=_STR,
-    Network=_STR,
-    IP=_STR,
-    Hostname=_STR,
-    Dns=_STRS,
-    Env=_STRS,
-    Cmd=_STRS,
-    Publish=_STRS,
+    Name=_CONTAINER_NAME,
+    Network=_str(names.NAME_MAX + len("container:")),
+    IP=_IP,
+    Hostname=_str(names.HOST_NAME_MAX, **{"x-check": "hostname"}),
+    Dns=_list(_IP, 16),
+    Env=_list(_ARG, 4096),
+    Cmd=_list(_ARG, 4096),
+    Publish=_list(_SPEC, 1024),
     PublishAll=_BOOL,
-    Expose=_STRS,
-    Links=_STRS,
-    NetworkAliases=_STRS,
+    Expose=_list(_SPEC, 1024),
+    Links=_list(_SPEC, 64),
+    NetworkAliases=_list(_ALIAS, 64),
     AutoRemove=_BOOL,
     Detach=_BOOL,
 )
-EXEC_BODY = _obj(Cmd=_STRS, Env=_STRS)
+EXEC_BODY = _obj(Cmd=_list(_ARG, 4096), Env=_list(_ARG, 4096))
 
 
 def build(node: Node) -> Router:
@@ -131,7 +186,7 @@ def build(node: Node) -> Router:
         ctr, warnings = containers.run(node, containers.RunRequest.from_api(req.body))
         return {"Id": ctr.id, "Warnings": warnings}
 
-    @add("GET", "/v1/containers", "List containers")
+    @add("GET", "/v1/containers", "List containers", query={"all": _FLAG})
     def container_list(req: Request) -> Any:
         show_all = _flag(req, "all")
         with node.lock:
@@ -146,12 +201,17 @@ def build(node: Node) -> Router:
         with node.lock:
             return container_view.inspect(node, lookup.container(node.store, req.params["ref"]))
 
-    @add("DELETE", "/v1/containers/{ref}", "Remove a container", 204)
+    @add("DELETE", "/v1/containers/{ref}", "Remove a container", 204, query={"force": _FLAG})
     def container_remove(req: Request) -> Any:
         containers.remove(node, req.params["ref"], force=_flag(req, "force"))
         return None
 
-    @add("GET", "/v1/containers/{ref}/logs", "Output of a container's process")
+    @add(
+        "GET",
+        "/v1/containers/{ref}/logs",
+        "Output of a container's process",
+        query={"follow": _FLAG},
+    )
     def container_logs(req: Request) -> Any:
         with node.lock:
             ctr = lookup.container(node.store, req.params["ref"])
@@ -182,12 +242,22 @@ def build(node: Node) -> Router:
                 return {"StatusCode": 0}
             time.sleep(0.05)
 
-    @add("POST", "/v1/containers/{ref}/start", "Start a created container (attach=1 streams it)")
+    @add(
+        "POST",
+        "/v1/containers/{ref}/start",
+        "Start a created container (attach=1 streams it)",
+        query={"attach": _FLAG},
+    )
     def container_start(req: Request) -> Any:
         frames = containers.start(node, req.params["ref"], _flag(req, "attach"))
         return {} if frames is None else stream(frames)
 
-    @add("POST", "/v1/containers/{ref}/kill", "Send a signal to a container's process")
+    @add(
+        "POST",
+        "/v1/containers/{ref}/kill",
+        "Send a signal to a container's process",
+        query={"signal": _str(32)},
+    )
     def container_kill(req: Request) -> Any:
         signum = containers.parse_signal(req.query.get("signal", "KILL"))
         containers.kill(node, req.params["ref"], signum)

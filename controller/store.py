@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,9 @@ from typing import Any, TypeVar
 from controller.model import Container, Endpoint, Network, PortBinding
 
 SCHEMA_VERSION = 1
+#: The store holds containers' environment values. SQLite creates the -wal and -shm
+#: files with the database file's own mode, so setting it on the database is enough.
+FILE_MODE = 0o600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,9 +56,19 @@ def _load(cls: type[T], doc: str) -> T:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def _restrict(path: Path) -> None:
+    """Create the database file 0600 (or narrow an existing one and its -wal/-shm)."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, FILE_MODE))
+    for suffix in ("", "-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            os.chmod(companion, FILE_MODE)
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _restrict(path)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

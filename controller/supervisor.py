@@ -21,7 +21,13 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_SHIM = '"$@" >>"$HAWSER_OUT" 2>>"$HAWSER_ERR" </dev/null; echo $? >"$HAWSER_EXIT"'
+# The process keeps the daemon's umask; the exit file is written 0600 after it has ended.
+_SHIM = (
+    '"$@" >>"$HAWSER_OUT" 2>>"$HAWSER_ERR" </dev/null; rc=$?; umask 077; echo $rc >"$HAWSER_EXIT"'
+)
+#: Output can hold secrets: the folder and its files are root's only.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 _SET_HOSTNAME = 'hostname "$0" 2>/dev/null; exec "$@"'
 
 
@@ -53,8 +59,12 @@ class Supervisor:
         self._lock = threading.Lock()
 
     def _dir(self, ctr_id: str) -> Path:
+        self._root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(self._root, DIR_MODE)
         path = self._root / ctr_id
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=DIR_MODE, exist_ok=True)
+        for name in ("stdout.log", "stderr.log"):  # the shim appends to them
+            os.close(os.open(path / name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, FILE_MODE))
         return path
 
     def start(self, ctr_id: str, spec: ProcessSpec) -> int:
@@ -66,14 +76,18 @@ class Supervisor:
             "HAWSER_ERR": str(folder / "stderr.log"),
             "HAWSER_EXIT": str(folder / "exit"),
         }
-        proc = subprocess.Popen(
-            ["sh", "-c", _SHIM, "hawser-shim", *command_line(spec)],
-            env=env,
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        try:
+            proc = subprocess.Popen(
+                ["sh", "-c", _SHIM, "hawser-shim", *command_line(spec)],
+                env=env,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except BaseException:
+            self.forget(ctr_id)  # a failed start leaves no empty folder behind
+            raise
         threading.Thread(target=self._reap, args=(ctr_id, proc), daemon=True).start()
         return proc.pid
 
