@@ -32,11 +32,14 @@
 #ifndef HW_POLICY_SIZE
 #define HW_POLICY_SIZE 16384
 #endif
+/* conntrack and masquerade hold a closed TCP flow 10 s (HW_TIMEOUT_TCP_CLOSED): 262,144
+ * entries carry ~25,000 new connections/s to distinct destinations (the kernel's
+ * nf_conntrack_max is of the same order) */
 #ifndef HW_CT_SIZE
-#define HW_CT_SIZE 131072
+#define HW_CT_SIZE 262144
 #endif
 #ifndef HW_NAT_SIZE
-#define HW_NAT_SIZE 131072
+#define HW_NAT_SIZE 262144
 #endif
 #ifndef HW_SOCK_SIZE
 #define HW_SOCK_SIZE 65536
