@@ -173,9 +173,10 @@ def parse(text: str, prefix: str = "template parsing error", exit_code: int = 1)
         raise FormatError(f"{prefix}: {exc}", exit_code) from None
 
 
-def render(fmt: str, rows: Iterable[GoObject], headers: Mapping[str, str]) -> str:
-    """The text Docker's formatter writes for ``rows``: each row's template output and a
-    newline; for ``table …`` a header row first, all aligned by the tab writer."""
+def render(fmt: str, rows: Iterable[Any], headers: Mapping[str, str]) -> str:
+    """The text Docker's formatter writes for ``rows`` (contexts, or JSON objects): each
+    row's template output and a newline; for ``table …`` a header row first, all aligned
+    by the tab writer."""
     tmpl = parse(template_text(fmt))
     body: list[str] = []
     for row in rows:

@@ -599,3 +599,27 @@ def test_completion_is_silent_when_the_daemon_is_down(tmp_path: Path) -> None:
     assert complete(str(tmp_path / "none.sock"), "hawser rm w") == []
     assert complete(str(tmp_path / "none.sock"), "hawser network rm n") == []
     assert time.monotonic() - started < 5
+
+
+# --- bpf tables ----------------------------------------------------------------------------
+
+
+def test_bpf_table_go_template(fake: FakeDaemon) -> None:
+    rows = [
+        {"name": "hawser_ct", "entries": 12, "max_entries": 65536},
+        {"name": "hawser_ports", "entries": 3, "max_entries": 4096},
+    ]
+    fake.route("GET", "/v1/bpf/maps", body=rows)
+    plain = invoke(fake, "bpf", "maps", "--format", "{{.name}}={{.entries}}")
+    assert plain.stdout == "hawser_ct=12\nhawser_ports=3\n"
+    table = invoke(fake, "bpf", "maps", "--format", "table {{.name}}\\t{{.max_entries}}")
+    assert table.stdout.splitlines() == [
+        "NAME           MAX_ENTRIES",
+        "hawser_ct      65536",
+        "hawser_ports   4096",
+    ]
+    assert invoke(fake, "bpf", "maps").stdout.splitlines()[0].split() == [
+        "NAME",
+        "ENTRIES",
+        "MAX_ENTRIES",
+    ]
