@@ -93,7 +93,10 @@ class PluginServer:
         self._server = _UnixServer(str(socket_path), _make_handler(backend))
         os.chmod(socket_path, 0o660)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="docker-plugin", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},  # how long close() may wait
+            name="docker-plugin",
+            daemon=True,
         )
         self._thread.start()
 
