@@ -112,7 +112,15 @@ class FakeBackend:
 
     def endpoint_info(self, network_id: str, endpoint_id: str) -> dict[str, object]:
         self._record("endpoint_info", (network_id, endpoint_id))
-        return {"hawser.endpoint": endpoint_id[:12]}
+        # the bindings in Docker's own JSON shape: even so Docker shows none (see the live test)
+        bound = self.bindings.get(endpoint_id)
+        portmap = [
+            {"Proto": {"tcp": 6, "udp": 17}[p.proto], "IP": "", "Port": p.container_port,
+             "HostIP": p.host_ip, "HostPort": p.host_port_low or 0,
+             "HostPortEnd": p.host_port_high or 0}
+            for p in (bound.ports if bound else ())
+        ]  # fmt: skip
+        return {"com.docker.network.portmap": portmap}
 
     def delete_endpoint(self, network_id: str, endpoint_id: str) -> None:
         self._record("delete_endpoint", (network_id, endpoint_id))

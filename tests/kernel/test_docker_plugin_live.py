@@ -156,6 +156,19 @@ def test_dockerd_drives_network_ipam_join_and_ports(
             bad.stderr
         )
         assert backend.last("release_pool") == "hawser-10.201.0.0/24"
+        # Docker cannot show a remote driver's ports: it reads them from EndpointOperInfo
+        # through a Go type only its built-in drivers fill, so even Docker's own JSON shape in
+        # the answer shows nothing. hawser ps / hawser port are where they are seen.
+        eng.docker("run", "-d", "--name", "pub", "--network", "net1", "-p", "8080:80",
+                   "busybox", "sleep", "600")  # fmt: skip
+        pub = backend.last("program")
+        assert pub.ports == (PortRequest("tcp", 80, "", 8080, 8080),)
+        assert backend.endpoint_info(pub.network_id, pub.endpoint_id)[
+            "com.docker.network.portmap"
+        ], "the backend does report the binding"
+        assert eng.docker("port", "pub").stdout == ""
+        assert eng.docker("ps", "--filter", "name=pub", "--format", "{{.Ports}}").stdout == "\n"
+        eng.docker("rm", "-f", "pub")
         taken = eng.docker(
             "run", "--rm", "--network", "net1", "--ip", "10.200.0.250", "busybox", "true",
             check=False,
