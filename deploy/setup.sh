@@ -14,7 +14,7 @@ ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 PACKAGES=(
     python3-bpfcc bpfcc-tools "linux-headers-$ARCH" bpftool iproute2 python3-venv python3-pip
     iputils-ping dnsutils ncat socat ethtool iptables nftables prometheus clang-format
-    procps psmisc curl
+    procps psmisc curl etcd-server
 )
 BENCH_PACKAGES=(iperf3 wrk gcc)
 
@@ -49,13 +49,20 @@ missing_packages() {
     done
 }
 
-# Services a postinst starts (prometheus does, through its init script) would bind ports on
-# the host. A temporary policy-rc.d forbids starting them; a ps check catches any that slip by.
+# Services a postinst starts would bind ports on the host (prometheus does, through its init
+# script; etcd-server's would listen on localhost:2379). A temporary policy-rc.d forbids
+# starting them; a ps check catches any that slip by. etcd is only ever run by the tests'
+# fixtures (as root, data dir in a temp dir), so the service is also disabled at boot.
+service_pids() {
+    pgrep -x prometheus || true
+    pgrep -x -u etcd etcd 2>/dev/null || true # the packaged service runs as user etcd
+}
+
 install_packages() {
     local -a pkgs=("$@")
     local policy=/usr/sbin/policy-rc.d own_policy=0
     local before after pid
-    before="$(pgrep -x prometheus || true)"
+    before="$(service_pids)"
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy"
         chmod 755 "$policy"
@@ -71,10 +78,17 @@ install_packages() {
         rm -f "$policy"
         trap - EXIT
     fi
-    after="$(pgrep -x prometheus || true)"
+    if [[ " ${pkgs[*]} " == *" etcd-server "* ]]; then
+        log "disabling the etcd service at boot (Hawser's tests start their own etcd)"
+        update-rc.d etcd disable >/dev/null 2>&1 || true
+        if [[ -d /run/systemd/system ]]; then
+            systemctl disable --now etcd.service >/dev/null 2>&1 || true
+        fi
+    fi
+    after="$(service_pids)"
     for pid in $after; do
         if ! grep -qx "$pid" <<<"$before"; then
-            log "stopping prometheus (pid $pid) started by its package's postinst"
+            log "stopping $(ps -o comm= -p "$pid" 2>/dev/null || echo service) (pid $pid) started by its package's postinst"
             kill "$pid" 2>/dev/null || true
         fi
     done
