@@ -96,7 +96,11 @@ def create(store: Store, spec: NetworkSpec, net_id: str | None = None) -> Global
     names.validate_network_name(spec.name)
     net_id = net_id or names.new_id()
     for _ in range(MAX_ATTEMPTS):
-        if store.get(keys.network_name(spec.name)) is not None:
+        holder = store.get(keys.network_name(spec.name))
+        if holder is not None:
+            mine = store.get(keys.network(net_id)) if holder.text() == net_id else None
+            if mine is not None:  # an earlier try went through; its answer was lost
+                return GlobalNetwork.from_kv(mine)
             raise Conflict(f"network with name {spec.name} already exists")
         claims, seen = store.range(keys.kind("subnets"), keys_only=True)
         taken = [keys.subnet_of(kv.key.rsplit("/", 1)[1]) for kv in claims]
@@ -138,12 +142,10 @@ def create(store: Store, spec: NetworkSpec, net_id: str | None = None) -> Global
                 Put(keys.vni(vni), net_id),
                 Put(keys.subnet(config.subnet), net_id),
             ],
-            [Get(keys.network_name(spec.name))],
         )
         if result.succeeded:
             return replace(net, create_revision=result.revision, mod_revision=result.revision)
-        if result.kvs(0):
-            raise Conflict(f"network with name {spec.name} already exists")
+        # lost a race: for the name (refused at the top of the loop), a VNI or a subnet
     raise StoreError(f"cluster store {store.url}: could not create network {spec.name}: contention")
 
 

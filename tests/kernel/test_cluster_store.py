@@ -304,13 +304,16 @@ def test_watch_resumes_after_its_connection_is_cut_and_rereads_after_compaction(
 
 # allocators ------------------------------------------------------------------------------
 NODE = r"""
-import json, secrets, sys
+import itertools, json, secrets, sys
 from concurrent.futures import ThreadPoolExecutor
 from controller.cluster import endpoints, membership, networks
 from controller.cluster.client import Store
 from controller.cluster.options import store_config
 url, node, address, net_name = sys.argv[1:5]
 store = Store(store_config(url))
+txns = itertools.count()  # how many transactions the claims took (lost races retry)
+real_txn = store.txn
+store.txn = lambda *a, **kw: (next(txns), real_txn(*a, **kw))[1]
 m = membership.Membership(store, node, address).start()
 net = networks.find(store, net_name)
 pool = ThreadPoolExecutor(30)
@@ -319,10 +322,12 @@ n, recs = 0, []
 for line in sys.stdin:
     if line.strip() == "go":
         n += 1
+        before = next(txns)
         specs = [endpoints.EndpointSpec(secrets.token_hex(32), f"{node}-{n}-{i}", node, m.lease)
                  for i in range(30)]
         recs = list(pool.map(lambda s: endpoints.create(store, net, s), specs))
-        print(json.dumps([[r.id, r.ip] for r in recs]), flush=True)
+        tries = next(txns) - before - 1
+        print(json.dumps({"claims": [[r.id, r.ip] for r in recs], "txns": tries}), flush=True)
     elif line.strip() == "release":
         assert all(pool.map(lambda r: endpoints.remove(store, net.id, r.id), recs))
         print("RELEASED", flush=True)
@@ -352,13 +357,15 @@ def test_three_nodes_times_30_concurrent_allocations_give_90_distinct_addresses(
             kvs, _ = store.range(store.keys.addresses(net.id))
             return {kv.key.rsplit("/", 1)[1]: kv.text() for kv in kvs}
 
+        txns: list[int] = []
         for _round in range(3):
             for p in procs:  # all three start at once
                 assert p.stdin is not None
                 p.stdin.write("go\n")
                 p.stdin.flush()
             got = [json.loads(p.stdout.readline()) for p in procs]  # type: ignore[union-attr]
-            owners = {ip: ep for per_node in got for ep, ip in per_node}
+            owners = {ip: ep for per_node in got for ep, ip in per_node["claims"]}
+            txns.append(sum(per_node["txns"] for per_node in got))
             assert len(owners) == 90  # 90 distinct addresses
             assert all(IPv4Address(ip) in IPv4Network("10.0.0.0/24") for ip in owners)
             assert "10.0.0.1" not in owners  # the gateway
@@ -371,6 +378,8 @@ def test_three_nodes_times_30_concurrent_allocations_give_90_distinct_addresses(
         for p in procs:
             p.stdin.close()  # type: ignore[union-attr]
             assert p.wait(10) == 0
+        # the nodes did race: more transactions than addresses, the lost ones retried
+        assert all(n >= 90 for n in txns) and max(txns) > 90, txns
     finally:
         for p in procs:
             if p.poll() is None:
