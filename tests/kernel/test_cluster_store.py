@@ -71,9 +71,11 @@ def fault_etcd() -> Iterator[Etcd]:
         yield e
 
 
-def new_store(etcd: Etcd, *opts: str, prefix: str = "", url: str = "") -> Store:
+def new_store(etcd: Etcd, *opts: str, prefix: str = "") -> Store:
+    """A client of ``etcd`` under a key prefix of the test's own (or ``prefix``: the same
+    cluster as another client, i.e. another node)."""
     prefix = prefix or "/t" + secrets.token_hex(4)
-    return Store(store_config(url or etcd.url(prefix), list(opts)))
+    return Store(store_config(etcd.url(prefix), list(opts)))
 
 
 @pytest.fixture
@@ -254,11 +256,7 @@ def test_watch_resumes_after_its_connection_is_cut_and_rereads_after_compaction(
 ) -> None:
     direct = new_store(fault_etcd)
     relay = Relay("127.0.0.1", fault_etcd.client_port)
-    via_relay = new_store(
-        fault_etcd,
-        prefix=direct.config.prefix,
-        url=f"etcd://127.0.0.1:{relay.port}{direct.config.prefix}",
-    )
+    via_relay = Store(store_config(f"etcd://127.0.0.1:{relay.port}{direct.config.prefix}"))
     prefix = direct.keys.root + "seq/"
     rec = Recorder()
     w = Watcher(via_relay, prefix, rec.event, rec.reset, start_revision=direct.revision() + 1)
