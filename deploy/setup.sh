@@ -14,12 +14,12 @@ ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 PACKAGES=(
     python3-bpfcc bpfcc-tools "linux-headers-$ARCH" bpftool iproute2 python3-venv python3-pip
     iputils-ping dnsutils ncat socat ethtool iptables nftables prometheus clang-format
-    procps psmisc curl
+    procps psmisc curl etcd-server
     docker.io podman containernetworking-plugins busybox-static
 )
 # Engines the tests run in their own node netns (issue 10). Installing them must start nothing
 # on the host: no daemon, no socket, no bridge, no iptables rule (checked below).
-ENGINE_PROCS=(dockerd containerd containerd-shim podman conmon prometheus) # comm names (15 chars)
+ENGINE_PROCS=(dockerd containerd containerd-shim podman conmon prometheus etcd) # comm names (15 chars)
 ENGINE_SOCKETS=(/run/docker.sock /run/containerd/containerd.sock /run/podman/podman.sock)
 ENGINE_UNITS=(docker.service docker.socket containerd.service podman.socket podman.service
     podman-restart.service podman-auto-update.timer)
@@ -91,6 +91,14 @@ install_packages() {
     if ((own_policy)); then
         rm -f "$policy"
         trap - EXIT
+    fi
+    if [[ " ${pkgs[*]} " == *" etcd-server "* ]]; then
+        # etcd-server's service would listen on localhost:2379; Hawser's tests start their own
+        log "disabling the etcd service at boot (Hawser's tests start their own etcd)"
+        update-rc.d etcd disable >/dev/null 2>&1 || true
+        if [[ -d /run/systemd/system ]]; then
+            systemctl disable --now etcd.service >/dev/null 2>&1 || true
+        fi
     fi
     after="$(engine_pids)"
     for pid in $after; do
