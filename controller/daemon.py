@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pyroute2 import IPRoute
 
 from controller import config as config_mod
 from controller import containers, kernel_links, names, networks, reconcile, routes
 from controller.api import serve
 from controller.config import Config
 from controller.errors import HawserError
+from controller.netlink import NodeNetlink
 from controller.node import Node
 from controller.store import Store
 from controller.supervisor import Supervisor
@@ -63,7 +63,7 @@ class Daemon:
         state = cfg.state_path
         state.mkdir(parents=True, exist_ok=True)
         store = Store(state / "hawser.db")
-        ipr = IPRoute()
+        ipr = NodeNetlink()
         kernel_links.write_sysctl("net.ipv4.ip_forward", "1")
         datapath = Datapath(dp_config, ipr)
         self.node = node = Node(
@@ -156,6 +156,7 @@ class Daemon:
             node.emit("stopping")
             node.datapath.close()
             node.store.close()
+            node.ipr.close()
             log.info("stopped")
 
 

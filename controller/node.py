@@ -7,9 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pyroute2 import IPRoute
-
 from controller.config import Config
+from controller.netlink import NodeNetlink
 from controller.store import Store
 from controller.supervisor import Supervisor
 
@@ -34,7 +33,7 @@ EVENTS = (
 class Node:
     config: Config
     store: Store
-    ipr: IPRoute
+    ipr: NodeNetlink  # one netlink socket, used from any thread
     datapath: Datapath
     supervisor: Supervisor
     # one mutating operation at a time: store and kernel change together
