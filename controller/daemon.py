@@ -17,7 +17,15 @@ from typing import Any
 import click
 
 from controller import config as config_mod
-from controller import containers, kernel_links, names, networks, reconcile, routes
+from controller import (
+    containers,
+    kernel_links,
+    names,
+    networks,
+    reconcile,
+    reconcile_maps,
+    routes,
+)
 from controller.api import serve
 from controller.config import Config
 from controller.errors import HawserError
@@ -84,24 +92,30 @@ class Daemon:
             log.exception("recording the exit of %s failed", ctr_id)
 
     def scan_uplinks(self) -> None:
-        """Attach the from-uplink program to every uplink, including ones that appear later."""
+        """Attach the from-uplink program to every uplink, including ones that appear later;
+        forget uplinks that went away, and entries (pinned by a predecessor) of no uplink."""
         node = self.node
         wanted = set(self.cfg.uplink)
         addresses: dict[str, str] = {}
         for ifname, addr, _ in kernel_links.node_addresses(node.ipr):
             addresses.setdefault(ifname, addr)
+        present = set()
         for link in node.ipr.get_links():
             ifname = str(link.get("ifname"))
             if wanted and ifname not in wanted:
                 continue
             if not wanted and (ifname == "lo" or names.is_hawser_link(ifname)):
                 continue
+            present.add(ifname)
             current = (int(link["index"]), addresses.get(ifname, "0.0.0.0"))
             if node.uplinks.get(ifname) == current:
                 continue
             node.datapath.attach_uplink(*current)
             node.uplinks[ifname] = current
             log.info("uplink %s (index %d, %s) attached", ifname, *current)
+        for ifname in set(node.uplinks) - present:
+            log.info("uplink %s (index %d) went away", ifname, node.uplinks.pop(ifname)[0])
+        reconcile_maps.prune_uplinks(node)
         networks.refresh_node_addresses(node)
 
     def _next_resync(self) -> float:

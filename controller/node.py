@@ -24,6 +24,7 @@ EVENTS = (
     "endpoint_removed",  # (container, network, endpoint)
     "container_created",  # (container) — after its endpoints, before its process starts
     "container_removed",  # (container) — before its endpoints are detached
+    "resynced",  # () — the maps were made to match the store (start-up, periodic repair)
     "started",  # () — after the first full sync, before the API listens
     "stopping",  # ()
 )
