@@ -326,7 +326,7 @@ class Datapath:
         if not gone:
             return
         ct = self._t("hawser_ct")
-        for k, v in _entries(ct):
+        for k, v in list(ct.items()):  # per key: batch buffers are sized to the capacity
             if (
                 k.saddr in gone
                 or k.daddr in gone
@@ -335,11 +335,11 @@ class Datapath:
             ):
                 self._del(ct, k)
         nat = self._t("hawser_nat")
-        for k, v in _entries(nat):
+        for k, v in list(nat.items()):
             if v.addr in gone:
                 self._del(nat, k)
         sock = self._t("hawser_sock")
-        for k, _ in _entries(sock):
+        for k, _ in list(sock.items()):
             if k.backend_ip in gone:
                 self._del(sock, k)
 
