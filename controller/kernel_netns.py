@@ -106,6 +106,31 @@ def run_in(name: str, fn: Callable[[IPRoute], T]) -> T:
         os.close(fd)
 
 
+def pids_in(names: list[str]) -> dict[str, list[int]]:
+    """The processes whose network namespace is each of these named netns (one /proc scan)."""
+    wanted: dict[tuple[int, int], str] = {}
+    for name in names:
+        try:
+            st = os.stat(path(name))
+        except OSError:
+            continue
+        wanted[(st.st_dev, st.st_ino)] = name
+    out: dict[str, list[int]] = {name: [] for name in names}
+    if not wanted:
+        return out
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            st = os.stat(f"/proc/{entry}/ns/net")
+        except OSError:  # gone meanwhile, or a kernel thread
+            continue
+        found = wanted.get((st.st_dev, st.st_ino))
+        if found is not None:
+            out[found].append(int(entry))
+    return out
+
+
 def remove(name: str) -> None:
     target = path(name)
     _libc.umount2(str(target).encode(), MNT_DETACH)
