@@ -119,9 +119,11 @@ class Daemon:
         for ifname, addr, _ in kernel_links.node_addresses(node.ipr):
             addresses.setdefault(ifname, addr)
         bridges = {net.bridge for net in node.store.networks() if net.bridge}
-        present = set()
+        present: set[str] = set()
+        existing: set[str] = set()
         for link in node.ipr.get_links():
             ifname = str(link.get("ifname"))
+            existing.add(ifname)
             if wanted and ifname not in wanted:
                 continue
             own = ifname in bridges or names.is_hawser_link(ifname)
@@ -142,7 +144,12 @@ class Daemon:
             node.uplinks[ifname] = current
             log.info("uplink %s (index %d, %s) attached", ifname, *current)
         for ifname in set(node.uplinks) - present:
-            log.info("uplink %s (index %d) went away", ifname, node.uplinks.pop(ifname)[0])
+            index = node.uplinks.pop(ifname)[0]
+            if ifname in existing:  # down, or without an address now: no longer served
+                node.datapath.detach_uplink(index)
+                log.info("uplink %s (index %d) detached: down or without an address", ifname, index)
+            else:
+                log.info("uplink %s (index %d) went away", ifname, index)
         reconcile_maps.prune_uplinks(node)
         networks.refresh_node_addresses(node)
 

@@ -56,7 +56,12 @@ def path(name: str) -> Path:
 
 
 def exists(name: str) -> bool:
-    return path(name).exists()
+    """A live netns is mounted at /run/netns/NAME (a daemon killed mid-create can leave the
+    bare file behind: that is no sandbox, and create() replaces it)."""
+    try:
+        return os.stat(path(name)).st_dev == os.stat("/proc/self/ns/net").st_dev  # nsfs
+    except FileNotFoundError:
+        return False
 
 
 def list_names() -> list[str]:
@@ -74,6 +79,8 @@ def create(name: str, inside: Callable[[IPRoute], T] | None = None) -> T | None:
     """
     NETNS_DIR.mkdir(parents=True, exist_ok=True)
     target = path(name)
+    if target.exists() and not exists(name):
+        remove(name)  # the bare file of a create that was killed before its mount
     target.touch(exist_ok=False)
 
     def work() -> T | None:

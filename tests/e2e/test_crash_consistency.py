@@ -132,6 +132,22 @@ def test_run_killed_before_commit_gives_its_port_to_no_one(node: HawserNode) -> 
     census.check(node)
 
 
+def test_a_bare_netns_file_left_by_a_killed_create_is_rebuilt(node: HawserNode) -> None:
+    """A create killed between touching /run/netns/NAME and mounting the netns leaves a plain
+    file: the restart must see no sandbox there and build one (setns on it fails)."""
+    status, _ = api(node, "POST", "/v1/containers", {"Name": "bare"})  # a sandbox, no process
+    assert status == 201
+    sandbox = node.sandbox("bare")
+    node.kill()
+    subprocess.run(["ip", "netns", "del", sandbox], check=True)  # the netns and its veth go
+    Path("/run/netns", sandbox).touch()  # what the killed create left
+    census.start(node)
+    assert node.cli("exec", "bare", "--", "ip", "-br", "addr", "show", "eth0").returncode == 0
+    ip = node.ip_of("bare")
+    assert node.in_node("ping", "-c1", "-W2", ip).returncode == 0
+    census.check(node)
+
+
 def _delete_rows(node: HawserNode, name: str) -> None:
     """What a rolled-back transaction leaves: the kernel has it, the store does not."""
     db = sqlite3.connect(node.state_dir / "hawser.db")
