@@ -8,17 +8,26 @@ from typing import Any
 
 import click
 
+from cli import formatter
 from cli.client import Client, pass_client, path_for
 from cli.output import generic_table, print_json_lines, print_table
 
 FORMAT_OPTION = click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", help="Output format"
+    "--format",
+    "fmt",
+    default="table",
+    metavar="string",
+    help="table, json, or a Go template over each row's keys (e.g. '{{.name}} {{.entries}}')",
 )
 
 
 def show_rows(rows: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         print_json_lines(rows)
+        return
+    if fmt != "table":
+        titles = {key: key.upper() for row in rows for key in row}
+        formatter.echo(formatter.render(fmt, rows, titles))
         return
     if not rows:
         return

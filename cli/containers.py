@@ -7,23 +7,23 @@ import ipaddress
 import os
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 import click
 
+from cli import filters, formatter
 from cli.client import Client, CliError, DaemonError, pass_client, path_for
-from cli.networks import report_and_exit
+from cli.completion import complete_containers, complete_networks, complete_objects
+from cli.networks import FILTER_OPTION, report_and_exit
 from cli.output import (
     ellipsis,
     go_quote,
     human_duration,
-    print_inspect,
-    print_json_lines,
-    print_table,
     short_id,
 )
+from cli.usage import GoInt
 from controller.errors import shown
 
 
@@ -103,7 +103,12 @@ def write_frames(frames: Iterator[dict[str, Any]]) -> int | None:
     "-d", "--detach", is_flag=True, help="Run container in background and print container ID"
 )
 @click.option("--name", help="Assign a name to the container")
-@click.option("--network", "network", help="Connect a container to a network")
+@click.option(
+    "--network",
+    "network",
+    help="Connect a container to a network",
+    shell_complete=complete_networks,
+)
 @click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)")
 @click.option("-h", "--hostname", help="Container host name")
 @click.option("--dns", multiple=True, help="Set custom DNS servers")
@@ -228,11 +233,16 @@ def _ports(ports: list[dict[str, Any]]) -> str:
     return format_ports_column(bindings, exposed)
 
 
-def ps_row(c: dict[str, Any], trunc: bool, now: float) -> dict[str, str]:
-    """The display fields of one container (Docker's ``ps --format json`` keys)."""
+def ps_row(c: Mapping[str, Any], trunc: bool, now: float) -> dict[str, str]:
+    """The display fields of one container (Docker's ``ps --format json`` keys).
+
+    A Hawser container has no image, no volumes and no writable layer: ``Image`` is
+    ``-``, ``Mounts`` is empty, ``LocalVolumes`` is 0 and ``Size`` is 0B.
+    """
     command = c.get("Command", "")
     created = float(c.get("Created") or 0)
     nets = ((c.get("NetworkSettings") or {}).get("Networks")) or {}
+    labels = c.get("Labels") or {}
     return {
         "Command": go_quote(ellipsis(command, 20) if trunc else command),
         "CreatedAt": datetime.fromtimestamp(created)
@@ -240,80 +250,118 @@ def ps_row(c: dict[str, Any], trunc: bool, now: float) -> dict[str, str]:
         .strftime("%Y-%m-%d %H:%M:%S %z %Z"),
         "ID": short_id(c.get("Id", ""), trunc),
         "Image": "-",
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+        "LocalVolumes": "0",
+        "Mounts": "",
         "Names": _names(c.get("Names") or [], trunc),
         "Networks": ",".join(sorted(nets)),
         "Ports": _ports(c.get("Ports") or []),
         "RunningFor": human_duration(max(0.0, now - created)) + " ago",
+        "Size": "0B",
         "State": c.get("State", ""),
         "Status": c.get("Status", ""),
     }
 
 
-PS_COLUMNS = [
-    ("CONTAINER ID", "ID"),
-    ("IMAGE", "Image"),
-    ("COMMAND", "Command"),
-    ("CREATED", "RunningFor"),
-    ("STATUS", "Status"),
-    ("PORTS", "Ports"),
-    ("NAMES", "Names"),
-]
+def ps_context(c: Mapping[str, Any], trunc: bool, now: float) -> formatter.ContainerContext:
+    return formatter.ContainerContext(ps_row(c, trunc, now), c.get("Labels") or {})
+
+
+EMPTY_PS_ROW = formatter.ContainerContext(dict.fromkeys(formatter.CONTAINER_HEADERS, ""), {})
 
 
 @click.command("ps")
 @click.option(
     "-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)"
 )
-@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("-f", "--filter", "filter_", **FILTER_OPTION)
+@click.option(
+    "--format", "fmt", metavar="string", help="Pretty-print containers using a Go template"
+)
+@click.option(
+    "-n", "--last", type=GoInt(), default=-1, metavar="int",
+    help="Show n last created containers (includes all states)",
+)  # fmt: skip
+@click.option(
+    "-l", "--latest", is_flag=True, help="Show the latest created container (includes all states)"
+)
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
 @pass_client
-def ps(client: Client, all_: bool, quiet: bool, no_trunc: bool, fmt: str) -> None:
-    """List containers."""
-    items = client.get(path_for("containers", query={"all": int(all_)})) or []
+def ps(
+    client: Client,
+    all_: bool,
+    filter_: filters.Filters,
+    fmt: str | None,
+    last: int,
+    latest: bool,
+    no_trunc: bool,
+    quiet: bool,
+) -> None:
+    """List containers.
+
+    Filters (-f key=value, keys AND'ed, values of one key OR'ed): name, id, label,
+    status, network, publish, expose, exited, before, since. --format takes a Go template
+    (`table` prefix for a table), `json`, `table` or `raw`.
+    """
+    limit = 1 if latest and last == -1 else last
+    if fmt:
+        formatter.validate(fmt, EMPTY_PS_ROW)
+    filters.check_containers(filter_)
+    want_all = all_ or limit > 0 or bool(filter_)
+    items = client.get(path_for("containers", query={"all": int(want_all)})) or []
+    items = filters.filter_containers(items, filter_, all_, limit)
+    template, overridden = formatter.listing_format(
+        fmt, quiet, formatter.CONTAINER_TABLE, formatter.CONTAINER_RAW, "container_id: {{.ID}}"
+    )
+    if overridden:
+        formatter.warn_quiet_overrides()
     trunc = not no_trunc
-    if quiet:
-        for c in items:
-            click.echo(short_id(c.get("Id", ""), trunc))
-        return
     now = time.time()
-    rows = [ps_row(c, trunc, now) for c in items]
-    if fmt == "json":
-        print_json_lines(rows)
-    else:
-        print_table([h for h, _ in PS_COLUMNS], ([r[k] for _, k in PS_COLUMNS] for r in rows))
+    rows = [ps_context(c, trunc, now) for c in items]
+    formatter.echo(formatter.render(template, rows, formatter.CONTAINER_HEADERS))
+
+
+INSPECT_FORMAT = click.option(
+    "-f", "--format", "fmt", metavar="string", help="Format the output using the given Go template"
+)
 
 
 @click.command("inspect")
-@click.argument("refs", nargs=-1, required=True)
+@INSPECT_FORMAT
+@click.option(
+    "--type", "type_", type=click.Choice(["container", "network"]),
+    help="Return JSON for specified type",
+)  # fmt: skip
+@click.argument("refs", nargs=-1, required=True, shell_complete=complete_objects)
 @pass_client
 @click.pass_context
-def inspect(ctx: click.Context, client: Client, refs: tuple[str, ...]) -> None:
+def inspect(
+    ctx: click.Context, client: Client, fmt: str | None, type_: str | None, refs: tuple[str, ...]
+) -> None:
     """Return low-level information on containers or networks."""
-    found: list[Any] = []
-    errors: list[CliError] = []
-    for ref in refs:
-        try:
-            found.append(_inspect_any(client, ref))
-        except CliError as exc:
-            errors.append(exc)
-    print_inspect(found)
+    kinds = ("containers", "networks") if type_ is None else (type_ + "s",)
+    errors = formatter.inspect(refs, fmt, lambda ref: _inspect_any(client, ref, kinds))
     report_and_exit(ctx, errors)
 
 
-def _inspect_any(client: Client, ref: str) -> Any:
-    for kind in ("containers", "networks"):
+def _inspect_any(client: Client, ref: str, kinds: tuple[str, ...]) -> Any:
+    for kind in kinds:
         try:
             return client.get(path_for(kind, ref))
         except DaemonError as exc:
             if exc.status != 404:
                 raise
+    if kinds == ("containers",):
+        raise CliError(f"No such container: {ref}")
+    if kinds == ("networks",):
+        raise CliError(f"No such network: {ref}")
     raise CliError(f"No such object: {ref}")
 
 
 @click.command("rm")
 @click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1, required=True, shell_complete=complete_containers)
 @pass_client
 @click.pass_context
 def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -> None:
@@ -333,7 +381,7 @@ def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -
 
 @click.command("kill")
 @click.option("-s", "--signal", "signal_name", default="KILL", help="Signal to send")
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1, required=True, shell_complete=complete_containers)
 @pass_client
 @click.pass_context
 def kill(ctx: click.Context, client: Client, signal_name: str, refs: tuple[str, ...]) -> None:
@@ -353,7 +401,7 @@ def kill(ctx: click.Context, client: Client, signal_name: str, refs: tuple[str, 
 
 @click.command("exec", context_settings=NO_INTERSPERSED)
 @click.option("-e", "--env", multiple=True, help="Set environment variables")
-@click.argument("container")
+@click.argument("container", shell_complete=complete_containers)
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_client
 @click.pass_context
@@ -373,7 +421,7 @@ def exec_(
 
 @click.command("logs")
 @click.option("-f", "--follow", is_flag=True, help="Follow log output")
-@click.argument("container")
+@click.argument("container", shell_complete=complete_containers)
 @pass_client
 def logs(client: Client, follow: bool, container: str) -> None:
     """Fetch the logs of a container."""
@@ -383,14 +431,20 @@ def logs(client: Client, follow: bool, container: str) -> None:
 
 
 @click.command("port")
-@click.argument("container")
+@click.option(
+    "--format", "fmt", metavar="string",
+    help="Format the mappings with a Go template (fields .ContainerPort .HostIP .HostPort)",
+)  # fmt: skip
+@click.argument("container", shell_complete=complete_containers)
 @click.argument("private", required=False)
 @pass_client
-def port(client: Client, container: str, private: str | None) -> None:
+def port(client: Client, fmt: str | None, container: str, private: str | None) -> None:
     """List port mappings or a specific mapping for the container."""
     from controller.errors import HawserError
     from controller.portspec import Binding, format_port_lines
 
+    if fmt:
+        formatter.parse(formatter.template_text(fmt))
     info = client.get(path_for("containers", container)) or {}
     ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
     bindings = []
@@ -409,5 +463,27 @@ def port(client: Client, container: str, private: str | None) -> None:
         lines = format_port_lines(bindings, private, container)
     except HawserError as exc:
         raise CliError(exc.message) from exc
-    for line in lines:
-        click.echo(line)
+    if not fmt:
+        for line in lines:
+            click.echo(line)
+        return
+    rows = [formatter.PortContext(port_fields(line, private)) for line in lines]
+    template, _ = formatter.listing_format(fmt, False, formatter.PORT_TABLE, fmt, fmt)
+    formatter.echo(formatter.render(template, rows, formatter.PORT_HEADERS))
+
+
+def port_fields(line: str, private: str | None) -> dict[str, str]:
+    """One line of ``port`` (``80/tcp -> 0.0.0.0:8080``, or ``0.0.0.0:8080`` when a port
+    was asked for) as the fields of ``port --format``."""
+    if " -> " in line:
+        container_port, _, host = line.partition(" -> ")
+    else:
+        container_port, host = private or "", line
+        if container_port and "/" not in container_port:
+            container_port += "/tcp"
+    host_ip, _, host_port = host.rpartition(":")
+    return {
+        "ContainerPort": container_port,
+        "HostIP": host_ip.strip("[]"),
+        "HostPort": host_port,
+    }

@@ -16,6 +16,7 @@ from click.shell_completion import get_completion_class
 from cli import bpf, containers, networks
 from cli.client import DEFAULT_SOCKET, Client, CliError, pass_client, path_for
 from cli.output import cell
+from cli.usage import DockerUsage, docker_command_line
 
 # Commands that live outside cli/ and are imported only when used:
 # name -> (module, attribute, short help shown without importing).
@@ -37,7 +38,7 @@ def _unavailable(name: str, reason: str) -> click.Command:
     )
 
 
-class HawserGroup(click.Group):
+class HawserGroup(DockerUsage):
     """A click group that also serves LAZY_COMMANDS, importing them on demand."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -78,7 +79,22 @@ def client_version() -> str:
         return "unknown"
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"Hawser version {client_version()}")
+        ctx.exit(0)
+
+
 @click.group(cls=HawserGroup)
+@click.option(
+    "-v",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print version information and quit",
+)
 @click.option(
     "--socket",
     "socket_path",
@@ -161,6 +177,9 @@ def completion(ctx: click.Context, shell: str) -> None:
         raise CliError(f"unsupported shell: {shell}")
     root = ctx.find_root().command
     click.echo(cls(root, {}, "hawser", "_HAWSER_COMPLETE").source())
+
+
+docker_command_line(hawser)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 
+from cli import filters, formatter
 from cli.client import Client, CliError, DaemonError, pass_client, path_for
-from cli.output import print_inspect, print_json_lines, print_table, short_id
+from cli.completion import complete_containers, complete_networks
+from cli.output import short_id
 
 PRUNE_PROMPT = (
     "WARNING! This will remove all custom networks not used by at least one container.\n"
@@ -117,6 +120,23 @@ def consolidate_ipam(
     return list(configs.values())
 
 
+def _parse_filters(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    try:
+        return filters.parse(value)
+    except click.BadParameter as exc:
+        bad = next(v for v in value if v and "=" not in v)
+        raise click.BadParameter(f'invalid argument "{bad}" for "-f, --filter" flag: {exc.message}',
+                                 ctx, param) from None  # fmt: skip
+
+
+FILTER_OPTION: dict[str, Any] = {
+    "multiple": True,
+    "metavar": "filter",
+    "callback": _parse_filters,
+    "help": "Filter output based on conditions provided",
+}
+
+
 @click.group("network")
 def network() -> None:
     """Manage networks."""
@@ -168,10 +188,11 @@ def create(
     click.echo(resp.get("Id", ""))
 
 
-def _ls_json_row(net: dict[str, Any], trunc: bool) -> dict[str, Any]:
+def ls_row(net: Mapping[str, Any], trunc: bool) -> dict[str, str]:
+    """Docker's ``networkContext`` fields of one network."""
     labels = net.get("Labels") or {}
     return {
-        "CreatedAt": net.get("Created", ""),
+        "CreatedAt": go_time(str(net.get("Created", ""))),
         "Driver": net.get("Driver", ""),
         "ID": short_id(net.get("Id", ""), trunc),
         "IPv6": str(bool(net.get("EnableIPv6"))).lower(),
@@ -182,50 +203,67 @@ def _ls_json_row(net: dict[str, Any], trunc: bool) -> dict[str, Any]:
     }
 
 
+def go_time(created: str) -> str:
+    """An RFC 3339 UTC time as Go's ``time.Time.String`` prints it
+    (``2026-11-22 11:16:15.354697276 +0000 UTC``)."""
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?Z", created)
+    if not found:
+        return created
+    day, clock, frac = found.groups()
+    frac = (frac or "").rstrip("0").rstrip(".")
+    return f"{day} {clock}{frac} +0000 UTC"
+
+
+def natural_key(name: str) -> list[Any]:
+    """Docker sorts networks by name in natural order (``net2`` before ``net10``)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", name) if part]  # fmt: skip
+
+
 @network.command("ls")
-@click.option("-q", "--quiet", is_flag=True, help="Only display network IDs")
+@click.option("-f", "--filter", "filter_", **FILTER_OPTION)
+@click.option("--format", "fmt", metavar="string", help="Pretty-print networks using a Go template")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate the output")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("-q", "--quiet", is_flag=True, help="Only display network IDs")
 @pass_client
-def ls(client: Client, quiet: bool, no_trunc: bool, fmt: str) -> None:
-    """List networks."""
-    nets = client.get(path_for("networks")) or []
+def ls(
+    client: Client, filter_: filters.Filters, fmt: str | None, no_trunc: bool, quiet: bool
+) -> None:
+    """List networks.
+
+    Filters (-f key=value): name, id, driver, scope, label, type=custom|builtin, dangling.
+    """
+    nets = filters.filter_networks(client.get(path_for("networks")) or [], filter_)
+    nets = sorted(nets, key=lambda n: natural_key(str(n.get("Name", ""))))
+    template, overridden = formatter.listing_format(
+        fmt, quiet, formatter.NETWORK_TABLE, formatter.NETWORK_RAW, "network_id: {{.ID}}"
+    )
+    if overridden:
+        formatter.warn_quiet_overrides()
     trunc = not no_trunc
-    if quiet:
-        for net in nets:
-            click.echo(short_id(net.get("Id", ""), trunc))
-    elif fmt == "json":
-        print_json_lines(_ls_json_row(n, trunc) for n in nets)
-    else:
-        print_table(
-            ["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
-            (
-                [
-                    short_id(n.get("Id", ""), trunc),
-                    n.get("Name", ""),
-                    n.get("Driver", ""),
-                    n.get("Scope", ""),
-                ]
-                for n in nets
-            ),
-        )
+    rows = [formatter.NetworkContext(ls_row(n, trunc), n.get("Labels") or {}) for n in nets]
+    formatter.echo(formatter.render(template, rows, formatter.NETWORK_HEADERS))
 
 
 @network.command("inspect")
-@click.argument("networks", nargs=-1, required=True)
+@click.option(
+    "-f", "--format", "fmt", metavar="string", help="Format the output using the given Go template"
+)
+@click.argument("networks", nargs=-1, required=True, shell_complete=complete_networks)
 @pass_client
 @click.pass_context
-def inspect(ctx: click.Context, client: Client, networks: tuple[str, ...]) -> None:
+def inspect(ctx: click.Context, client: Client, fmt: str | None, networks: tuple[str, ...]) -> None:
     """Display detailed information on one or more networks."""
-    found: list[Any] = []
-    errors: list[CliError] = []
-    for ref in networks:
+
+    def fetch(ref: str) -> Any:
         try:
-            found.append(client.get(path_for("networks", ref)))
+            return client.get(path_for("networks", ref))
         except DaemonError as exc:
-            errors.append(CliError(f"No such network: {ref}") if exc.status == 404 else exc)
-    print_inspect(found)
-    report_and_exit(ctx, errors)
+            if exc.status == 404:
+                raise CliError(f"No such network: {ref}") from exc
+            raise
+
+    report_and_exit(ctx, formatter.inspect(networks, fmt, fetch))
 
 
 def report_and_exit(ctx: click.Context, errors: list[CliError]) -> None:
@@ -237,16 +275,19 @@ def report_and_exit(ctx: click.Context, errors: list[CliError]) -> None:
 
 
 @network.command("rm")
-@click.argument("networks", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Do not error if the network does not exist")
+@click.argument("networks", nargs=-1, required=True, shell_complete=complete_networks)
 @pass_client
 @click.pass_context
-def rm(ctx: click.Context, client: Client, networks: tuple[str, ...]) -> None:
+def rm(ctx: click.Context, client: Client, force: bool, networks: tuple[str, ...]) -> None:
     """Remove one or more networks."""
     errors: list[CliError] = []
     for ref in networks:
         try:
             client.delete(path_for("networks", ref))
         except DaemonError as exc:
+            if force and exc.status == 404:
+                continue
             exc.show()
             errors.append(exc)
             continue
@@ -258,8 +299,8 @@ def rm(ctx: click.Context, client: Client, networks: tuple[str, ...]) -> None:
 @network.command("connect")
 @click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)")
 @click.option("--alias", multiple=True, help="Add network-scoped alias for the container")
-@click.argument("net")
-@click.argument("container")
+@click.argument("net", shell_complete=complete_networks)
+@click.argument("container", shell_complete=complete_containers)
 @pass_client
 def connect(
     client: Client, ip: str | None, alias: tuple[str, ...], net: str, container: str
@@ -276,8 +317,8 @@ def connect(
 @click.option(
     "-f", "--force", is_flag=True, help="Force the container to disconnect from a network"
 )
-@click.argument("net")
-@click.argument("container")
+@click.argument("net", shell_complete=complete_networks)
+@click.argument("container", shell_complete=complete_containers)
 @pass_client
 def disconnect(client: Client, force: bool, net: str, container: str) -> None:
     """Disconnect a container from a network."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from controller import endpoints, lookup, names
 from controller.containers import is_running
+from controller.datapath_sync import PORTS_IFNAME, publish_bindings, unpublish_bindings
 from controller.errors import Conflict, InvalidArgument
 from controller.node import Node
 from controller.transaction import operation
@@ -43,6 +44,10 @@ def connect(node: Node, net_ref: str, ctr_ref: str, ip: str | None, aliases: lis
             raise Conflict(f"Container {ctr.id} is not running")
         with operation(node.store) as undo:
             ep = endpoints.attach(node, undo, ctr, net, requested_ip=ip, aliases=aliases)
+            bindings = node.store.bindings(ctr.id)
+            if bindings and ep.ifname == PORTS_IFNAME:  # eth0 serves the published ports
+                publish_bindings(node, bindings, ep)
+                undo.push(unpublish_bindings, node, bindings, ep)
             node.emit("endpoint_added", ctr, net, ep)
 
 
@@ -57,9 +62,7 @@ def disconnect(node: Node, net_ref: str, ctr_ref: str, force: bool) -> None:
             raise Conflict(f"container {ctr.id} is not connected to network {net.name}")
         with operation(node.store):
             bindings = node.store.bindings(ctr.id)
-            if bindings and eps[0].ifname == "eth0":
-                from controller.datapath_sync import unpublish_bindings
-
+            if bindings and eps[0].ifname == PORTS_IFNAME:
                 unpublish_bindings(node, bindings, eps[0])
             node.emit("endpoint_removed", ctr, net, eps[0])
             endpoints.detach(node, eps[0])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller.cluster import options as cluster_options
 from controller.errors import InvalidArgument
 
 
@@ -61,6 +62,31 @@ def _upstreams(value: Any) -> list[str]:
         ipaddress.ip_address(host if sep else item)
         if sep and not (port.isdigit() and 0 < int(port) < 65536):
             raise ValueError(f"bad port in {item!r}")
+    return items
+
+
+def _cluster(check: Callable[[str], Any]) -> Callable[[Any], str]:
+    """A cluster option's syntax check (controller.cluster.options), as a ValueError."""
+
+    def parse(value: Any) -> str:
+        text = str(value or "").strip()
+        if text:
+            try:
+                check(text)
+            except InvalidArgument as exc:
+                raise ValueError(exc.message) from None
+        return text
+
+    return parse
+
+
+def _store_opts(value: Any) -> list[str]:
+    items = [str(v) for v in value] if isinstance(value, list | tuple) else [str(value or "")]
+    items = [item for item in items if item.strip()]
+    try:
+        cluster_options.parse_store_opts(items)
+    except InvalidArgument as exc:
+        raise ValueError(exc.message) from None
     return items
 
 
@@ -133,6 +159,30 @@ PARAMETERS: tuple[Parameter, ...] = (
         [],
         "resolver (IP or IP:PORT, repeatable) that the embedded DNS forwards to "
         "(default: the node's /etc/resolv.conf)",
+        True,
+    ),
+    Parameter(
+        "cluster_store",
+        "--cluster-store",
+        _cluster(cluster_options.parse_store_url),
+        "",
+        "etcd://HOST:PORT[,HOST:PORT...][/PREFIX] of the cluster store for overlay networks "
+        "(empty: single node)",
+    ),
+    Parameter(
+        "cluster_advertise",
+        "--cluster-advertise",
+        _cluster(cluster_options.parse_advertise),
+        "",
+        "IP or IFACE[:PORT] this node's overlay tunnels use (its underlay address)",
+    ),
+    Parameter(
+        "cluster_store_opt",
+        "--cluster-store-opt",
+        _store_opts,
+        [],
+        "KEY=VALUE for the cluster store (repeatable): kv.cacertfile, kv.certfile, kv.keyfile, "
+        "discovery.ttl (lease TTL, default 20 s), discovery.heartbeat",
         True,
     ),
 )

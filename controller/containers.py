@@ -396,6 +396,13 @@ def _hosts_text(ctr: Container, endpoint: Endpoint | None, targets: list[LinkTar
     return hostsfile.render_hosts(ctr.hostname, ips, extra)
 
 
+def restore_files(node: Node, ctr: Container) -> None:
+    """Write a stored sandbox's /etc files again, as ``run`` made them (reconcile)."""
+    eps = node.store.endpoints(container_id=ctr.id)
+    hosts = _hosts_text(ctr, eps[0] if eps else None, _stored_link_targets(node, ctr))
+    sandbox_files.write(ctr.netns, hosts, sandbox_files.resolv_text(ctr.dns, None), ctr.hostname)
+
+
 def process_spec(node: Node, ctr: Container, extra_env: list[str] | None = None) -> ProcessSpec:
     targets = _stored_link_targets(node, ctr)
     return ProcessSpec(
@@ -520,7 +527,7 @@ def remove(node: Node, ref: str, force: bool = False) -> Container:
             if ctr.netns and not ctr.owns_no_netns_mode:
                 kernel_netns.remove(ctr.netns)
                 sandbox_files.remove(ctr.netns)
-            node.supervisor.forget(ctr.id)
+        node.supervisor.forget(ctr.id)  # after the commit: a crash before it keeps the logs
         return ctr
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 import os
@@ -15,13 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pyroute2 import IPRoute
 
 from controller import config as config_mod
-from controller import containers, kernel_links, names, networks, reconcile, routes
+from controller import (
+    containers,
+    kernel_links,
+    names,
+    networks,
+    reconcile,
+    reconcile_maps,
+    routes,
+)
 from controller.api import serve
 from controller.config import Config
 from controller.errors import HawserError
+from controller.netlink import NodeNetlink
 from controller.node import Node
 from controller.store import Store
 from controller.supervisor import Supervisor
@@ -29,11 +38,26 @@ from controller.supervisor import Supervisor
 log = logging.getLogger("hawser")
 SO_NETNS_COOKIE = 71
 UPLINK_SCAN_SECONDS = 2.0
+IFF_UP = 0x1
 GC_SECONDS = 30.0
 #: The store and container output hold environment values: root only (the socket is 0660).
 STATE_DIR_MODE = 0o700
+M_MMAP_THRESHOLD = -3  # mallopt(3) parameter
 #: Modules with an ``install(node)`` that registers listeners, routes and servers.
 PLUGINS = ("controller.observability", "controller.linkpolicy", "controller.dns")
+
+
+def map_large_buffers_apart(threshold: int = 1 << 20) -> None:
+    """Serve every allocation of ``threshold`` bytes or more with its own mmap (glibc).
+
+    Batch reads of the BPF maps allocate buffers sized to a map's capacity (8 MB for CT)
+    in whichever thread reads (API requests, scrapes, maintenance). glibc's dynamic
+    threshold soon serves such sizes from the thread's arena, where the memory stays as
+    RSS after the free, arena after arena; a fixed threshold returns it at once.
+    """
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:  # not glibc (musl): nothing to tune
+        mallopt(M_MMAP_THRESHOLD, threshold)
 
 
 def netns_cookie() -> int:
@@ -66,7 +90,7 @@ class Daemon:
         state.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
         os.chmod(state, STATE_DIR_MODE)  # an older or hand-made folder may be wider
         store = Store(state / "hawser.db")
-        ipr = IPRoute()
+        ipr = NodeNetlink()
         kernel_links.write_sysctl("net.ipv4.ip_forward", "1")
         datapath = Datapath(dp_config, ipr)
         self.node = node = Node(
@@ -87,15 +111,19 @@ class Daemon:
             log.exception("recording the exit of %s failed", ctr_id)
 
     def scan_uplinks(self) -> None:
-        """Attach the from-uplink program to every uplink, including ones that appear later."""
+        """Attach the from-uplink program to every uplink, including ones that appear later;
+        forget uplinks that went away, and entries (pinned by a predecessor) of no uplink."""
         node = self.node
         wanted = set(self.cfg.uplink)
         addresses: dict[str, str] = {}
         for ifname, addr, _ in kernel_links.node_addresses(node.ipr):
             addresses.setdefault(ifname, addr)
         bridges = {net.bridge for net in node.store.networks() if net.bridge}
+        present: set[str] = set()
+        existing: set[str] = set()
         for link in node.ipr.get_links():
             ifname = str(link.get("ifname"))
+            existing.add(ifname)
             if wanted and ifname not in wanted:
                 continue
             own = ifname in bridges or names.is_hawser_link(ifname)
@@ -103,12 +131,26 @@ class Daemon:
                 if ifname in node.uplinks:  # a bridge a network has adopted since
                     node.datapath.detach_uplink(node.uplinks.pop(ifname)[0])
                 continue
+            # by default an uplink is an interface that is up and has an IPv4 address (not,
+            # e.g., an ifb device used for traffic shaping); --uplink names them explicitly
+            usable = bool(link.get("flags", 0) & IFF_UP) and ifname in addresses
+            if not wanted and not usable:
+                continue
+            present.add(ifname)
             current = (int(link["index"]), addresses.get(ifname, "0.0.0.0"))
             if node.uplinks.get(ifname) == current:
                 continue
             node.datapath.attach_uplink(*current)
             node.uplinks[ifname] = current
             log.info("uplink %s (index %d, %s) attached", ifname, *current)
+        for ifname in set(node.uplinks) - present:
+            index = node.uplinks.pop(ifname)[0]
+            if ifname in existing:  # down, or without an address now: no longer served
+                node.datapath.detach_uplink(index)
+                log.info("uplink %s (index %d) detached: down or without an address", ifname, index)
+            else:
+                log.info("uplink %s (index %d) went away", ifname, index)
+        reconcile_maps.prune_uplinks(node)
         networks.refresh_node_addresses(node)
 
     def _next_resync(self) -> float:
@@ -163,6 +205,7 @@ class Daemon:
             node.emit("stopping")
             node.datapath.close()
             node.store.close()
+            node.ipr.close()
             log.info("stopped")
 
 
@@ -193,6 +236,7 @@ def daemon_command(config_file: str | None, **flags: Any) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     log.info("effective configuration: %s", cfg.describe())
+    map_large_buffers_apart()
     try:
         Daemon(cfg).run()
     except HawserError as exc:

@@ -8,6 +8,8 @@ from controller.model import Endpoint, PortBinding
 from controller.node import Node
 
 DATAPATH_PROTOCOLS = ("tcp", "udp")
+#: The endpoint that serves a container's published ports (the one ``run`` makes).
+PORTS_IFNAME = "eth0"
 
 
 def mappings(node: Node, bindings: list[PortBinding], endpoint: Endpoint) -> list[PortMapping]:

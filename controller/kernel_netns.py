@@ -56,7 +56,12 @@ def path(name: str) -> Path:
 
 
 def exists(name: str) -> bool:
-    return path(name).exists()
+    """A live netns is mounted at /run/netns/NAME (a daemon killed mid-create can leave the
+    bare file behind: that is no sandbox, and create() replaces it)."""
+    try:
+        return os.stat(path(name)).st_dev == os.stat("/proc/self/ns/net").st_dev  # nsfs
+    except FileNotFoundError:
+        return False
 
 
 def list_names() -> list[str]:
@@ -74,6 +79,8 @@ def create(name: str, inside: Callable[[IPRoute], T] | None = None) -> T | None:
     """
     NETNS_DIR.mkdir(parents=True, exist_ok=True)
     target = path(name)
+    if target.exists() and not exists(name):
+        remove(name)  # the bare file of a create that was killed before its mount
     target.touch(exist_ok=False)
 
     def work() -> T | None:
@@ -104,6 +111,31 @@ def run_in(name: str, fn: Callable[[IPRoute], T]) -> T:
         return _in_thread(work)
     finally:
         os.close(fd)
+
+
+def pids_in(names: list[str]) -> dict[str, list[int]]:
+    """The processes whose network namespace is each of these named netns (one /proc scan)."""
+    wanted: dict[tuple[int, int], str] = {}
+    for name in names:
+        try:
+            st = os.stat(path(name))
+        except OSError:
+            continue
+        wanted[(st.st_dev, st.st_ino)] = name
+    out: dict[str, list[int]] = {name: [] for name in names}
+    if not wanted:
+        return out
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            st = os.stat(f"/proc/{entry}/ns/net")
+        except OSError:  # gone meanwhile, or a kernel thread
+            continue
+        found = wanted.get((st.st_dev, st.st_ino))
+        if found is not None:
+            out[found].append(int(entry))
+    return out
 
 
 def remove(name: str) -> None:

@@ -133,6 +133,10 @@ class LinkPolicy:
     def on_started(self) -> None:
         self.sync()
 
+    def on_resynced(self) -> None:
+        """Reconcile made the other maps match the store: entries a crash left go too."""
+        self.sync()
+
     def on_container_created(self, ctr: Container) -> None:
         if self.concerns(ctr):
             self.sync()
@@ -154,6 +158,7 @@ def install(node: Node) -> LinkPolicy:
     """Register the listeners; the map is first synced at ``started``. Safe to call in tests."""
     policy = LinkPolicy(node)
     node.on("started", policy.on_started)
+    node.on("resynced", policy.on_resynced)
     node.on("container_created", policy.on_container_created)
     node.on("container_removed", policy.on_container_removed)
     node.on("endpoint_added", policy.on_endpoint_added)

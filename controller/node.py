@@ -7,9 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pyroute2 import IPRoute
-
 from controller.config import Config
+from controller.netlink import NodeNetlink
 from controller.store import Store
 from controller.supervisor import Supervisor
 
@@ -25,6 +24,7 @@ EVENTS = (
     "endpoint_removed",  # (container, network, endpoint)
     "container_created",  # (container) — after its endpoints, before its process starts
     "container_removed",  # (container) — before its endpoints are detached
+    "resynced",  # () — the maps were made to match the store (start-up, periodic repair)
     "started",  # () — after the first full sync, before the API listens
     "stopping",  # ()
 )
@@ -34,7 +34,7 @@ EVENTS = (
 class Node:
     config: Config
     store: Store
-    ipr: IPRoute
+    ipr: NodeNetlink  # one netlink socket, used from any thread
     datapath: Datapath
     supervisor: Supervisor
     # one mutating operation at a time: store and kernel change together

@@ -139,6 +139,39 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(child), signum)
 
+    def shims(self) -> dict[int, str]:
+        """pid → container id of every live shim started for this supervisor's folder.
+
+        A shim is ``sh -c SHIM hawser-shim …`` whose HAWSER_EXIT names a file in a
+        container folder under our root; it outlives a killed daemon.
+        """
+        out: dict[int, str] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                if argv[:4] != [b"sh", b"-c", _SHIM.encode(), b"hawser-shim"]:
+                    continue
+                environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            for item in environ:
+                if item.startswith(b"HAWSER_EXIT="):
+                    exit_file = Path(item.partition(b"=")[2].decode(errors="replace"))
+                    if exit_file.parent.parent == self._root:
+                        out[int(entry)] = exit_file.parent.name
+        return out
+
+    def folders(self) -> list[str]:
+        """Container ids that have an output folder, except ones an attached reader holds."""
+        try:
+            names = [p.name for p in self._root.iterdir() if p.is_dir()]
+        except FileNotFoundError:
+            return []
+        with self._lock:
+            return [n for n in names if n not in self._held]
+
     def hold(self, ctr_id: str) -> None:
         with self._lock:
             self._held.add(ctr_id)

@@ -5,6 +5,7 @@
 #   - bpffs pins under /sys/fs/bpf/hawser/t*
 #   - links in the root netns named hawser*/hw* of kind bridge, veth, vxlan or dummy, and only
 #     while no `hawser daemon` runs in the root netns (those would be its live links)
+#   - the tests' etcds (data dirs /dev/shm/hawser-etcd-*, tests/cluster_fixtures.py) and their data
 set -euo pipefail
 
 log() { printf 'clean: %s\n' "$*"; }
@@ -38,6 +39,18 @@ while read -r ns _; do
     log "deleting netns $ns"
     ip netns delete "$ns" 2>/dev/null || log "could not delete netns $ns"
 done < <(ip netns list 2>/dev/null)
+
+# --- test etcds (netns ones went with their netns above) ---
+mapfile -t pids < <(pgrep -f -- '^[^ ]*etcd .*--data-dir /dev/shm/hawser-etcd-' || true)
+if ((${#pids[@]})); then
+    log "stopping ${#pids[@]} test etcd(s): ${pids[*]}"
+    kill_pids "${pids[@]}"
+fi
+for dir in /dev/shm/hawser-etcd-*/; do
+    [[ -d $dir ]] || continue
+    log "removing ${dir%/}"
+    rm -rf -- "$dir"
+done
 
 # --- test cgroups ---
 cg2=""

@@ -14,8 +14,15 @@ ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 PACKAGES=(
     python3-bpfcc bpfcc-tools "linux-headers-$ARCH" bpftool iproute2 python3-venv python3-pip
     iputils-ping dnsutils ncat socat ethtool iptables nftables prometheus clang-format
-    procps psmisc curl
+    procps psmisc curl etcd-server
+    docker.io podman containernetworking-plugins busybox-static
 )
+# Engines the tests run in their own node netns (issue 10). Installing them must start nothing
+# on the host: no daemon, no socket, no bridge, no iptables rule (checked below).
+ENGINE_PROCS=(dockerd containerd containerd-shim podman conmon prometheus etcd) # comm names (15 chars)
+ENGINE_SOCKETS=(/run/docker.sock /run/containerd/containerd.sock /run/podman/podman.sock)
+ENGINE_UNITS=(docker.service docker.socket containerd.service podman.socket podman.service
+    podman-restart.service podman-auto-update.timer)
 BENCH_PACKAGES=(iperf3 wrk gcc)
 
 log() { printf 'setup: %s\n' "$*"; }
@@ -49,13 +56,27 @@ missing_packages() {
     done
 }
 
-# Services a postinst starts (prometheus does, through its init script) would bind ports on
-# the host. A temporary policy-rc.d forbids starting them; a ps check catches any that slip by.
+# Services a postinst starts (prometheus's init script does; docker.io's calls `invoke-rc.d
+# docker start`) would bind sockets and, for dockerd, create docker0 and iptables rules on the
+# host. A temporary policy-rc.d forbids starting them (invoke-rc.d and deb-systemd-invoke both
+# obey it); afterwards a check stops any engine process that slipped by, by pid, and fails if an
+# engine socket, a docker0 link or a change of the host's ruleset is left.
+host_ruleset() {
+    { iptables-save 2>/dev/null || true; iptables-legacy-save 2>/dev/null || true; nft list ruleset 2>/dev/null || true; } |
+        grep -v '^#' || true
+}
+
+engine_pids() { # daemons a postinst started are children of init (pid 1), not of a test
+    local name
+    for name in "${ENGINE_PROCS[@]}"; do pgrep -x -P 1 "$name" || true; done | sort -n
+}
+
 install_packages() {
     local -a pkgs=("$@")
     local policy=/usr/sbin/policy-rc.d own_policy=0
-    local before after pid
-    before="$(pgrep -x prometheus || true)"
+    local before after pid rules_before sock pkg
+    before="$(engine_pids)"
+    rules_before="$(host_ruleset)"
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy"
         chmod 755 "$policy"
@@ -71,15 +92,46 @@ install_packages() {
         rm -f "$policy"
         trap - EXIT
     fi
-    after="$(pgrep -x prometheus || true)"
+    if [[ " ${pkgs[*]} " == *" etcd-server "* ]]; then
+        # etcd-server's service would listen on localhost:2379; Hawser's tests start their own
+        log "disabling the etcd service at boot (Hawser's tests start their own etcd)"
+        update-rc.d etcd disable >/dev/null 2>&1 || true
+        if [[ -d /run/systemd/system ]]; then
+            systemctl disable --now etcd.service >/dev/null 2>&1 || true
+        fi
+    fi
+    after="$(engine_pids)"
     for pid in $after; do
         if ! grep -qx "$pid" <<<"$before"; then
-            log "stopping prometheus (pid $pid) started by its package's postinst"
+            log "stopping $(cat "/proc/$pid/comm" 2>/dev/null) (pid $pid) started by a package's postinst"
             kill "$pid" 2>/dev/null || true
         fi
     done
+    # On a systemd host the postinsts enable the engines' units for the next boot; a dockerd
+    # started at boot would program the host's iptables. Hawser installs them as test tools only.
+    if [[ -d /run/systemd/system ]]; then
+        for pkg in docker.io containerd podman; do
+            if printf '%s\n' "${pkgs[@]}" | grep -qx "$pkg"; then
+                log "disabling the units $pkg enabled (start them yourself when you want the engine)"
+                systemctl disable --quiet "${ENGINE_UNITS[@]}" 2>/dev/null || true
+                break
+            fi
+        done
+    fi
+    for sock in "${ENGINE_SOCKETS[@]}"; do
+        if [[ -S $sock ]] && ! grep -qx "$sock" <<<"$SOCKETS_BEFORE"; then
+            die "installing the packages left $sock listening; stop that service and re-run"
+        fi
+    done
+    if ip link show docker0 >/dev/null 2>&1 && [[ $DOCKER0_BEFORE == no ]]; then
+        die "installing the packages created docker0 on the host; stop dockerd and delete it"
+    fi
+    [[ "$(host_ruleset)" == "$rules_before" ]] ||
+        die "installing the packages changed the host's iptables/nftables ruleset"
 }
 
+SOCKETS_BEFORE="$(for sock in "${ENGINE_SOCKETS[@]}"; do [[ -S $sock ]] && echo "$sock"; done || true)"
+DOCKER0_BEFORE="$(ip link show docker0 >/dev/null 2>&1 && echo yes || echo no)"
 wanted=("${PACKAGES[@]}")
 ((with_bench)) && wanted+=("${BENCH_PACKAGES[@]}")
 mapfile -t missing < <(missing_packages "${wanted[@]}")
@@ -151,6 +203,23 @@ if [[ $want_stamp != "$have_stamp" || ! -x $VENV/bin/hawser ]]; then
     "$VENV/bin/pip" install -q --disable-pip-version-check -e "$REPO[$extras]"
     printf '%s\n' "$want_stamp" >"$STAMP"
 fi
+
+# --- CNI plugin -----------------------------------------------------------------------------
+# Runtimes exec plugins from /opt/cni/bin (containerd, CRI-O) or /usr/lib/cni (Debian's podman).
+# A two-line launcher with this venv's interpreter (absolute, -I: no PYTHON* variables of the
+# runtime leak in) rather than a symlink to the pip wrapper, which also imports re.
+cni_launcher="#!$VENV/bin/python3 -I
+from controller.plugins.cni.main import main
+raise SystemExit(main())"
+for dir in /usr/lib/cni /opt/cni/bin; do
+    if [[ "$(cat "$dir/hawser-cni" 2>/dev/null)" != "$cni_launcher" ]]; then
+        log "installing $dir/hawser-cni"
+        mkdir -p "$dir"
+        printf '%s\n' "$cni_launcher" >"$dir/hawser-cni.tmp"
+        chmod 755 "$dir/hawser-cni.tmp"
+        mv -f "$dir/hawser-cni.tmp" "$dir/hawser-cni"
+    fi
+done
 
 # --- BPF smoke check ------------------------------------------------------------------------
 

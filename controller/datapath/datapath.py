@@ -175,11 +175,19 @@ class Datapath:
     def detach_uplink(self, ifindex: int) -> None:
         tc.detach(self.ipr, ifindex)
         tc.detach(self.ipr, ifindex, parent=tc.EGRESS)
+        self.forget_uplink(ifindex)
+
+    def forget_uplink(self, ifindex: int) -> None:
+        """Drop the map entry only (the interface is gone, or its index now names another)."""
         t = self._t("hawser_uplinks")
         with contextlib.suppress(KeyError):
             del t[t.Key(ifindex)]
         self._uplinks.pop(ifindex, None)
         self._sync_node_addrs()
+
+    def uplinks(self) -> dict[int, str]:
+        """ifindex → address of every uplink entry."""
+        return {k.value: u32_ip(v.addr) for k, v in self._t("hawser_uplinks").items()}
 
     def set_node_addresses(self, addresses: Iterable[str]) -> None:
         self._explicit_addrs = {ip_u32(a) for a in addresses}
@@ -247,6 +255,16 @@ class Datapath:
         lk.prefixlen, lk.addr = prefix, addr
         with contextlib.suppress(KeyError):
             del lpm[lk]
+
+    def subnets(self) -> dict[str, int]:
+        """ "a.b.c.d/len" → network key of every subnet (LPM) entry."""
+        return {
+            f"{u32_ip(k.addr)}/{k.prefixlen}": v.value for k, v in self._t("hawser_subnets").items()
+        }
+
+    def delete_subnet(self, subnet: str) -> None:
+        net = codec.subnet(subnet)
+        self._lpm_del(ip_u32(str(net.network_address)), net.prefixlen)
 
     def delete_network(self, key: int) -> None:
         nets = self._t("hawser_networks")
@@ -340,11 +358,20 @@ class Datapath:
 
     def detach_endpoint(self, ifindex: int, ip: str) -> None:
         tc.detach(self.ipr, ifindex)
-        for name, key in (("hawser_endpoints", ip_u32(ip)), ("hawser_endpoint_stats", ifindex)):
-            t = self._t(name)
-            with contextlib.suppress(KeyError):
-                del t[t.Key(key)]
+        self.forget_endpoint(ip)
+        self.forget_endpoint_stats(ifindex)
         self.flush_ct_for(ip)
+
+    def forget_endpoint(self, ip: str) -> None:
+        """Drop the endpoint entry only (no tc change: its ifindex may name another link)."""
+        t = self._t("hawser_endpoints")
+        with contextlib.suppress(KeyError):
+            del t[t.Key(ip_u32(ip))]
+
+    def forget_endpoint_stats(self, ifindex: int) -> None:
+        t = self._t("hawser_endpoint_stats")
+        with contextlib.suppress(KeyError):
+            del t[t.Key(ifindex)]
 
     # ---- published ports ------------------------------------------------------
     def _port_key(self, t: Any, p: PortMapping) -> Any:
@@ -394,21 +421,38 @@ class Datapath:
             del t[k]
 
     # ---- conntrack ----------------------------------------------------------------
-    def flush_ct_for(self, ip: str) -> None:
-        a = ip_u32(ip)
+    def flush_ct_for(self, *ips: str) -> None:
+        """Delete the CT, NAT and sock entries of flows to or from these addresses."""
+        gone = {ip_u32(ip) for ip in ips}
+        if not gone:
+            return
         ct = self._t("hawser_ct")
-        for k, v in list(ct.items()):
+        for k, v in list(ct.items()):  # per key: batch buffers are sized to the capacity
             # a DNAT entry's src_ip is the published (node) address, not an endpoint's
-            if a in (k.saddr, k.daddr) or (v.type != _CT_DNAT and v.src_ip == a) or v.dst_ip == a:
+            if (
+                k.saddr in gone
+                or k.daddr in gone
+                or (v.type != _CT_DNAT and v.src_ip in gone)
+                or v.dst_ip in gone
+            ):
                 self._del(ct, k)
         nat = self._t("hawser_nat")
         for k, v in list(nat.items()):
-            if v.addr == a:
+            if v.addr in gone:
                 self._del(nat, k)
         sock = self._t("hawser_sock")
         for k, _ in list(sock.items()):
-            if k.backend_ip == a:
+            if k.backend_ip in gone:
                 self._del(sock, k)
+
+    def flow_addresses(self) -> set[str]:
+        """Every address that a CT, NAT or sock entry refers to (see flush_ct_for)."""
+        out: set[int] = set()
+        for k, v in _entries(self._t("hawser_ct")):
+            out |= {k.saddr, k.daddr, v.src_ip, v.dst_ip}
+        out |= {v.addr for _, v in _entries(self._t("hawser_nat"))}
+        out |= {k.backend_ip for k, _ in _entries(self._t("hawser_sock"))}
+        return {u32_ip(a) for a in out if a}
 
     @staticmethod
     def _del(t: Any, k: Any) -> None:

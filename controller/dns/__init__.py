@@ -104,6 +104,13 @@ class DnsService:
                 self.node.datapath.delete_sandbox_dns(cookie)  # sandboxes gone while we were down
         self.server.start()
 
+    def on_resynced(self) -> None:
+        """Reconcile may have written a sandbox's files again: put the resolver back."""
+        self.invalidate()
+        with self.node.lock:
+            for ctr in self.node.store.containers():
+                resolvconf.write(self.node, ctr)
+
     def on_stopping(self) -> None:
         self.server.close()
 
@@ -159,6 +166,7 @@ def install(node: Node, port: int = 53) -> DnsService:
     """Register the listeners; sockets open at ``started``. Safe to call in tests."""
     service = DnsService(node, port)
     node.on("started", service.on_started)
+    node.on("resynced", service.on_resynced)
     node.on("stopping", service.on_stopping)
     node.on("network_created", service.on_network_created)
     node.on("network_removed", service.on_network_removed)

@@ -142,8 +142,12 @@ def test_api_socket_mode_openapi_and_late_uplink(node: HawserNode) -> None:
     assert spec["openapi"].startswith("3.") and "/v1/networks/{ref}/connect" in spec["paths"]
     info = node.json("info", "--format", "json")
     assert "uplink0" in info["Uplinks"]
-    # an interface that appears later is attached within a few seconds
+    # an interface that appears later is attached within a few seconds, if it is up and has an
+    # IPv4 address; one that is up without an address (like an ifb device) is left alone
+    node.in_node("ip", "link", "add", "bare0", "type", "veth", "peer", "name", "bare1")
+    node.in_node("ip", "link", "set", "bare0", "up")
     node.in_node("ip", "link", "add", "late0", "type", "veth", "peer", "name", "late1")
+    node.in_node("ip", "addr", "add", "10.97.0.1/24", "dev", "late0")
     node.in_node("ip", "link", "set", "late0", "up")
     deadline = time.monotonic() + 10
     while (
@@ -151,9 +155,20 @@ def test_api_socket_mode_openapi_and_late_uplink(node: HawserNode) -> None:
         and time.monotonic() < deadline
     ):
         time.sleep(0.3)
-    assert "late0" in node.json("info", "--format", "json")["Uplinks"]
+    uplinks = node.json("info", "--format", "json")["Uplinks"]
+    assert "late0" in uplinks and "bare0" not in uplinks
     tc = node.in_node("tc", "filter", "show", "dev", "late0", "ingress").stdout
     assert "hawser_from_uplink" in tc
+    assert "hawser" not in node.in_node("tc", "filter", "show", "dev", "bare0", "ingress").stdout
+    # an uplink that goes down is detached
+    node.in_node("ip", "link", "set", "late0", "down")
+    deadline = time.monotonic() + 10
+    while (
+        "late0" in node.json("info", "--format", "json")["Uplinks"] and time.monotonic() < deadline
+    ):
+        time.sleep(0.3)
+    assert "late0" not in node.json("info", "--format", "json")["Uplinks"]
+    assert "hawser" not in node.in_node("tc", "filter", "show", "dev", "late0", "ingress").stdout
 
 
 @pytest.mark.parametrize("var", ["HAWSER_SOCKET"])

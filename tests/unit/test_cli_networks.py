@@ -130,11 +130,12 @@ def test_ls_table(fake: FakeDaemon) -> None:
     )
     result = invoke(fake, "network", "ls")
     assert result.exit_code == 0
+    # Docker's tab writer (columns at least 10 wide) and its order: names, naturally sorted
     assert result.stdout == (
-        "NETWORK ID     NAME     DRIVER   SCOPE\n"
-        "0fb5e1ef8eca   bridge   bridge   local\n"
-        "7c749175428f   noicc    bridge   local\n"
-        "ffffffffffff   h        host     local\n"
+        "NETWORK ID     NAME      DRIVER    SCOPE\n"
+        "0fb5e1ef8eca   bridge    bridge    local\n"
+        "ffffffffffff   h         host      local\n"
+        "7c749175428f   noicc     bridge    local\n"
     )
 
 
@@ -151,18 +152,21 @@ def test_ls_json(fake: FakeDaemon) -> None:
         "GET", "/v1/networks", body=[net("a", ID1, Labels={"z": "1", "k": "v"}, Internal=True)]
     )
     result = invoke(fake, "network", "ls", "--format", "json")
-    assert [json.loads(line) for line in result.stdout.splitlines()] == [
-        {
-            "CreatedAt": "2026-11-22T11:16:15.354697276Z",
-            "Driver": "bridge",
-            "ID": ID1[:12],
-            "IPv6": "false",
-            "Internal": "true",
-            "Labels": "k=v,z=1",
-            "Name": "a",
-            "Scope": "local",
-        }
-    ]
+    assert (
+        [json.loads(line) for line in result.stdout.splitlines()]
+        == [
+            {
+                "CreatedAt": "2026-11-22 11:16:15.354697276 +0000 UTC",  # Go's time.String
+                "Driver": "bridge",
+                "ID": ID1[:12],
+                "IPv6": "false",
+                "Internal": "true",
+                "Labels": "k=v,z=1",
+                "Name": "a",
+                "Scope": "local",
+            }
+        ]
+    )
 
 
 def test_inspect_array_with_docker_indent(fake: FakeDaemon) -> None:
