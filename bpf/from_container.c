@@ -153,10 +153,13 @@ static __always_inline int hw_from_container(struct __sk_buff *skb, struct hw_pk
 
     if (dnet == snet_key) {
         ret = hw_same_network(p, snet, now);
-        if (ret != TC_ACT_OK || !(snet->flags & HW_NET_OVERLAY))
+        if (ret != TC_ACT_OK || p->t.daddr == snet->gateway)
             return ret;
-        if (p->t.daddr == snet->gateway || hawser_endpoints.lookup(&p->t.daddr))
-            return TC_ACT_OK; /* on this node: the network's bridge delivers it */
+        /* a member on this node: straight to its veth peer, past the bridge and netfilter
+         * (an engine's FORWARD policy must not see Hawser's traffic); else the tunnel */
+        ret = hw_to_member(skb, p);
+        if (ret != HW_MISS || !(snet->flags & HW_NET_OVERLAY))
+            return ret == HW_MISS ? TC_ACT_OK : ret;
         return hw_tunnel_out(skb, p, snet);
     }
     if (dnet)

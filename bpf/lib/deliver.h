@@ -39,4 +39,24 @@ static __always_inline int hw_to_endpoint(struct __sk_buff *skb, struct hw_pkt *
     return ret;
 }
 
+/* Deliver p to a member of the sender's own L2 network on this node: like
+ * hw_to_endpoint, but the frame keeps its source MAC (the sender's, as if the
+ * bridge had forwarded it). HW_MISS when the destination is not a local endpoint. */
+static __always_inline int hw_to_member(struct __sk_buff *skb, struct hw_pkt *p)
+{
+    struct hw_endpoint *ep = hawser_endpoints.lookup(&p->t.daddr);
+    int ret;
+
+    if (!ep)
+        return HW_MISS;
+    if (!ep->ifindex)
+        return -HW_DROP_REDIRECT;
+    if (bpf_skb_store_bytes(skb, 0, ep->mac, ETH_ALEN, 0) < 0)
+        return -HW_DROP_REWRITE;
+    ret = hw_redirect_verdict(bpf_redirect_peer(ep->ifindex, 0));
+    if (ret >= 0)
+        hw_ep_count(ep->ifindex, p->len, 0);
+    return ret;
+}
+
 #endif
