@@ -27,7 +27,7 @@ run: install ## start `hawser daemon` in the foreground (DAEMON_ARGS passed thro
 	$(VENV)/bin/hawser daemon $(DAEMON_ARGS)
 
 test: install ## the whole suite: unit, kernel and e2e tests
-	$(PYTEST) -ra $(PYTEST_ARGS) tests/unit tests/kernel tests/e2e
+	$(PYTEST) -ra --durations=20 $(PYTEST_ARGS) tests/unit tests/kernel tests/e2e
 
 unit: install ## unit tests only (no privileges needed by the tests themselves)
 	$(PYTEST) -ra $(PYTEST_ARGS) tests/unit
