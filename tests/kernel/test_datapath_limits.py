@@ -13,15 +13,9 @@ from typing import Any
 import pytest
 
 from controller.datapath import Datapath
-from tests.kernel.dp_topology import (
-    EXT_IP,
-    NODE_IP,
-    PY,
-    Container,
-    Topology,
-    ns_cmd,
-    start_datapath,
-)
+from testbed.datapath import EXT_IP, NODE_IP, DatapathTopology, close_datapath
+from testbed.procs import PY, netns_exec
+from testbed.topology import Container
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -52,21 +46,17 @@ MANY_FLOWS = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def small() -> Iterator[tuple[Topology, Datapath, Container]]:
-    topo = Topology()
+def small() -> Iterator[tuple[DatapathTopology, Datapath, Container]]:
+    topo = DatapathTopology()
     ipr = dp = None
     try:
-        topo.build()
-        dp, ipr = start_datapath(topo, map_sizes={"ct": TABLE, "nat": TABLE})
+        dp, ipr = topo.start_datapath(map_sizes={"ct": TABLE, "nat": TABLE})
         c = topo.add_container("172.20.0.2", 1)
         dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)
         topo.server(topo.ext, "udp", 9000)
         yield topo, dp, c
     finally:
-        if dp is not None:
-            dp.destroy()
-        if ipr is not None:
-            ipr.close()
+        close_datapath(dp, ipr)
         topo.close()
 
 
@@ -79,7 +69,9 @@ def _age_everything(dp: Datapath) -> None:
             table[key] = value
 
 
-def test_idle_flows_expire_and_gc_removes_them(small: tuple[Topology, Datapath, Container]) -> None:
+def test_idle_flows_expire_and_gc_removes_them(
+    small: tuple[DatapathTopology, Datapath, Container],
+) -> None:
     topo, dp, c = small
     r = topo.client(c.name, "udp", EXT_IP, 9000, "before")
     assert r["reply"]["data"] == "before" and r["reply"]["peer"][0] == NODE_IP
@@ -95,12 +87,12 @@ def test_idle_flows_expire_and_gc_removes_them(small: tuple[Topology, Datapath, 
 
 
 def test_tables_smaller_than_the_flows_never_mistranslate(
-    small: tuple[Topology, Datapath, Container],
+    small: tuple[DatapathTopology, Datapath, Container],
 ) -> None:
     topo, dp, c = small
     flows = TABLE * 4
     out = subprocess.run(
-        [*ns_cmd(c.name), PY, "-c", MANY_FLOWS, EXT_IP, "9000", str(flows)],
+        [*netns_exec(c.name), PY, "-c", MANY_FLOWS, EXT_IP, "9000", str(flows)],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout)

@@ -14,55 +14,46 @@ from collections.abc import Iterator
 import pytest
 
 from controller.datapath import Datapath
-from tests.kernel.dp_topology import Container, Topology, sh, start_datapath
+from testbed.datapath import DatapathTopology, close_datapath
+from testbed.netns import netns_exec
+from testbed.shell import sh
+from testbed.topology import Container
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
 
 @pytest.fixture
-def filtered() -> Iterator[tuple[Topology, Datapath, list[Container]]]:
-    topo = Topology()
+def filtered() -> Iterator[tuple[DatapathTopology, Datapath, list[Container]]]:
+    topo = DatapathTopology()
     ipr = dp = None
     try:
-        topo.build()
-        dp, ipr = start_datapath(topo)
+        dp, ipr = topo.start_datapath()
         served = [topo.add_container(f"172.20.0.{i}", 1) for i in (2, 3)]
         for c in served:
             dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)
         unserved = topo.add_container("172.20.0.9", 1)  # on the bridge, no program, no entry
-        sh(
-            "ip",
-            "netns",
-            "exec",
-            topo.node,
-            "sysctl",
-            "-qw",
-            "net.bridge.bridge-nf-call-iptables=1",
-        )
-        sh("ip", "netns", "exec", topo.node, "iptables", "-P", "FORWARD", "DROP")
+        sh(*netns_exec(topo.node, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"))
+        sh(*netns_exec(topo.node, "iptables", "-P", "FORWARD", "DROP"))
         yield topo, dp, [*served, unserved]
     finally:
-        if dp is not None:
-            dp.destroy()
-        if ipr is not None:
-            ipr.close()
+        close_datapath(dp, ipr)
         topo.close()
 
 
 def test_containers_of_one_network_talk_past_a_forward_drop_policy(
-    filtered: tuple[Topology, Datapath, list[Container]],
+    filtered: tuple[DatapathTopology, Datapath, list[Container]],
 ) -> None:
     topo, dp, (a, b, outsider) = filtered
     topo.server(b.name, "tcp", 7000)
     # control: bridged traffic that is not Hawser's is dropped by the engine's policy
     r = topo.client(outsider.name, "tcp", b.ip, 7000, "plain-bridge", timeout=1)
     assert "error" in r, r
-    drops = sh("ip", "netns", "exec", topo.node, "iptables", "-L", "FORWARD", "-v", "-x", "-n")
+    drops = sh(*netns_exec(topo.node, "iptables", "-L", "FORWARD", "-v", "-x", "-n"))
     assert "policy DROP" in drops.stdout and " 0 packets" not in drops.stdout.splitlines()[0]
     # Hawser's members reach each other, both ways, and the policy counter did not move for them
     before = drops.stdout.splitlines()[0]
     r = topo.client(a.name, "tcp", b.ip, 7000, "hawser")
     assert r["reply"] == {"peer": [a.ip, r["reply"]["peer"][1]], "data": "hawser"}
-    after = sh("ip", "netns", "exec", topo.node, "iptables", "-L", "FORWARD", "-v", "-x", "-n")
+    after = sh(*netns_exec(topo.node, "iptables", "-L", "FORWARD", "-v", "-x", "-n"))
     assert after.stdout.splitlines()[0] == before
     assert topo.ping(b.name, a.ip)

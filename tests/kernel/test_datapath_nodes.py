@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from controller.datapath import Datapath, PortMapping
-from tests.kernel.dp_topology import EXT_IP, NODE_IP, Topology, start_datapath
+from testbed.datapath import EXT_IP, NODE_IP, DatapathTopology, close_datapath
 
 pytestmark = [
     pytest.mark.kernel,
@@ -19,14 +19,13 @@ pytestmark = [
 
 
 @pytest.fixture
-def two_nodes() -> Iterator[list[tuple[Topology, Datapath, Any]]]:
-    made: list[tuple[Topology, Datapath, Any]] = []
+def two_nodes() -> Iterator[list[tuple[DatapathTopology, Datapath, Any]]]:
+    made: list[tuple[DatapathTopology, Datapath, Any]] = []
     try:
         for i in range(2):
-            topo = Topology()
+            topo = DatapathTopology()
             made.append((topo, None, None))  # type: ignore[arg-type]
-            topo.build()
-            dp, ipr = start_datapath(topo, map_sizes={"ct": 4096 * (i + 1)})
+            dp, ipr = topo.start_datapath(map_sizes={"ct": 4096 * (i + 1)})
             made[-1] = (topo, dp, ipr)
             # same published port on both nodes, different backends
             c = topo.add_container(f"172.20.0.{10 + i}")
@@ -36,14 +35,11 @@ def two_nodes() -> Iterator[list[tuple[Topology, Datapath, Any]]]:
         yield made
     finally:
         for topo, dp, ipr in made:
-            if dp is not None:
-                dp.destroy()
-            if ipr is not None:
-                ipr.close()
+            close_datapath(dp, ipr)
             topo.close()
 
 
-def test_nodes_do_not_interfere(two_nodes: list[tuple[Topology, Datapath, Any]]) -> None:
+def test_nodes_do_not_interfere(two_nodes: list[tuple[DatapathTopology, Datapath, Any]]) -> None:
     for i, (topo, dp, _) in enumerate(two_nodes):
         backend = f"172.20.0.{10 + i}"
         assert [p["backend_ip"] for p in dp.ports()] == [backend]

@@ -1,4 +1,4 @@
-"""The eBPF datapath with real packets: ext <-> node <-> containers (see dp_topology).
+"""The eBPF datapath with real packets: ext <-> node <-> containers (testbed.datapath).
 
 One topology and one compiled Datapath for the module (compiling takes ~1.5 s);
 tests that change shared state restore it in a finally block.
@@ -7,7 +7,6 @@ tests that change shared state restore it in a finally block.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +19,17 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
 ]
 
-from controller.datapath import Datapath, DatapathConfig, PortMapping, cookie_of  # noqa: E402
+from controller.datapath import Datapath, DatapathConfig, PortMapping  # noqa: E402
 from controller.errors import PrerequisiteMissing  # noqa: E402
-from tests.kernel.dp_topology import EXT_IP, NODE_IP, Container, Topology, sh  # noqa: E402
+from testbed import netns  # noqa: E402
+from testbed.datapath import (  # noqa: E402
+    EXT_IP,
+    NODE_IP,
+    DatapathTopology,
+    close_datapath,
+    start_datapath,
+)
+from testbed.topology import Container  # noqa: E402
 
 GW1, GW2, GW3 = "172.20.0.1", "172.21.0.1", "172.22.0.1"
 FAIL_TIMEOUT = 1.5
@@ -30,7 +37,7 @@ FAIL_TIMEOUT = 1.5
 
 @dataclass
 class Env:
-    topo: Topology
+    topo: DatapathTopology
     dp: Datapath
     ipr: Any
     cookie: int
@@ -49,7 +56,7 @@ class Env:
         }[key]
         flags = {**base[3], **kw}
         self.dp.set_network(
-            key, base[0], base[1], self.topo.mac(self.topo.node, base[2]), snat_ip=None, **flags
+            key, base[0], base[1], netns.mac(self.topo.node, base[2]), snat_ip=None, **flags
         )
 
     def wire(self) -> None:
@@ -76,19 +83,13 @@ def PORTS(c0: Container) -> list[PortMapping]:
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[Env]:
-    from pyroute2 import NetNS
-
-    topo = Topology()
+    topo = DatapathTopology()
     ipr = None
     dp = None
     try:
-        topo.build()
-        ipr = NetNS(topo.node)
-        cookie = cookie_of(f"/run/netns/{topo.node}")
-        dp = Datapath(DatapathConfig(node=topo.prefix), ipr)
-        dp.start(cookie)
+        dp, ipr, cookie = start_datapath(topo.node, topo.prefix)
         e = Env(
-            topo, dp, ipr, cookie, topo.ifindex(topo.node, "up0"),
+            topo, dp, ipr, cookie, netns.ifindex(topo.node, "up0"),
             topo.add_container("172.20.0.2", 1), topo.add_container("172.20.0.3", 1),
             topo.add_container("172.21.0.2", 2), topo.add_container("172.21.0.3", 2),
             topo.add_container("172.22.0.2", 3),
@@ -104,10 +105,7 @@ def env() -> Iterator[Env]:
         yield e
         dp = e.dp  # the restart test replaces it
     finally:
-        if dp is not None:
-            dp.destroy()
-        if ipr is not None:
-            ipr.close()
+        close_datapath(dp, ipr)
         topo.close()
 
 
@@ -179,7 +177,7 @@ def test_sock_hooks_only_act_in_the_node_netns(env: Env, proto: str) -> None:
     """ext dials 127.0.0.1:8080 with a listener of its own there and a route to the backend:
     a hook that rewrote ext's socket too would reach c0 and succeed, and be seen doing so."""
     t = env.topo
-    sh("ip", "-n", t.ext, "route", "add", "172.20.0.0/16", "via", NODE_IP)
+    netns.ip(t.ext, "route", "add", "172.20.0.0/16", "via", NODE_IP)
     env.set_net(1, masquerade=False)  # c0's replies to ext go back as they are
     own = t.server(t.ext, proto, 8080)
     try:
@@ -197,11 +195,9 @@ def test_sock_hooks_only_act_in_the_node_netns(env: Env, proto: str) -> None:
         assert r["reply"]["peer"][0] == "127.0.0.1"
         assert moved(before, env.dp, "sock", "forwarded") == 0
     finally:
-        own.kill()
-        own.wait()
-        t.procs.remove(own)
+        t.scope.close_now(own)
         env.set_net(1)
-        sh("ip", "-n", t.ext, "route", "del", "172.20.0.0/16", check=False)
+        netns.ip(t.ext, "route", "del", "172.20.0.0/16", check=False)
 
 
 # ---- hairpin -----------------------------------------------------------------------
@@ -266,12 +262,12 @@ def test_masquerade_many_flows_get_distinct_ports(env: Env) -> None:
 
 def test_no_masquerade_keeps_container_ip(env: Env) -> None:
     env.set_net(1, masquerade=False)
-    sh("ip", "-n", env.topo.ext, "route", "add", "172.20.0.0/16", "via", NODE_IP)
+    netns.ip(env.topo.ext, "route", "add", "172.20.0.0/16", "via", NODE_IP)
     try:
         r = ok(env.topo.client(env.c0.name, "tcp", EXT_IP, 9000))
         assert r["reply"]["peer"][0] == env.c0.ip
     finally:
-        sh("ip", "-n", env.topo.ext, "route", "del", "172.20.0.0/16", check=False)
+        netns.ip(env.topo.ext, "route", "del", "172.20.0.0/16", check=False)
         env.set_net(1)
 
 
@@ -470,6 +466,3 @@ def test_restart_keeps_established_connection(env: Env) -> None:
         ok(env.topo.client(env.topo.node, "tcp", "127.0.0.1", 8080, nsenter=True))
     finally:
         s.close()
-
-
-_ = socket  # used through Topology.socket_in

@@ -16,22 +16,17 @@ import os
 import socket
 import subprocess
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from controller.datapath import Datapath
-from tests.kernel.dp_topology import (
-    EXT_IP,
-    NODE_IP,
-    PY,
-    Container,
-    Topology,
-    ns_cmd,
-    start_datapath,
-)
+from testbed import servers
+from testbed.datapath import EXT_IP, NODE_IP, DatapathTopology, close_datapath
+from testbed.procs import PY, Proc, netns_exec
+from testbed.topology import Container
+from testbed.wait import wait_for
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -68,36 +63,6 @@ FROM_PORT = textwrap.dedent(
     """
 )
 
-# A TCP echo server answering many connections at once (JSON: the peer it saw and the data).
-THREADED_ECHO = textwrap.dedent(
-    r"""
-    import json, socketserver, sys
-    class Echo(socketserver.BaseRequestHandler):
-        def handle(self):
-            while data := self.request.recv(65536):
-                reply = {"peer": list(self.client_address), "data": data.decode()}
-                self.request.sendall(json.dumps(reply).encode() + b"\n")
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    server = socketserver.ThreadingTCPServer(("0.0.0.0", int(sys.argv[1])), Echo)
-    print("READY", flush=True)
-    server.serve_forever()
-    """
-)
-
-# A server that answers and closes first (like nginx with Connection: close): the server keeps
-# TIME_WAIT, and every connection's tuple goes through SYN, FIN both ways, and is reused.
-CLOSE_FIRST_SERVER = textwrap.dedent(
-    r"""
-    import socket, sys
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(1024)
-    print("READY", flush=True)
-    while True:
-        c, _ = s.accept()
-        c.recv(100); c.sendall(b"ok"); c.close()
-    """
-)
-
 # n sequential connections to a close-first server; counts the ones that got their answer.
 SHORT_CONNECTIONS = textwrap.dedent(
     r"""
@@ -117,32 +82,20 @@ SHORT_CONNECTIONS = textwrap.dedent(
 
 
 @pytest.fixture
-def world() -> Iterator[tuple[Topology, Datapath]]:
-    topo = Topology()
+def world() -> Iterator[tuple[DatapathTopology, Datapath]]:
+    topo = DatapathTopology()
     ipr = dp = None
     try:
-        topo.build()
-        dp, ipr = start_datapath(topo, snat_ports=POOL)
+        dp, ipr = topo.start_datapath(snat_ports=POOL)
         topo.server(topo.ext, "udp", 9000)
-        _serve(topo, THREADED_ECHO, 9001)
+        topo.server(topo.ext, "tcp", 9001)  # concurrent connections, JSON echo
         yield topo, dp
     finally:
-        if dp is not None:
-            dp.destroy()
-        if ipr is not None:
-            ipr.close()
+        close_datapath(dp, ipr)
         topo.close()
 
 
-def _serve(topo: Topology, script: str, port: int) -> None:
-    server = subprocess.Popen(
-        [*ns_cmd(topo.ext), PY, "-c", script, str(port)], stdout=subprocess.PIPE, text=True
-    )
-    topo.procs.append(server)
-    assert server.stdout is not None and server.stdout.readline().strip() == "READY"
-
-
-def _container(topo: Topology, dp: Datapath, last_octet: int) -> Container:
+def _container(topo: DatapathTopology, dp: Datapath, last_octet: int) -> Container:
     c = topo.add_container(f"172.20.0.{last_octet}", 1)
     dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)
     return c
@@ -150,18 +103,10 @@ def _container(topo: Topology, dp: Datapath, last_octet: int) -> Container:
 
 def _exchange(ns: str, proto: str, port: int, sport: int, payload: str) -> dict[str, Any]:
     out = subprocess.run(
-        [*ns_cmd(ns), PY, "-c", FROM_PORT, proto, EXT_IP, str(port), str(sport), payload],
+        [*netns_exec(ns), PY, "-c", FROM_PORT, proto, EXT_IP, str(port), str(sport), payload],
         capture_output=True, text=True, timeout=20, check=True,
     )  # fmt: skip
     return dict(json.loads(out.stdout))
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def _drops(dp: Datapath) -> dict[str, int]:
@@ -169,7 +114,7 @@ def _drops(dp: Datapath) -> dict[str, int]:
 
 
 def test_the_container_source_port_is_kept_when_the_tuple_is_unique(
-    world: tuple[Topology, Datapath],
+    world: tuple[DatapathTopology, Datapath],
 ) -> None:
     topo, dp = world
     c = _container(topo, dp, 2)
@@ -180,32 +125,32 @@ def test_the_container_source_port_is_kept_when_the_tuple_is_unique(
 
 
 def test_a_live_tuple_is_never_shared_and_both_flows_work(
-    world: tuple[Topology, Datapath],
+    world: tuple[DatapathTopology, Datapath],
 ) -> None:
     """Two containers, same source port, same server: the second is remapped into the pool."""
     topo, dp = world
     a, b = _container(topo, dp, 2), _container(topo, dp, 3)
-    holder = subprocess.Popen(
-        [*ns_cmd(a.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "40002", "from-a", "hold"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    holder = Proc(
+        [*netns_exec(a.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "40002", "from-a", "hold"],
+        stdin=True, lines=True,
     )  # fmt: skip
     try:
-        assert holder.stdout is not None and holder.stdin is not None
-        first = json.loads(holder.stdout.readline())
+        first = json.loads(holder.line())
         assert first["reply"] == {"peer": [NODE_IP, 40002], "data": "from-a"}
         r = _exchange(b.name, "tcp", 9001, 40002, "from-b")
         assert r["reply"]["data"] == "from-b"
         assert r["reply"]["peer"][0] == NODE_IP
         assert r["reply"]["peer"][1] in POOL  # not a's live tuple
         holder.stdin.close()  # a's connection still answers a, on its own port
-        again = json.loads(holder.stdout.readline())
+        again = json.loads(holder.line())
         assert again == {"peer": [NODE_IP, 40002], "data": "again"}
     finally:
         holder.kill()
-        holder.wait()
 
 
-def test_a_tuple_held_by_a_node_socket_is_not_taken(world: tuple[Topology, Datapath]) -> None:
+def test_a_tuple_held_by_a_node_socket_is_not_taken(
+    world: tuple[DatapathTopology, Datapath],
+) -> None:
     """The node's own UDP and TCP sockets keep their replies; the container is remapped."""
     topo, dp = world
     c = _container(topo, dp, 2)
@@ -236,12 +181,16 @@ def test_a_tuple_held_by_a_node_socket_is_not_taken(world: tuple[Topology, Datap
         tcp.close()
 
 
-def test_a_closed_tcp_tuple_is_taken_by_a_new_syn(world: tuple[Topology, Datapath]) -> None:
+def test_a_closed_tcp_tuple_is_taken_by_a_new_syn(world: tuple[DatapathTopology, Datapath]) -> None:
     topo, dp = world
     a, b = _container(topo, dp, 2), _container(topo, dp, 3)
     r = _exchange(a.name, "tcp", 9001, 40005, "first")  # client closes after the echo
     assert r["reply"]["peer"] == [NODE_IP, 40005]
-    wait_for(lambda: [n["state"] for n in dp.nat() if int(n["dport"]) == 40005] == ["closed"])
+    wait_for(
+        lambda: [n["state"] for n in dp.nat() if int(n["dport"]) == 40005] == ["closed"],
+        5,
+        "the NAT entry of port 40005 to be closed",
+    )
     r = _exchange(b.name, "tcp", 9001, 40005, "second")
     assert r["reply"] == {"peer": [NODE_IP, 40005], "data": "second"}  # same tuple, reused
     owners = [n["to"] for n in dp.nat() if int(n["dport"]) == 40005]
@@ -249,14 +198,14 @@ def test_a_closed_tcp_tuple_is_taken_by_a_new_syn(world: tuple[Topology, Datapat
     assert dp.counters()["snat_closed_reused"] == 1
 
 
-def test_short_connections_never_run_out_of_ports(world: tuple[Topology, Datapath]) -> None:
+def test_short_connections_never_run_out_of_ports(world: tuple[DatapathTopology, Datapath]) -> None:
     """More short connections than the old pool held, server closing first: all answered."""
     topo, dp = world
     c = _container(topo, dp, 2)
-    _serve(topo, CLOSE_FIRST_SERVER, 9002)
+    topo.server(topo.ext, "tcp", 9002, servers.CLOSE_FIRST)
     n = 6000  # the old pool had 4,536 ports, each held 10 s after its flow closed
     out = subprocess.run(
-        [*ns_cmd(c.name), PY, "-c", SHORT_CONNECTIONS, EXT_IP, "9002", str(n)],
+        [*netns_exec(c.name), PY, "-c", SHORT_CONNECTIONS, EXT_IP, "9002", str(n)],
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert json.loads(out.stdout) == {"ok": n, "failed": 0}
@@ -268,7 +217,7 @@ def test_short_connections_never_run_out_of_ports(world: tuple[Topology, Datapat
     assert drops["forwarded"] >= 5 * n  # SYN, request, ACK, FIN, ACK per connection went through
 
 
-def test_an_exhausted_pool_is_a_counted_drop(world: tuple[Topology, Datapath]) -> None:
+def test_an_exhausted_pool_is_a_counted_drop(world: tuple[DatapathTopology, Datapath]) -> None:
     """Six containers, one source port, one server: one keeps it, two get the pool, three fail."""
     topo, dp = world
     ctrs = [_container(topo, dp, 10 + i) for i in range(6)]
@@ -281,21 +230,20 @@ def test_an_exhausted_pool_is_a_counted_drop(world: tuple[Topology, Datapath]) -
 
 
 def test_a_node_socket_opened_later_on_a_held_tuple_is_moved_to_another_port(
-    world: tuple[Topology, Datapath],
+    world: tuple[DatapathTopology, Datapath],
 ) -> None:
     """The node's kernel cannot see a container's mapping and may pick the same port for its
     own socket; to-uplink moves that node flow to another port, and both flows keep their
     replies. Control: a node socket on a free tuple keeps its port."""
     topo, dp = world
     c = _container(topo, dp, 2)
-    holder = subprocess.Popen(
-        [*ns_cmd(c.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "40020", "from-c", "hold"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    holder = Proc(
+        [*netns_exec(c.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "40020", "from-c", "hold"],
+        stdin=True, lines=True,
     )  # fmt: skip
     sockets: list[socket.socket] = []
     try:
-        assert holder.stdout is not None and holder.stdin is not None
-        assert json.loads(holder.stdout.readline())["reply"]["peer"] == [NODE_IP, 40020]
+        assert json.loads(holder.line())["reply"]["peer"] == [NODE_IP, 40020]
         udp_first = _exchange(c.name, "udp", 9000, 40021, "ctr-udp")
         assert udp_first["reply"]["peer"] == [NODE_IP, 40021]
 
@@ -320,11 +268,10 @@ def test_a_node_socket_opened_later_on_a_held_tuple_is_moved_to_another_port(
         assert moved_tcp[1] in POOL and moved_udp[1] in POOL
         assert dp.counters()["node_moved"] == 2
         holder.stdin.close()  # the container's flow still gets its own replies
-        assert json.loads(holder.stdout.readline()) == {"peer": [NODE_IP, 40020], "data": "again"}
+        assert json.loads(holder.line()) == {"peer": [NODE_IP, 40020], "data": "again"}
         stats = {(s["direction"], s["reason"]): s["packets"] for s in dp.stats()}
         assert stats[("to_uplink", "forwarded")] >= 2  # the moved flows' packets
     finally:
         for s in sockets:
             s.close()
         holder.kill()
-        holder.wait()

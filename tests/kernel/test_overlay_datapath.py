@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 import struct
 import subprocess
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.kernel.dp_topology import PY, SERVER, sh
+from testbed import netns, servers
+from testbed.datapath import close_datapath, start_datapath
+from testbed.procs import PY, Proc, netns_exec
+from testbed.shell import sh
+from testbed.topology import Container, Underlay, attach_container
+from testbed.wait import until
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -39,69 +40,38 @@ def mac_of(ip: str) -> str:
     return "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
 
 
-@dataclass
-class Ctr:
-    ns: str
-    ip: str
-    node: str
-    net: int
-    host_if: str = ""
-    ifindex: int = 0
-
-    @property
-    def mac(self) -> str:
-        return mac_of(self.ip)
-
-
-@dataclass
 class Overlay:
-    prefix: str = field(default_factory=lambda: "t-" + secrets.token_hex(3))
-    dps: dict[str, Any] = field(default_factory=dict)
-    iprs: dict[str, Any] = field(default_factory=dict)
-    ctrs: dict[str, Ctr] = field(default_factory=dict)
-    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    """Two nodes (``n1``, ``n2``) of an ``Underlay``, each with a bare Datapath, a VXLAN
+    device, a bridge per overlay and containers ``c1``…``c4`` on them."""
+
+    def __init__(self) -> None:
+        self.underlay = Underlay(2, bridge_host=int(INJECTOR.rsplit(".", 1)[1]))
+        self.scope = self.underlay.scope
+        self.dps: dict[str, Any] = {}
+        self.ctrs: dict[str, Container] = {}
+        self.node_of: dict[str, str] = {}
 
     def ns(self, role: str) -> str:
-        return f"{self.prefix}-{role}"
+        return self.scope.name(role)
 
     def run(self, role: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return sh("ip", "netns", "exec", self.ns(role), *cmd, check=check)
+        return sh(*netns_exec(self.ns(role), *cmd), check=check)
 
     def build(self) -> None:
-        from pyroute2 import NetNS
-
-        from controller.datapath import Datapath, DatapathConfig, cookie_of
-
-        sh("ip", "netns", "add", self.ns("ul"))
-        self.run("ul", "ip", "link", "set", "lo", "up")
-        self.run("ul", "ip", "link", "add", "ulbr", "type", "bridge")
-        self.run("ul", "ip", "addr", "add", f"{INJECTOR}/24", "dev", "ulbr")
-        self.run("ul", "ip", "link", "set", "ulbr", "up")
-        for node, addr in UNDERLAY.items():
+        for node in UNDERLAY:
             ns = self.ns(node)
-            sh("ip", "netns", "add", ns)
-            self.run(node, "ip", "link", "set", "lo", "up")
-            self.run(node, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-            sh("ip", "-n", ns, "link", "add", "ul", "type", "veth", "peer", "name", f"p{node}",
-               "netns", self.ns("ul"))  # fmt: skip
-            self.run("ul", "ip", "link", "set", f"p{node}", "master", "ulbr", "up")
-            self.run(node, "ip", "addr", "add", f"{addr}/24", "dev", "ul")
-            self.run(node, "ip", "link", "set", "ul", "up")
-            self.run(node, "ip", "link", "add", "hwvx0", "type", "vxlan", "external",
+            netns.sysctl(ns, "net.ipv4.ip_forward", "1")
+            netns.ip(ns, "link", "add", "hwvx0", "type", "vxlan", "external",
                      "dstport", str(VXLAN_PORT), "nolearning")  # fmt: skip
-            self.run(node, "ip", "link", "set", "hwvx0", "up")
+            netns.up(ns, "hwvx0")
             for _vni, sub, br in NETS.values():
-                self.run(node, "ip", "link", "add", br, "type", "bridge")
-                self.run(node, "ip", "addr", "add", f"{sub}.1/24", "dev", br)
-                self.run(node, "ip", "link", "set", br, "up")
-            ipr = NetNS(ns)
-            self.iprs[node] = ipr
-            dp = Datapath(DatapathConfig(node=f"{self.prefix[2:]}{node}"), ipr)
+                netns.bridge(ns, br, f"{sub}.1/24")
+            dp, ipr, _ = start_datapath(ns, f"{self.scope.tag}{node}")
+            self.scope.on_close(lambda dp=dp, ipr=ipr: close_datapath(dp, ipr))
             self.dps[node] = dp
-            dp.start(cookie_of(f"/run/netns/{ns}"))
             for key in NETS:
                 self.set_net(node, key, icc=True)
-            dp.attach_tunnel_device(self.ifindex(node, "hwvx0"))
+            dp.attach_tunnel_device(netns.ifindex(ns, "hwvx0"))
         for name, ip, node, net in (
             ("c1", "10.0.0.2", "n1", 1),
             ("c2", "10.0.0.3", "n2", 1),
@@ -109,72 +79,43 @@ class Overlay:
             ("c4", "10.0.1.3", "n2", 2),
         ):
             self.add_ctr(name, ip, node, net)
-        for c in self.ctrs.values():  # every node knows the other node's endpoints
+        for name, c in self.ctrs.items():  # every node knows the other node's endpoints
             for node, dp in self.dps.items():
-                if node != c.node:
-                    dp.set_tunnel_endpoint(c.ip, UNDERLAY[c.node], NETS[c.net][0], c.mac)
+                if node != self.node_of[name]:
+                    dp.set_tunnel_endpoint(
+                        c.ip, UNDERLAY[self.node_of[name]], NETS[c.network][0], c.mac
+                    )
 
     def set_net(self, node: str, key: int, *, icc: bool) -> None:
         vni, sub, br = NETS[key]
         self.dps[node].set_network(
-            key, f"{sub}.0/24", f"{sub}.1", self.mac(node, br), icc=icc, masquerade=False,
+            key, f"{sub}.0/24", f"{sub}.1", netns.mac(self.ns(node), br), icc=icc, masquerade=False,
             internal=False, snat_ip=None, vni=vni, mtu=OVERLAY_MTU,
         )  # fmt: skip
 
-    def ifindex(self, node: str, dev: str) -> int:
-        out = sh("ip", "-n", self.ns(node), "-j", "link", "show", dev).stdout
-        return int(json.loads(out)[0]["ifindex"])
-
-    def mac(self, node: str, dev: str) -> str:
-        out = sh("ip", "-n", self.ns(node), "-j", "link", "show", dev).stdout
-        return str(json.loads(out)[0]["address"])
-
     def add_ctr(self, name: str, ip: str, node: str, net: int) -> None:
-        c = Ctr(self.ns(name), ip, node, net, host_if=f"v{name}")
-        sh("ip", "netns", "add", c.ns)
-        sh("ip", "-n", c.ns, "link", "set", "lo", "up")
-        sh("ip", "-n", self.ns(node), "link", "add", c.host_if, "type", "veth", "peer", "name",
-           "eth0", "netns", c.ns)  # fmt: skip
-        self.run(node, "ip", "link", "set", c.host_if, "master", NETS[net][2], "up")
-        sh("ip", "-n", c.ns, "link", "set", "eth0", "address", c.mac, "mtu", str(OVERLAY_MTU))
-        sh("ip", "-n", c.ns, "addr", "add", f"{ip}/24", "dev", "eth0")
-        sh("ip", "-n", c.ns, "link", "set", "eth0", "up")
-        sh("ip", "-n", c.ns, "route", "add", "default", "via", f"{NETS[net][1]}.1")
-        c.ifindex = self.ifindex(node, c.host_if)
+        c = attach_container(
+            self.scope, self.ns(node), name, ip, bridge=NETS[net][2], gateway=f"{NETS[net][1]}.1",
+            mac=mac_of(ip), mtu=OVERLAY_MTU, network=net,
+        )  # fmt: skip
         self.dps[node].attach_endpoint(c.ifindex, c.ip, c.mac, net)
         self.ctrs[name] = c
+        self.node_of[name] = node
 
     def in_ctr(self, name: str, *cmd: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["ip", "netns", "exec", self.ctrs[name].ns, *cmd],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
+        return sh(*netns_exec(self.ctrs[name].name, *cmd), check=False, timeout=timeout)
 
     def ping(self, src: str, dst_ip: str, size: int = 56) -> bool:
-        r = self.in_ctr(src, "ping", "-c1", "-W1", "-M", "do", "-s", str(size), dst_ip)
-        return r.returncode == 0
+        return servers.ping(self.ctrs[src].name, dst_ip, size, dont_fragment=True)
 
     def server(self, name: str, proto: str, port: int) -> None:
-        p = subprocess.Popen(
-            ["ip", "netns", "exec", self.ctrs[name].ns, PY, "-c", SERVER, proto, str(port)],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.procs.append(p)
-        assert p.stdout is not None and p.stdout.readline().strip() == "READY"
+        servers.serve(self.scope, self.ctrs[name].name, proto, port)
 
     def stats(self, node: str) -> dict[tuple[str, str], int]:
         return {(s["direction"], s["reason"]): s["packets"] for s in self.dps[node].stats()}
 
     def close(self) -> None:
-        for p in self.procs:
-            p.kill()
-            p.wait()
-        for dp in self.dps.values():
-            dp.destroy()
-        for ipr in self.iprs.values():
-            ipr.close()
-        for role in [*self.ctrs, "n1", "n2", "ul"]:
-            sh("ip", "netns", "del", self.ns(role), check=False)
+        self.underlay.close()
 
 
 @pytest.fixture(scope="module")
@@ -187,28 +128,11 @@ def ov() -> Iterator[Overlay]:
         o.close()
 
 
-CLIENT = """
-import json, socket, sys
-proto, host, port, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-if proto == "tcp":
-    s = socket.create_connection((host, port), timeout=3); s.sendall(payload.encode())
-    buf, data, peer = b"", "", None
-    while len(data) < len(payload):  # the server echoes each segment it reads as one line
-        while b"\\n" not in buf:
-            buf += s.recv(65536)
-        line, buf = buf.split(b"\\n", 1)
-        part = json.loads(line); peer = part["peer"]; data += part["data"]
-    print(json.dumps({"peer": peer, "data": data}))
-else:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-    s.sendto(payload.encode(), (host, port)); print(s.recv(65536).decode())
-"""
-
-
 def exchange(ov: Overlay, src: str, proto: str, dst_ip: str, port: int, payload: str) -> Any:
-    r = ov.in_ctr(src, PY, "-c", CLIENT, proto, dst_ip, str(port), payload)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    """The echo of ``payload``: ``{"peer": [ip, port], "data": …}`` as the server saw it."""
+    r = servers.client(ov.ctrs[src].name, proto, dst_ip, port, payload)
+    assert "error" not in r, r
+    return r["reply"]
 
 
 CAPTURE = """
@@ -236,16 +160,13 @@ class Capture:
     """Frames on n1's port of the underlay bridge, both ways (AF_PACKET in the underlay netns)."""
 
     def __init__(self, ov: Overlay) -> None:
-        self._proc = subprocess.Popen(
-            ["ip", "netns", "exec", ov.ns("ul"), PY, "-c", CAPTURE],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert self._proc.stdout is not None
-        assert self._proc.stdout.readline().strip() == "READY"
+        self._proc = Proc(netns_exec(ov.ns("ul"), PY, "-c", CAPTURE), stdin=True, lines=True)
+        ov.scope.on_close(self._proc.stop, key=self._proc)
+        self._proc.expect("READY")
 
     def stop(self) -> list[bytes]:
-        out, _ = self._proc.communicate("", timeout=20)
-        return [bytes.fromhex(f) for f in json.loads(out)]
+        self._proc.stdin.close()  # the capture ends and prints every frame it saw
+        return [bytes.fromhex(f) for f in json.loads(self._proc.line(20))]
 
 
 def parse_vxlan(frame: bytes) -> tuple[int, bytes] | None:
@@ -308,13 +229,13 @@ def test_two_overlays_are_isolated(ov: Overlay) -> None:
 def test_mtu_and_missing_tunnel_entries_are_counted_drops(ov: Overlay) -> None:
     c1 = ov.ctrs["c1"]
     assert ov.ping("c1", "10.0.0.3", size=OVERLAY_MTU - 28)  # exactly the overlay MTU
-    sh("ip", "-n", c1.ns, "link", "set", "eth0", "mtu", "1500")
+    netns.ip(c1.name, "link", "set", "eth0", "mtu", "1500")
     try:
         before = ov.stats("n1")[("from_container", "mtu")]
         assert not ov.ping("c1", "10.0.0.3", size=OVERLAY_MTU - 27)
         assert ov.stats("n1")[("from_container", "mtu")] > before
     finally:
-        sh("ip", "-n", c1.ns, "link", "set", "eth0", "mtu", str(OVERLAY_MTU))
+        netns.ip(c1.name, "link", "set", "eth0", "mtu", str(OVERLAY_MTU))
     c2 = ov.ctrs["c2"]
     ov.dps["n1"].delete_tunnel_endpoint(c2.ip)
     try:
@@ -357,31 +278,13 @@ def _inject(ov: Overlay, vni: int, inner: bytes) -> None:
     ov.run("ul", PY, "-c", script, vx.hex())
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 3) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def test_the_receiving_node_enforces_vni_membership_and_icc(ov: Overlay) -> None:
     """Packets injected on the underlay bypass the sender's checks: n2 alone decides."""
-    sink = subprocess.Popen(
-        ["ip", "netns", "exec", ov.ctrs["c2"].ns, PY, "-u", "-c",
-         "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
-         "s.bind(('0.0.0.0', 7100)); print('READY', flush=True)\n"
-         "while True: print(s.recv(100).decode(), flush=True)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    ov.procs.append(sink)
-    assert sink.stdout is not None and sink.stdout.readline().strip() == "READY"
-    got: list[str] = []
-    threading.Thread(target=lambda: got.extend(iter(sink.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    sink = servers.serve(ov.scope, ov.ctrs["c2"].name, "udp", 7100, servers.UDP_SINK)
+    assert sink.out is not None
 
     def delivered(tag: str) -> bool:
-        return _wait(lambda: any(tag in line for line in got), 2)
+        return any(tag in line for line in sink.out.until(lambda line: tag in line, 2))  # type: ignore[union-attr]
 
     _inject(ov, 256, _inner_udp("10.0.0.2", "10.0.0.3", 7100, b"member"))
     assert delivered("member")  # positive: right VNI, a member's address
@@ -395,8 +298,8 @@ def test_the_receiving_node_enforces_vni_membership_and_icc(ov: Overlay) -> None
     ov.set_net("n2", 1, icc=False)  # only n2: the sender still lets everything through
     try:
         _inject(ov, 256, _inner_udp("10.0.0.2", "10.0.0.3", 7100, b"icc-off"))
-        assert _wait(
-            lambda: ov.stats("n2")[("from_tunnel", "icc")] == after[("from_tunnel", "icc")] + 1
+        assert until(
+            lambda: ov.stats("n2")[("from_tunnel", "icc")] == after[("from_tunnel", "icc")] + 1, 3
         )
         ov.dps["n2"].allow("10.0.0.2", "10.0.0.3", "udp", 7100)
         _inject(ov, 256, _inner_udp("10.0.0.2", "10.0.0.3", 7100, b"allowed"))
@@ -404,4 +307,5 @@ def test_the_receiving_node_enforces_vni_membership_and_icc(ov: Overlay) -> None
     finally:
         ov.dps["n2"].disallow("10.0.0.2", "10.0.0.3", "udp", 7100)
         ov.set_net("n2", 1, icc=True)
-    assert not any(tag in " ".join(got) for tag in ("wrong-vni", "other-net", "icc-off"))
+    got = sink.out.text()
+    assert not any(tag in got for tag in ("wrong-vni", "other-net", "icc-off"))

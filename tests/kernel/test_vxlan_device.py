@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,15 +14,11 @@ from pyroute2 import NetNS
 
 from controller.errors import HawserError, InvalidArgument
 from controller.kernel import vxlan
+from testbed.netns import ip
+from testbed.scope import Scope
+from testbed.topology import new_netns
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
-
-
-def ip(ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run(["ip", "-n", ns, *args], capture_output=True, text=True, timeout=10)
-    if check and r.returncode:
-        raise RuntimeError(r.stderr)
-    return r
 
 
 def details(ns: str, dev: str) -> dict[str, Any] | None:
@@ -34,15 +28,15 @@ def details(ns: str, dev: str) -> dict[str, Any] | None:
 
 @pytest.fixture
 def node() -> Iterator[tuple[str, Any]]:
-    name = f"t-{secrets.token_hex(3)}-vx"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    ipr = NetNS(name)
+    scope = Scope()
     try:
+        name = new_netns(scope, "vx")
+        ipr = NetNS(name)
+        scope.on_close(ipr.close)
         ip(name, "link", "add", "uplink0", "mtu", "9000", "type", "veth", "peer", "name", "up-peer")
         yield name, ipr
     finally:
-        ipr.close()
-        subprocess.run(["ip", "netns", "del", name], check=False)
+        scope.close()
 
 
 def test_created_external_on_4789_with_the_uplink_mtu_then_adopted(node: tuple[str, Any]) -> None:
