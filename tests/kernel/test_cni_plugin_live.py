@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
+from testbed.engines import PodmanEngine
+from testbed.hawser import REPO, UPLINK_IP, HawserNode
+from testbed.shell import sh
 from tests.cni_stub_daemon import StubDaemon
-from tests.engine_fixtures import PodmanEngine
-from tests.harness import REPO, UPLINK_IP, HawserNode, sh
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

@@ -18,9 +18,10 @@ import pytest
 from controller.plugins.docker import PluginServer, write_spec
 from controller.plugins.docker.backend import AddressKind, EndpointSpec, ExposedPort, NetworkSpec
 from controller.portspec import PortRequest
+from testbed.engines import DockerEngine
+from testbed.hawser import HawserNode
+from testbed.shell import sh
 from tests.docker_plugin_fake import FakeBackend, container_side, host_side
-from tests.engine_fixtures import DockerEngine
-from tests.harness import HawserNode, sh
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

@@ -1,6 +1,6 @@
 """Debian's dockerd 20.10 and podman 4.3 run inside a test's node netns and leave nothing behind.
 
-These prove the fixtures of tests/engine_fixtures.py that the Docker-plugin and CNI tests
+These prove the fixtures of testbed/engines.py that the Docker-plugin and CNI tests
 build on: the engines start, run busybox (imported from busybox-static), podman serves httpd
 through a plain CNI bridge conflist to another test netns, and after stop() there is no
 process, mount, cgroup, netns, link or host rule of theirs left.
@@ -14,15 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_fixtures import (
-    DockerEngine,
-    PodmanEngine,
-    cgroup_dirs,
-    host_mounts_under,
-    host_ruleset,
-    netns_ruleset,
-)
-from tests.harness import UPLINK_IP, HawserNode, sh
+from testbed.census import host_mounts_under, host_ruleset, netns_ruleset
+from testbed.engines import DockerEngine, PodmanEngine, cgroup_dirs
+from testbed.hawser import UPLINK_IP, HawserNode
+from testbed.shell import sh
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

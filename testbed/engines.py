@@ -1,6 +1,6 @@
 """Real container engines inside a test's node netns: Debian's dockerd 20.10 and podman 4.3.
 
-Each engine runs in the node netns (``nsenter --net``, like Hawser's daemon in tests/harness.py)
+Each engine runs in the node netns (``nsenter --net``, like Hawser's daemon in testbed/hawser.py)
 and in a private mount namespace kept by a holder process (:class:`EngineNamespace`). In that
 namespace ``/run`` and ``/var/lib`` are empty tmpfs, so every default path the engines write to
 without a flag to move it stays inside the test: containerd's shim sockets
@@ -35,23 +35,22 @@ no systemd):
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import signal
 import subprocess
-import tarfile
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.harness import LineReader, sh
+from testbed.busybox import busybox_tar
+from testbed.procs import Proc, enter
+from testbed.shell import StepFailed
+from testbed.wait import NotReady, until
 
 DOCKERD = "/usr/sbin/dockerd"
 DOCKER = "/usr/bin/docker"  # Debian's 20.10 CLI, not /usr/local/bin/docker
 PODMAN = "/usr/bin/podman"
-BUSYBOX = "/bin/busybox"  # from busybox-static: no dynamic loader needed inside the image
 CNI_PLUGIN_DIR = "/usr/lib/cni"  # containernetworking-plugins
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SOCKET_PATH_MAX = 107  # sun_path minus the terminating NUL
@@ -71,68 +70,8 @@ exec sleep infinity
 """
 
 
-class EngineError(RuntimeError):
+class EngineError(StepFailed):
     """An engine did not start, or left something behind."""
-
-
-def busybox_tar() -> bytes:
-    """A root filesystem of busybox-static: /bin/busybox and every applet as a symlink at the
-    path busybox names for it (bin/sh, sbin/ip, usr/sbin/httpd, usr/bin/wget, …)."""
-    if not Path(BUSYBOX).is_file():
-        raise EngineError(f"{BUSYBOX} is missing: install busybox-static (make install)")
-    applets = sh(BUSYBOX, "--list-full").stdout.split()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        dirs = {"bin", "dev", "etc", "proc", "root", "sys", "tmp", "var", "www"}
-        dirs |= {str(p) for a in applets for p in Path(a).parents if str(p) != "."}
-        for d in sorted(dirs):
-            info = tarfile.TarInfo(d)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
-            tar.addfile(info)
-        data = Path(BUSYBOX).read_bytes()
-        info = tarfile.TarInfo("bin/busybox")
-        info.size, info.mode = len(data), 0o755
-        tar.addfile(info, io.BytesIO(data))
-        for applet in applets:
-            if applet == "bin/busybox" or "/" not in applet:
-                continue
-            info = tarfile.TarInfo(applet)
-            info.type, info.linkname = tarfile.SYMTYPE, "/bin/busybox"
-            tar.addfile(info)
-        for name, text in (
-            ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
-            ("etc/group", "root:x:0:\n"),
-            ("www/index.html", "busybox httpd\n"),
-        ):
-            raw = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(raw), 0o644
-            tar.addfile(info, io.BytesIO(raw))
-    return buf.getvalue()
-
-
-def host_ruleset() -> str:
-    """The root netns's iptables (nft and legacy) and nftables rules, without timestamps."""
-    out = []
-    for argv in (("iptables-save",), ("iptables-legacy-save",), ("nft", "list", "ruleset")):
-        result = sh(*argv, check=False)
-        out.append("\n".join(x for x in result.stdout.splitlines() if not x.startswith("#")))
-    return "\n".join(out)
-
-
-def netns_ruleset(netns: str) -> str:
-    out = []
-    for argv in (("iptables-save",), ("nft", "list", "ruleset")):
-        result = sh("ip", "netns", "exec", netns, *argv, check=False)
-        out.append("\n".join(x for x in result.stdout.splitlines() if not x.startswith("#")))
-    return "\n".join(out).strip()
-
-
-def host_mounts_under(path: Path) -> list[str]:
-    """Mount points of the test's own mount namespace at or below ``path``."""
-    prefix = str(path.resolve())
-    points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
 
 
 def cgroup_dirs(name: str) -> list[Path]:
@@ -161,23 +100,16 @@ class EngineNamespace:
         self.workdir = workdir
         (workdir / "plugins").mkdir(parents=True, exist_ok=True)
         (workdir / "etc-docker" / "plugins").mkdir(parents=True, exist_ok=True)
-        argv = [
-            "nsenter", f"--net=/run/netns/{netns}",
-            "unshare", "--mount", "--propagation", "slave",
+        argv = enter(
+            netns, "unshare", "--mount", "--propagation", "slave",
             "sh", "-c", _HOLDER_SCRIPT, "holder", str(workdir),
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        assert self.proc.stdout is not None
-        lines = LineReader(self.proc.stdout).until(lambda line: line == "READY", timeout=10)
-        if lines[-1:] != ["READY"]:
+        )  # fmt: skip
+        self.proc = Proc(argv, lines=True)
+        try:
+            self.proc.expect("READY", 10)
+        except NotReady as exc:
             self.close()
-            raise EngineError(f"engine namespace did not start: {' / '.join(lines)}")
+            raise EngineError(f"engine namespace did not start: {exc}") from None
         self.pid = self.proc.pid  # the shell exec'd sleep: same pid
         self.mnt_ns = os.readlink(f"/proc/{self.pid}/ns/mnt")
 
@@ -212,21 +144,19 @@ class EngineNamespace:
 
     def close(self) -> None:
         self.kill_all()
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        self.proc.kill()
 
 
-def _wait(check: Any, what: str, proc: subprocess.Popen[bytes] | None, log: Path, timeout: float):
+def _wait(check: Callable[[], bool], what: str, proc: Proc, log: Path, timeout: float) -> None:
     """Poll ``check()`` until it is true; fail at once if ``proc`` exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise EngineError(f"{what} exited {proc.returncode}:\n{_tail(log)}")
-        if check():
-            return
-        time.sleep(0.05)
-    raise EngineError(f"{what} not ready after {timeout} s:\n{_tail(log)}")
+
+    def ready() -> bool:
+        if not proc.alive():
+            raise EngineError(f"{what} exited {proc.popen.returncode}:\n{_tail(log)}")
+        return check()
+
+    if not until(ready, timeout, 0.05):
+        raise EngineError(f"{what} not ready after {timeout} s:\n{_tail(log)}")
 
 
 def _tail(log: Path, lines: int = 30) -> str:
@@ -269,7 +199,7 @@ class DockerEngine:
         self.log_path = workdir / "dockerd.log"
         self.cgroup_parent = f"t-{tag}-docker"
         self.ns: EngineNamespace | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Proc | None = None
 
     def start(self, timeout: float = 60) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -295,8 +225,7 @@ class DockerEngine:
             *network,
             *self.extra_args,
         )
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = Proc(argv, log=self.log_path, new_session=False)
         _wait(self._answers, "dockerd", self.proc, self.log_path, timeout)
 
     def _answers(self) -> bool:
@@ -326,16 +255,11 @@ class DockerEngine:
     def stop(self) -> None:
         """Remove containers (at once, no grace period), stop dockerd, and check that nothing
         of it is left: no process in its mount namespace, no cgroup."""
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None and self.proc.alive():
             ids = self.docker("ps", "-aq", check=False).stdout.split()
             if ids:
                 self.docker("rm", "-f", *ids, check=False)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            self.proc.stop(20)
         self.proc = None
         if self.ns is not None:
             left = self.ns.pids()
@@ -458,9 +382,8 @@ class PodmanEngine:
         if self.ns is None:
             return
         self.podman("rm", "--all", "--force", "--time=0", check=False)
-        deadline = time.monotonic() + 10
-        while self.ns.pids() and time.monotonic() < deadline:
-            time.sleep(0.05)  # conmon exits right after its container; waiting for that exit
+        ns = self.ns
+        until(lambda: not ns.pids(), 10, 0.05)  # conmon exits right after its container
         left = self.ns.pids()
         self.ns.close()
         self.ns = None
