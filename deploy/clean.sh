@@ -5,7 +5,7 @@
 #   - bpffs pins under /sys/fs/bpf/hawser/t*
 #   - links in the root netns named hawser*/hw* of kind bridge, veth, vxlan or dummy, and only
 #     while no `hawser daemon` runs in the root netns (those would be its live links)
-#   - the tests' etcds (data dirs /dev/shm/hawser-etcd-*, tests/cluster_fixtures.py) and their data
+#   - the tests' etcds (data dirs /dev/shm/hawser-etcd-*, testbed/etcd.py) and their data
 set -euo pipefail
 
 log() { printf 'clean: %s\n' "$*"; }

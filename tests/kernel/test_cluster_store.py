@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import sys
 import threading
 import time
@@ -41,17 +40,12 @@ from controller.cluster.options import store_config
 from controller.cluster.txn import KV, Compare, Get, Put
 from controller.cluster.watch import Event, Watcher
 from controller.errors import Conflict, InvalidArgument, NotFound
-from tests.cluster_fixtures import (
-    Etcd,
-    Relay,
-    Underlay,
-    free_port,
-    in_netns,
-    make_tls,
-    running_etcd,
-    sh,
-    wait_until,
-)
+from testbed.etcd import Etcd, Relay, free_port, make_tls, on_underlay, running_etcd
+from testbed.netns import call_in
+from testbed.procs import Proc, enter
+from testbed.shell import sh
+from testbed.topology import Underlay
+from testbed.wait import until
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -179,17 +173,17 @@ def test_watch_from_a_start_revision_in_order_and_progress_notifications(store: 
     rec = Recorder()
     w = Watcher(store, prefix, rec.event, rec.reset, start_revision=written[3][1]).start()
     try:
-        assert wait_until(lambda: len(rec.pairs()) >= 3, 5)
+        assert until(lambda: len(rec.pairs()) >= 3, 5)
         assert rec.pairs() == written[3:]  # from the start revision on, in order
         before = store.revision()
         assert store.delete(prefix + "0") == 1
-        assert wait_until(lambda: len(rec.pairs()) == 4, 5)
+        assert until(lambda: len(rec.pairs()) == 4, 5)
         last = rec.events[-1]
         assert (last.type, last.key, last.revision) == ("delete", prefix + "0", before + 1)
         outside = store.put(store.keys.root + "not-watched", "x")
         # the fixture's etcd notifies progress every 500 ms: the watcher learns that nothing
         # of its prefix happened up to `outside` without any event for it
-        assert wait_until(lambda: w.stats().revision >= outside, 5), w.stats()
+        assert until(lambda: w.stats().revision >= outside, 5), w.stats()
         assert len(rec.pairs()) == 4 and w.stats().lag == 0
         assert rec.resets == [] and w.stats().errors == 0
     finally:
@@ -199,11 +193,11 @@ def test_watch_from_a_start_revision_in_order_and_progress_notifications(store: 
     rec2 = Recorder()
     w2 = Watcher(store, prefix, rec2.event, rec2.reset).start()
     try:
-        assert wait_until(lambda: rec2.resets, 5)
+        assert until(lambda: rec2.resets, 5)
         kvs, revision = rec2.resets[0]
         assert [kv.key for kv in kvs] == [k for k, _ in written[1:]] and revision >= outside
         newest = store.put(prefix + "9", "9")
-        assert wait_until(lambda: rec2.pairs() == [(prefix + "9", newest)], 5)
+        assert until(lambda: rec2.pairs() == [(prefix + "9", newest)], 5)
     finally:
         w2.stop()
 
@@ -237,9 +231,9 @@ def test_watch_resumes_after_etcd_is_killed_and_restarted(fault_etcd: Etcd) -> N
     try:
         assert w.wait_connected(5)
         writer.start()
-        assert wait_until(lambda: len(written) >= 80, 10)
+        assert until(lambda: len(written) >= 80, 10)
         fault_etcd.kill()  # mid-stream, as a crash
-        assert wait_until(lambda: w.stats().errors > 0, 5)  # the watcher noticed
+        assert until(lambda: w.stats().errors > 0, 5)  # the watcher noticed
         assert not w.stats().connected
         fault_etcd.start()
         writer.join(30)
@@ -267,9 +261,9 @@ def test_watch_resumes_after_its_connection_is_cut_and_rereads_after_compaction(
         assert w.wait_connected(5)
         writer.start()
         for cut in range(1, 4):  # cut the stream three times while writes go on
-            assert wait_until(lambda c=cut: len(written) >= 60 * c, 10)
+            assert until(lambda c=cut: len(written) >= 60 * c, 10)
             assert relay.cut() >= 1
-            assert wait_until(lambda c=cut: w.stats().reconnects == c, 5), w.stats()
+            assert until(lambda c=cut: w.stats().reconnects == c, 5), w.stats()
         writer.join(30)
         assert w.wait_for_revision(written[-1][1], 10), w.stats()
         assert rec.pairs() == written  # nothing missed or doubled across three cuts
@@ -279,13 +273,13 @@ def test_watch_resumes_after_its_connection_is_cut_and_rereads_after_compaction(
         # re-reads the prefix and goes on from there
         relay.refusing = True
         relay.cut()
-        assert wait_until(lambda: not w.stats().connected, 5)
+        assert until(lambda: not w.stats().connected, 5)
         direct.delete(prefix + "0000")
         direct.put(prefix + "extra", "x")
         direct.compact(direct.revision())
         errors = w.stats().errors
         relay.refusing = False
-        assert wait_until(lambda: rec.resets, 10), w.stats()
+        assert until(lambda: rec.resets, 10), w.stats()
         kvs, revision = rec.resets[0]
         now, _ = direct.range(prefix)
         assert [kv.key for kv in kvs] == [kv.key for kv in now]
@@ -294,7 +288,7 @@ def test_watch_resumes_after_its_connection_is_cut_and_rereads_after_compaction(
         }
         assert w.stats().resets == 1 and w.stats().errors >= errors
         after = direct.put(prefix + "after", "1")
-        assert wait_until(lambda: rec.pairs()[-1:] == [(prefix + "after", after)], 5)
+        assert until(lambda: rec.pairs()[-1:] == [(prefix + "after", after)], 5)
     finally:
         w.stop()
         relay.close()
@@ -335,21 +329,19 @@ m.stop(revoke=True)
 
 def test_three_nodes_times_30_concurrent_allocations_give_90_distinct_addresses() -> None:
     ul = Underlay(3)
-    procs: list[subprocess.Popen[str]] = []
     try:
-        etcd = ul.start_etcd()
+        etcd = on_underlay(ul)
         url = etcd.url("/t" + secrets.token_hex(4))
         store = Store(store_config(url))
-        net = in_netns(ul.nodes[0], lambda: networks.create(store, NetworkSpec("ov")))
+        net = call_in(ul.nodes[0], lambda: networks.create(store, NetworkSpec("ov")))
+        nodes = []
         for i, ns in enumerate(ul.nodes):
-            p = subprocess.Popen(
-                ["nsenter", f"--net=/run/netns/{ns}", sys.executable, "-c", NODE,
-                 url, f"n{i + 1}", ul.address(i), "ov"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
-            )  # fmt: skip
-            procs.append(p)
-        for p in procs:
-            assert p.stdout is not None and p.stdout.readline().strip() == "READY"
+            p = Proc(enter(ns, sys.executable, "-c", NODE, url, f"n{i + 1}", ul.address(i), "ov"),
+                     stdin=True, lines=True, cwd=REPO)  # fmt: skip
+            ul.scope.on_close(p.kill, key=p)
+            nodes.append(p)
+        for p in nodes:
+            p.expect("READY", 30)
 
         def claims() -> dict[str, str]:
             kvs, _ = store.range(store.keys.addresses(net.id))
@@ -357,32 +349,27 @@ def test_three_nodes_times_30_concurrent_allocations_give_90_distinct_addresses(
 
         txns: list[int] = []
         for _round in range(3):
-            for p in procs:  # all three start at once
-                assert p.stdin is not None
+            for p in nodes:  # all three start at once
                 p.stdin.write("go\n")
                 p.stdin.flush()
-            got = [json.loads(p.stdout.readline()) for p in procs]  # type: ignore[union-attr]
+            got = [json.loads(p.line(60)) for p in nodes]
             owners = {ip: ep for per_node in got for ep, ip in per_node["claims"]}
             txns.append(sum(per_node["txns"] for per_node in got))
             assert len(owners) == 90  # 90 distinct addresses
             assert all(IPv4Address(ip) in IPv4Network("10.0.0.0/24") for ip in owners)
             assert "10.0.0.1" not in owners  # the gateway
-            assert in_netns(ul.nodes[1], claims) == owners  # etcd agrees, owner by owner
-            for p in procs:
-                p.stdin.write("release\n")  # type: ignore[union-attr]
-                p.stdin.flush()  # type: ignore[union-attr]
-            assert [p.stdout.readline().strip() for p in procs] == ["RELEASED"] * 3  # type: ignore[union-attr]
-            assert in_netns(ul.nodes[2], claims) == {}  # released on removal
-        for p in procs:
-            p.stdin.close()  # type: ignore[union-attr]
-            assert p.wait(10) == 0
+            assert call_in(ul.nodes[1], claims) == owners  # etcd agrees, owner by owner
+            for p in nodes:
+                p.stdin.write("release\n")
+                p.stdin.flush()
+            assert [p.line(60) for p in nodes] == ["RELEASED"] * 3
+            assert call_in(ul.nodes[2], claims) == {}  # released on removal
+        for p in nodes:
+            p.stdin.close()
+            assert p.popen.wait(10) == 0
         # the nodes did race: more transactions than addresses, the lost ones retried
         assert all(n >= 90 for n in txns) and max(txns) > 90, txns
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
         ul.close()
 
 
@@ -514,14 +501,14 @@ def test_a_dead_nodes_endpoints_go_when_its_lease_expires_not_before(etcd: Etcd)
         def state(name: str) -> str | None:
             return next((n.state for n in membership.list_nodes(obs) if n.name == name), None)
 
-        assert wait_until(lambda: state("na") == "unreachable", ttl), membership.list_nodes(obs)
+        assert until(lambda: state("na") == "unreachable", ttl), membership.list_nodes(obs)
         assert obs.lease_ttl(a.lease)[1] == ttl  # granted TTL shown: the lease still runs
         assert {e.id for e in endpoints.list_all(obs, net.id)} == {a1.id, a2.id, b1.id}
         assert endpoints.create(sb, net, spec("b2", "nb", b.lease)).ip == "10.0.0.5"
 
         # expiry: the node record and every endpoint, name and address of it, at once
         node_key = obs.keys.node("na")
-        assert wait_until(lambda: node_key in seen_at, ttl + 3), rec.pairs()
+        assert until(lambda: node_key in seen_at, ttl + 3), rec.pairs()
         gone = {obs.keys.endpoint(net.id, a1.id), obs.keys.endpoint(net.id, a2.id),
                 obs.keys.address(net.id, a1.ip), obs.keys.address(net.id, a2.ip),
                 obs.keys.name(net.id, "a1"), obs.keys.name(net.id, "a2"), node_key}  # fmt: skip
@@ -559,7 +546,7 @@ def test_a_restart_within_the_lease_adopts_it_and_a_lost_lease_is_rejoined(store
         assert again.lease == a.lease  # adopted, not a new registration
         started = time.monotonic()
         # well past the TTL the endpoint is still there: the adopted lease is renewed
-        assert not wait_until(lambda: endpoints.get(store, net.id, ep.id) is None, ttl * 1.5)
+        assert not until(lambda: endpoints.get(store, net.id, ep.id) is None, ttl * 1.5)
         assert time.monotonic() - started >= ttl * 1.5
         with pytest.raises(
             Conflict, match="^node name na is already in the cluster with address 198.18.0.1 "
@@ -570,7 +557,7 @@ def test_a_restart_within_the_lease_adopts_it_and_a_lost_lease_is_rejoined(store
         # is told so it can claim its endpoints again
         store.revoke(again.lease)
         assert endpoints.get(store, net.id, ep.id) is None  # the lease took its keys
-        assert wait_until(lambda: lost, 3)
+        assert until(lambda: lost, 3)
         assert lost[0][0] == a.lease and lost[0][1] == again.lease != a.lease
         assert again.stats().lease_losses == 1
         assert store.get(store.keys.node("na")) is not None
@@ -594,10 +581,10 @@ def test_tls_with_client_certificates_for_real(tmp_path: Path) -> None:
         rec = Recorder()
         w = Watcher(store, store.keys.root, rec.event, rec.reset).start()
         try:
-            assert wait_until(lambda: rec.resets, 5)
+            assert until(lambda: rec.resets, 5)
             rev = store.put(store.keys.root + "k", "v")
             assert store.get(store.keys.root + "k").value == b"v"  # type: ignore[union-attr]
-            assert wait_until(lambda: rec.pairs() == [(store.keys.root + "k", rev)], 5)
+            assert until(lambda: rec.pairs() == [(store.keys.root + "k", rev)], 5)
         finally:
             w.stop()
         shown = f"etcd://127.0.0.1:{etcd.client_port}/tls"
@@ -638,6 +625,6 @@ def test_an_unreachable_store_is_one_line_naming_it_and_endpoints_fail_over(etcd
     rec = Recorder()
     w = Watcher(both, both.keys.root, rec.event, rec.reset).start()
     try:
-        assert wait_until(lambda: rec.resets and len(rec.resets[0][0]) == 4, 5)
+        assert until(lambda: rec.resets and len(rec.resets[0][0]) == 4, 5)
     finally:
         w.stop()

@@ -1,60 +1,37 @@
-"""A real etcd for the cluster tests, and the multi-node underlay of issue 9.
+"""A real etcd for cluster tests (Debian's ``etcd-server`` 3.4), and what goes with it.
 
-- ``Etcd``: Debian's ``etcd-server`` (/usr/bin/etcd, 3.4) with its data dir in a temp dir,
-  listening on 127.0.0.1 on free ports, or on an underlay address inside a netns the test
-  made; ready when ``/health`` says so (never a sleep); ``stop``/``start``/``kill`` for the
-  fault tests (same ports, same data); ``close`` always removes process and data.
+- ``Etcd``: one member with its data in a temp dir on /dev/shm, listening on 127.0.0.1 on
+  free ports, or on an underlay address inside a netns (``on_underlay``); ready when
+  ``/health`` says so (polled, never a sleep); ``stop``/``start``/``kill`` for fault tests
+  (same ports, same data); ``close`` always removes process and data.
 - ``make_tls``: a CA, a server certificate for the etcd's address and a client certificate,
-  made with ``openssl`` in the test's directory (plus a second CA nobody trusts).
-- ``Underlay``: nodes ``t-<hex>-n1…`` on a bridge in netns ``t-<hex>-ul`` (198.18.0.0/24;
-  node i is 198.18.0.i, the etcd 198.18.0.254 in the underlay netns).
-- ``Relay``: a TCP relay on 127.0.0.1 in front of an etcd, whose connections a test can cut
+  made with ``openssl`` (plus a second CA nobody trusts).
+- ``Relay``: a TCP relay on 127.0.0.1 in front of an etcd whose connections a test can cut
   (and refuse for a while): a dropped connection without stopping etcd.
-
-Only loopback and addresses inside the test's own namespaces are used.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testbed import procs
+from testbed.procs import Proc
+from testbed.shell import StepFailed, sh
+from testbed.topology import Underlay
+from testbed.wait import until
+
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
-UNDERLAY_NET = "198.18.0"
-ETCD_UNDERLAY_IP = f"{UNDERLAY_NET}.254"
-
-
-def sh(*argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {r.stderr.strip()}")
-    return r
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.02) -> Any:
-    """Poll ``condition`` until it is truthy (returned) or the deadline passes (its last,
-    falsy, value is returned)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -78,25 +55,31 @@ class TlsFiles:
             f"kv.cacertfile={self.ca},kv.certfile={self.client_cert},kv.keyfile={self.client_key}"
         ]
 
+    def client_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        ctx.load_cert_chain(str(self.client_cert), str(self.client_key))
+        return ctx
+
 
 def make_tls(workdir: Path, server_ip: str) -> TlsFiles:
     d = workdir / "tls"
     d.mkdir(parents=True, exist_ok=True)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
 
     def ca(name: str) -> tuple[Path, Path]:
         key, cert = d / f"{name}.key", d / f"{name}.crt"
-        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-           "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name}")  # fmt: skip
+        sh("openssl", "req", "-x509", *ec, "-keyout", str(key), "-out", str(cert),
+           "-days", "2", "-subj", f"/CN={name}")  # fmt: skip
         return key, cert
 
     def leaf(name: str, ca_key: Path, ca_cert: Path, ext: str) -> tuple[Path, Path]:
         key, csr, cert = d / f"{name}.key", d / f"{name}.csr", d / f"{name}.crt"
         extfile = d / f"{name}.ext"
         extfile.write_text(ext)
-        sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-           "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={name}")  # fmt: skip
-        sh("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
-           "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(extfile))  # fmt: skip
+        sh("openssl", "req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={name}")
+        sh("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert),
+           "-CAkey", str(ca_key), "-CAcreateserial", "-out", str(cert), "-days", "2",
+           "-extfile", str(extfile))  # fmt: skip
         return key, cert
 
     ca_key, ca_cert = ca("hawser-test-ca")
@@ -136,7 +119,7 @@ class Etcd:
         self.client_port = 2379 if netns else free_port(host)
         self.peer_port = 2380 if netns else free_port(host)
         self.log_path = self.workdir / f"etcd-{self.client_port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Proc | None = None
         self.name = "t-etcd-" + secrets.token_hex(3)
 
     @property
@@ -167,62 +150,38 @@ class Etcd:
                 "--cert-file", str(self.tls.server_cert), "--key-file", str(self.tls.server_key),
                 "--client-cert-auth", "--trusted-ca-file", str(self.tls.ca),
             ]  # fmt: skip
-        if self.netns:
-            argv = ["nsenter", f"--net=/run/netns/{self.netns}", *argv]
-        return argv
+        return procs.enter(self.netns, *argv) if self.netns else argv
 
     def start(self, timeout: float = 20) -> Etcd:
-        assert self.proc is None or self.proc.poll() is not None, "etcd is running"
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        if not wait_until(self.healthy, timeout, 0.05):
-            code = self.proc.poll()
+        assert self.proc is None or not self.proc.alive(), "etcd is running"
+        self.proc = Proc(self.argv(), log=self.log_path)
+        if not until(self.healthy, timeout, 0.05):
+            code = self.proc.popen.poll()
             self.close()
-            raise RuntimeError(f"etcd not healthy in {timeout} s (exit {code}):\n{self.log()}")
+            raise StepFailed(f"etcd not healthy in {timeout} s (exit {code}):\n{self.log()}")
         return self
 
     def healthy(self) -> bool:
+        """Whether ``/health`` says so (asked from the etcd's netns); raises if it exited."""
         assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"etcd exited {self.proc.returncode}:\n{self.log()}")
+        if not self.proc.alive():
+            raise StepFailed(f"etcd exited {self.proc.popen.returncode}:\n{self.log()}")
+        context = self.tls.client_context() if self.tls else None
         url = f"{self.scheme}://{self.address}/health"
-        if self.netns:
-            cmd = ["nsenter", f"--net=/run/netns/{self.netns}", "curl", "-sf", "--max-time", "1"]
-            if self.tls:
-                cmd += ["--cacert", str(self.tls.ca), "--cert", str(self.tls.client_cert),
-                        "--key", str(self.tls.client_key)]  # fmt: skip
-            r = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=5)
-            body = r.stdout if r.returncode == 0 else ""
-        else:
-            ctx = None
-            if self.tls:
-                ctx = ssl.create_default_context(cafile=str(self.tls.ca))
-                ctx.load_cert_chain(str(self.tls.client_cert), str(self.tls.client_key))
-            try:
-                with urllib.request.urlopen(url, timeout=1, context=ctx) as resp:
-                    body = resp.read().decode()
-            except OSError:
-                return False
+        status, body = procs.http_get(url, self.netns, timeout=1, context=context)
         try:
-            return bool(json.loads(body).get("health") == "true")
+            return status == 200 and json.loads(body).get("health") == "true"
         except ValueError:
             return False
 
     def stop(self) -> None:
-        """SIGTERM, as a service stop would; waits for the exit."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        """SIGTERM, as a service stop would; waits for the exit (SIGKILL after 10 s)."""
+        if self.proc is not None:
+            self.proc.stop(10)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self.proc is not None:
+            self.proc.kill()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -231,13 +190,9 @@ class Etcd:
         """Local addresses etcd's process listens on (``ss`` in its netns)."""
         assert self.proc is not None
         cmd = ["ss", "-Hltnp"]
-        if self.netns:
-            cmd = ["nsenter", f"--net=/run/netns/{self.netns}", *cmd]
-        out = sh(*cmd).stdout
-        pids = {str(self.proc.pid)}
-        return [
-            line.split()[3] for line in out.splitlines() if any(f"pid={p}," in line for p in pids)
-        ]
+        out = sh(*(procs.enter(self.netns, *cmd) if self.netns else cmd)).stdout
+        pid = self.proc.pid
+        return [line.split()[3] for line in out.splitlines() if f"pid={pid}," in line]
 
     def close(self) -> None:
         self.kill()
@@ -253,53 +208,11 @@ def running_etcd(workdir: Path | None = None, **kw: Any) -> Iterator[Etcd]:
         etcd.close()
 
 
-# the multi-node underlay ------------------------------------------------------------------
-class Underlay:
-    """``count`` node netns on a bridge in an underlay netns; an etcd there on demand."""
-
-    def __init__(self, count: int = 3) -> None:
-        self.tag = secrets.token_hex(3)
-        self.ul = f"t-{self.tag}-ul"
-        self.nodes = [f"t-{self.tag}-n{i}" for i in range(1, count + 1)]
-        self.etcd: Etcd | None = None
-        try:
-            self._build()
-        except BaseException:
-            self.close()
-            raise
-
-    def address(self, index: int) -> str:
-        """Underlay address of node ``index`` (0-based)."""
-        return f"{UNDERLAY_NET}.{index + 1}"
-
-    def _build(self) -> None:
-        sh("ip", "netns", "add", self.ul)
-        sh("ip", "-n", self.ul, "link", "set", "lo", "up")
-        sh("ip", "-n", self.ul, "link", "add", "ulbr", "type", "bridge")
-        sh("ip", "-n", self.ul, "addr", "add", f"{ETCD_UNDERLAY_IP}/24", "dev", "ulbr")
-        sh("ip", "-n", self.ul, "link", "set", "ulbr", "up")
-        for i, ns in enumerate(self.nodes):
-            sh("ip", "netns", "add", ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "-n", ns, "link", "add", "ul", "type", "veth", "peer", "name", f"p{i + 1}",
-               "netns", self.ul)  # fmt: skip
-            sh("ip", "-n", self.ul, "link", "set", f"p{i + 1}", "master", "ulbr", "up")
-            sh("ip", "-n", ns, "addr", "add", f"{self.address(i)}/24", "dev", "ul")
-            sh("ip", "-n", ns, "link", "set", "ul", "up")
-
-    def start_etcd(self, **kw: Any) -> Etcd:
-        self.etcd = Etcd(host=ETCD_UNDERLAY_IP, netns=self.ul, **kw).start()
-        return self.etcd
-
-    def close(self) -> None:
-        if self.etcd is not None:
-            self.etcd.close()
-        for ns in [*self.nodes, self.ul]:
-            pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pid), signal.SIGKILL)
-            sh("ip", "netns", "del", ns, check=False)
+def on_underlay(underlay: Underlay, **kw: Any) -> Etcd:
+    """An etcd in the underlay's netns on its bridge address; closed with the underlay."""
+    etcd = Etcd(host=underlay.bridge_ip, netns=underlay.ul, **kw)
+    underlay.scope.on_close(etcd.close, key=etcd)
+    return etcd.start()
 
 
 # a relay whose connections can be cut ----------------------------------------------------
@@ -367,31 +280,3 @@ class Relay:
         self._closed = True
         self._listener.close()
         self.cut()
-
-
-def in_netns(name: str, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` in a thread that entered netns ``name``: the sockets it opens live there
-    (a ``Store`` keeps its connections per thread, so one made there stays there)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    box: dict[str, Any] = {}
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-
-    def run() -> None:
-        try:
-            if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-                raise OSError(ctypes.get_errno(), f"setns {name}")
-            box["value"] = fn()
-        except BaseException as exc:  # handed to the caller
-            box["error"] = exc
-
-    try:
-        worker = threading.Thread(target=run)
-        worker.start()
-        worker.join()
-    finally:
-        os.close(fd)
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
