@@ -7,67 +7,25 @@ from /proc. The store side comes from the API (``GET /v1/containers``, inspect).
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
-import json
-import os
-import socket
-import subprocess
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from controller.datapath.types import PIN_VERSION
-from tests.harness import UPLINK_IP, HawserNode
+from testbed import census, netns
+from testbed.census import ns_id, tagged_processes
+from testbed.hawser import UPLINK_IP, HawserNode
 
-#: Every map the controller writes (CT/NAT/sock are checked by address, not listed).
-CONTROLLER_MAPS = (
-    "hawser_ports", "hawser_port_stats", "hawser_endpoints", "hawser_endpoint_stats",
-    "hawser_networks", "hawser_subnets", "hawser_uplinks", "hawser_node_addrs", "hawser_policy",
-)  # fmt: skip
-
-
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
-def api(node: HawserNode, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
-    """One request on the daemon's socket; returns (status, decoded JSON or None)."""
-    conn = _UnixHTTP(str(node.socket), timeout)
-    try:
-        payload = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        raw = resp.read()
-        return resp.status, (json.loads(raw) if raw.strip() else None)
-    finally:
-        conn.close()
-
-
-def start(node: HawserNode, *extra: str, timeout: float = 30) -> None:
-    """Start the daemon and wait until its API answers (faster than polling with the CLI)."""
-    node.start(*extra, wait=False)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert node.proc is not None
-        if node.proc.poll() is not None:
-            raise RuntimeError(f"daemon exited {node.proc.returncode}:\n{node.log()[-3000:]}")
-        try:
-            if api(node, "GET", "/v1/info", timeout=2)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.02)
-    raise TimeoutError(f"daemon not ready:\n{node.log()[-3000:]}")
+__all__ = [
+    "Expected",
+    "check",
+    "expected",
+    "marker",
+    "ns_id",
+    "ntohs",
+    "pinned",
+    "tagged_processes",
+    "u32_ip",
+]
 
 
 # kernel side ---------------------------------------------------------------------------
@@ -80,65 +38,8 @@ def ntohs(v: int) -> int:
 
 
 def pinned(node: HawserNode, name: str) -> list[dict[str, Any]]:
-    """Entries of a pinned map as bpftool decodes them with BTF ({"key": …, "value": …})."""
-    pin = Path("/sys/fs/bpf/hawser") / node.name / PIN_VERSION / name
-    out = subprocess.run(
-        ["bpftool", "-j", "map", "dump", "pinned", str(pin)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    ).stdout
-    return [entry["formatted"] for entry in json.loads(out)]
-
-
-def node_links(node: HawserNode) -> dict[str, int]:
-    """ifname → ifindex of every link in the node netns."""
-    out = node.in_node("ip", "-j", "link", "show").stdout
-    return {link["ifname"]: int(link["ifindex"]) for link in json.loads(out)}
-
-
-def ns_id(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def tagged_processes(tag: str) -> dict[int, tuple[int, int] | None]:
-    """pid → netns id of every process whose environment carries ``tag``."""
-    out = {}
-    needle = tag.encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            env = Path(f"/proc/{entry}/environ").read_bytes()
-        except OSError:
-            continue
-        if needle in env.split(b"\0"):
-            out[int(entry)] = ns_id(f"/proc/{entry}/ns/net")
-    return out
-
-
-def shim_pids(node: HawserNode) -> set[int]:
-    """Supervisor shims whose exit file is under this node's state folder."""
-    root = str(node.state_dir / "containers").encode()
-    out = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            if argv[3:4] != [b"hawser-shim"]:
-                continue
-            env = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(e.startswith(b"HAWSER_EXIT=" + root + b"/") for e in env):
-            out.add(int(entry))
-    return out
+    """Entries of one of the node's pinned maps, as bpftool decodes them with BTF."""
+    return census.pinned_entries(node.name, name)
 
 
 # store side ------------------------------------------------------------------------------
@@ -157,7 +58,7 @@ class Expected:
 def expected(node: HawserNode) -> Expected:
     """What the store (through the API) justifies."""
     want = Expected()
-    status, nets = api(node, "GET", "/v1/networks")
+    status, nets = node.api("GET", "/v1/networks")
     assert status == 200, nets
     for net in nets:
         if net["Driver"] != "bridge":
@@ -169,10 +70,10 @@ def expected(node: HawserNode) -> Expected:
         for cfg in net["IPAM"]["Config"]:  # inspect hides a default gateway, as Docker does
             first = ipaddress.IPv4Network(cfg["Subnet"]).network_address + 1
             want.gateways.add(cfg.get("Gateway") or str(first))
-    status, ctrs = api(node, "GET", "/v1/containers?all=1")
+    status, ctrs = node.api("GET", "/v1/containers?all=1")
     assert status == 200, ctrs
     for summary in ctrs:
-        status, ctr = api(node, "GET", f"/v1/containers/{summary['Id']}")
+        status, ctr = node.api("GET", f"/v1/containers/{summary['Id']}")
         assert status == 200, ctr
         want.ids.add(ctr["Id"])
         settings = ctr["NetworkSettings"]
@@ -200,7 +101,7 @@ def check(node: HawserNode, want: Expected | None = None) -> Expected:
     want = want or expected(node)
     assert set(node.hawser_netns()) == want.netns, (node.hawser_netns(), want.netns)
     assert set(node.sandbox_folders()) == want.netns, (node.sandbox_folders(), want.netns)
-    links = node_links(node)
+    links = netns.links(node.node_ns)
     ours = {n for n in links if n.startswith(("hw", "hawser"))}
     assert ours == want.links, (ours, want.links)
 
@@ -244,7 +145,8 @@ def check(node: HawserNode, want: Expected | None = None) -> Expected:
     netns_ids = {ns_id(f"/run/netns/{ns}"): ns for ns in want.netns}
     for pid, where in tagged_processes(marker(node)).items():
         assert where in netns_ids, f"process {pid} runs outside every container's netns"
-    assert shim_pids(node) == set(want.running), ("shims", shim_pids(node), want.running)
+    shims = census.shim_pids(node.state_dir)
+    assert shims == set(want.running), ("shims", shims, want.running)
     folders = node.state_dir / "containers"
     if folders.exists():
         assert {p.name for p in folders.iterdir()} <= want.ids, "output folders of no container"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import HawserNode
+from testbed.hawser import HawserNode
 
 
 @pytest.fixture

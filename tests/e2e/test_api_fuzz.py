@@ -39,7 +39,7 @@ from hypothesis.errors import Unsatisfiable
 from requests.adapters import HTTPAdapter
 from schemathesis import GenerationMode
 
-from tests.harness import HawserNode
+from testbed.hawser import HawserNode
 
 BASE = "http://hawser"
 EXAMPLES = 40  # per operation, mode and pass

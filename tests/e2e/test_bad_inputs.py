@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.harness import HawserNode
+from testbed.hawser import HawserNode
 
 RUN_FAILED = 125  # `run`: Docker's exit code when the container could not be created
 REFUSED = 1  # every other command the daemon refuses

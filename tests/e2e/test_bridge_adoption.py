@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import HawserNode
+from testbed.hawser import HawserNode
 
 OPT = "com.docker.network.bridge.name"
 

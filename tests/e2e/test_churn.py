@@ -11,9 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from testbed.hawser import HawserNode
 from tests.e2e import census
-from tests.e2e.census import api
-from tests.harness import HawserNode
 
 CYCLES = 2000
 WARM_UP = 100
@@ -44,7 +43,7 @@ def _rss_kib(pid: int) -> int:
 
 
 def _maps(node: HawserNode) -> dict[str, int]:
-    status, rows = api(node, "GET", "/v1/bpf/maps")
+    status, rows = node.api("GET", "/v1/bpf/maps")
     assert status == 200, rows
     return {r["name"]: int(r["entries"]) for r in rows if "array" not in r["type"]}
 
@@ -76,11 +75,11 @@ def _settled(read: Callable[[], Any], want: Any = None, timeout: float = 10) -> 
 
 
 def _cycle(node: HawserNode, i: int) -> None:
-    status, reply = api(node, "POST", "/v1/containers", {
+    status, reply = node.api("POST", "/v1/containers", {
         "Name": f"churn{i}", "Publish": ["8080:80"], "Cmd": ["sleep", "600"],
     })  # fmt: skip
     assert status == 201, reply
-    status, reply = api(node, "DELETE", f"/v1/containers/churn{i}?force=1")
+    status, reply = node.api("DELETE", f"/v1/containers/churn{i}?force=1")
     assert status == 204, reply
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from cli.gotemplate import Template
-from tests.harness import HAWSER, HawserNode, sh
+from testbed.hawser import HAWSER, HawserNode
+from testbed.shell import sh
 
 REFERENCE = Path("/work/shared/reference")
 # `docker network inspect noicc` and the header of `docker ps`, captured on Docker 20.10

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from controller.datapath.types import PIN_VERSION
+from testbed import netns
+from testbed.hawser import EXT_IP, UPLINK_IP, HawserNode
 from tests.e2e import census
-from tests.e2e.census import api
-from tests.harness import EXT_IP, UPLINK_IP, HawserNode
 
 DEAD_PORT = 22012
 
@@ -105,22 +105,22 @@ def test_run_killed_before_commit_gives_its_port_to_no_one(node: HawserNode) -> 
     for _attempt in range(5):
         watch = _PortWatch(node, DEAD_PORT)
         try:
-            request = _Background(lambda: api(node, "POST", "/v1/containers", body))
+            request = _Background(lambda: node.api("POST", "/v1/containers", body))
             dead_ip = watch.wait(timeout=20)
             node.kill()
         finally:
             watch.close()
         request.join()
-        census.start(node)
-        if api(node, "GET", "/v1/containers/cr12")[0] == 404:
+        node.start()
+        if node.api("GET", "/v1/containers/cr12")[0] == 404:
             break  # killed before the commit: what the test is about
-        assert api(node, "DELETE", "/v1/containers/cr12?force=1")[0] == 204  # too late; again
+        assert node.api("DELETE", "/v1/containers/cr12?force=1")[0] == 204  # too late; again
     else:
         raise AssertionError("the kill never landed before the commit in 5 attempts")
 
     ports = {census.ntohs(e["key"]["host_port"]) for e in census.pinned(node, "hawser_ports")}
     assert DEAD_PORT not in ports
-    status, _ = api(node, "POST", "/v1/containers", {
+    status, _ = node.api("POST", "/v1/containers", {
         "Name": "next", "Publish": ["22013:80"], "Env": [census.marker(node)],
         "Cmd": ["python3", "-m", "http.server", "80"],
     })  # fmt: skip
@@ -135,13 +135,13 @@ def test_run_killed_before_commit_gives_its_port_to_no_one(node: HawserNode) -> 
 def test_a_bare_netns_file_left_by_a_killed_create_is_rebuilt(node: HawserNode) -> None:
     """A create killed between touching /run/netns/NAME and mounting the netns leaves a plain
     file: the restart must see no sandbox there and build one (setns on it fails)."""
-    status, _ = api(node, "POST", "/v1/containers", {"Name": "bare"})  # a sandbox, no process
+    status, _ = node.api("POST", "/v1/containers", {"Name": "bare"})  # a sandbox, no process
     assert status == 201
     sandbox = node.sandbox("bare")
     node.kill()
     subprocess.run(["ip", "netns", "del", sandbox], check=True)  # the netns and its veth go
     Path("/run/netns", sandbox).touch()  # what the killed create left
-    census.start(node)
+    node.start()
     assert node.cli("exec", "bare", "--", "ip", "-br", "addr", "show", "eth0").returncode == 0
     ip = node.ip_of("bare")
     assert node.in_node("ping", "-c1", "-W2", ip).returncode == 0
@@ -164,7 +164,7 @@ def _delete_rows(node: HawserNode, name: str) -> None:
 def test_what_the_store_does_not_know_is_swept_and_live_flows_stay(node: HawserNode) -> None:
     env = [census.marker(node)]
     for name, port in (("keep", 8081), ("gone", 8082)):
-        status, reply = api(node, "POST", "/v1/containers", {
+        status, reply = node.api("POST", "/v1/containers", {
             "Name": name, "Publish": [f"{port}:80"], "Env": env,
             "Cmd": ["python3", "-m", "http.server", "80"],
         })  # fmt: skip
@@ -184,7 +184,7 @@ def test_what_the_store_does_not_know_is_swept_and_live_flows_stay(node: HawserN
     assert len(gone_pids) == 1  # its http.server
     node.kill()
     _delete_rows(node, "gone")
-    census.start(node)
+    node.start()
 
     want = census.check(node)
     assert gone_netns not in want.netns and not gone_ips & set(want.endpoints)
@@ -205,8 +205,8 @@ def _bpftool_update(node: HawserNode, name: str, key: bytes, value: bytes) -> No
 
 def test_periodic_repair_deletes_and_rewrites_map_entries(node: HawserNode) -> None:
     node.stop()
-    census.start(node, "--resync-interval", "0.5")
-    status, _ = api(node, "POST", "/v1/containers", {
+    node.start("--resync-interval", "0.5")
+    status, _ = node.api("POST", "/v1/containers", {
         "Name": "web", "Publish": ["8083:80"], "Env": [census.marker(node)],
         "Cmd": ["python3", "-m", "http.server", "80"],
     })  # fmt: skip
@@ -257,22 +257,22 @@ def test_deleted_uplink_leaves_the_maps(node: HawserNode) -> None:
     node.in_node("ip", "link", "add", "up2", "type", "veth", "peer", "name", "up2p")
     node.in_node("ip", "addr", "add", "10.98.0.1/24", "dev", "up2")
     node.in_node("ip", "link", "set", "up2", "up")
-    up2 = census.node_links(node)["up2"]
+    up2 = netns.links(node.node_ns)["up2"]
     wait_for(lambda: up2 in uplink_state()[0] and "10.98.0.1" in uplink_state()[1])
     node.in_node("ip", "link", "del", "up2")  # while the daemon runs
     wait_for(lambda: up2 not in uplink_state()[0] and "10.98.0.1" not in uplink_state()[1])
-    assert uplink_state()[0] == {census.node_links(node)["uplink0"]}
+    assert uplink_state()[0] == {netns.links(node.node_ns)["uplink0"]}
 
     node.in_node("ip", "link", "add", "up3", "type", "veth", "peer", "name", "up3p")
     node.in_node("ip", "addr", "add", "10.97.0.1/24", "dev", "up3")
     node.in_node("ip", "link", "set", "up3", "up")
-    up3 = census.node_links(node)["up3"]
+    up3 = netns.links(node.node_ns)["up3"]
     wait_for(lambda: up3 in uplink_state()[0])
     node.kill()
     node.in_node("ip", "link", "del", "up3")  # while the daemon is down
-    census.start(node)
+    node.start()
     ups, addrs = uplink_state()
-    assert ups == {census.node_links(node)["uplink0"]} and "10.97.0.1" not in addrs
+    assert ups == {netns.links(node.node_ns)["uplink0"]} and "10.97.0.1" not in addrs
     census.check(node)
 
 
@@ -288,7 +288,7 @@ class _Workload:
 
     def refresh(self) -> None:
         """Learn the containers again: the last operation may or may not have committed."""
-        status, ctrs = api(self.node, "GET", "/v1/containers?all=1")
+        status, ctrs = self.node.api("GET", "/v1/containers?all=1")
         assert status == 200
         self.names = [c["Names"][0].lstrip("/") for c in ctrs]
         self.connected = {  # or not connectable: only running containers can be
@@ -308,7 +308,7 @@ class _Workload:
             self.serial += 1
             self.port += 1
             name = f"c{self.serial}"
-            status, _ = api(self.node, "POST", "/v1/containers", {
+            status, _ = self.node.api("POST", "/v1/containers", {
                 "Name": name, "Publish": [f"{self.port}:80"], "Cmd": ["sleep", "600"],
                 "Env": [census.marker(self.node)],
             })  # fmt: skip
@@ -316,12 +316,12 @@ class _Workload:
             self.names.append(name)
         elif op == "remove":
             name = self.rng.choice(self.names)
-            assert api(self.node, "DELETE", f"/v1/containers/{name}?force=1")[0] == 204
+            assert self.node.api("DELETE", f"/v1/containers/{name}?force=1")[0] == 204
             self.names.remove(name)
             self.connected.discard(name)
         else:
             name = self.rng.choice(sorted(set(self.names) - self.connected))
-            status, _ = api(self.node, "POST", "/v1/networks/side/connect", {"Container": name})
+            status, _ = self.node.api("POST", "/v1/networks/side/connect", {"Container": name})
             assert status == 200
             self.connected.add(name)
 
@@ -343,7 +343,7 @@ def test_fifty_kills_at_random_moments(node: HawserNode) -> None:
         time.sleep(rng.uniform(0, 0.3))  # the random moment of the kill
         node.kill()
         worker.join()
-        census.start(node)
+        node.start()
         try:
             census.check(node)
         except AssertionError as exc:

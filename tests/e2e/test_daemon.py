@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import EXT_IP, UPLINK_IP, HawserNode
+from testbed.hawser import EXT_IP, UPLINK_IP, HawserNode
 
 SEEN_BY_EXT = """
 import socket, sys

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.harness import HAWSER, HawserNode
+from testbed.hawser import HAWSER, HawserNode
 
 
 def test_exec_output_cut_by_a_killed_daemon_ends_in_one_line(node: HawserNode) -> None:

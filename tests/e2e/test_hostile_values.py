@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cli.client import Client, DaemonError
-from tests.harness import HawserNode
+from testbed.hawser import HawserNode
 
 ALLOWED = "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at most 253 characters"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import UPLINK_IP, HawserNode
+from testbed.hawser import UPLINK_IP, HawserNode
 
 
 def _links_in(node: HawserNode, container: str) -> list[str]:
@@ -169,7 +169,7 @@ def test_ctrl_c_reaches_the_process_and_kill_sends_signals(node: HawserNode) -> 
     import subprocess
     import time
 
-    from tests.harness import HAWSER
+    from testbed.hawser import HAWSER
 
     script = 'trap "echo got INT; exit 7" INT; echo ready; while true; do sleep 0.1; done'
     fg = subprocess.Popen(

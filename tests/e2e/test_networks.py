@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.harness import HawserNode
+from testbed.hawser import HawserNode
 
 # Docker 20.10's `network inspect noicc` (reference/network-inspect.json, captured on a real
 # Docker), its ids and timestamp replaced by the placeholders `_normalised` writes.

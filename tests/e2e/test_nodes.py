@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.harness import UPLINK_IP, HawserNode
+from testbed.hawser import UPLINK_IP, HawserNode
 
 WHO = "import socket;s=socket.socket();s.setsockopt(1,2,1);s.bind(('',80));s.listen()\n" \
       "while 1:\n c,_=s.accept();c.sendall(b'%s');c.close()"  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from tests.harness import HawserNode
+from testbed.hawser import HawserNode
 
 
 def mode(path: Path) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import EXT_IP, UPLINK_IP, HawserNode
+from testbed.hawser import EXT_IP, UPLINK_IP, HawserNode
 
 # Replies with the peer address it saw, so tests can assert the client's source IP.
 WHOAMI_TCP = """

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from controller.names import veth_name
-from tests.harness import UPLINK_IP, HawserNode, LineReader
+from testbed.hawser import UPLINK_IP, HawserNode
+from testbed.procs import LineReader
 
 ECHO_SERVER = """
 import socket, threading

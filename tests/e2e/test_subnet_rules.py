@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from cli.client import Client, DaemonError
-from tests.harness import HawserNode
+from testbed.hawser import HawserNode
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,17 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import EXT_IP, REPO, UPLINK_IP, HawserNode
+from testbed.hawser import EXT_IP, REPO, UPLINK_IP, HawserNode
+from testbed.procs import PY, Proc, netns_exec, wait_tcp
+from testbed.wait import until
 
 VENV_PY = str(REPO / ".venv" / "bin" / "python")
-PY = "/usr/bin/python3"
 
 # Serves "hi" on each proto:port given; prints READY once every socket is bound.
 SERVE = textwrap.dedent(
@@ -79,7 +79,6 @@ class Node(HawserNode):
     def __init__(self, workdir: Path) -> None:
         super().__init__(workdir, ["--uplink", "uplink0", "--dns-upstream", EXT_IP])
         self.folder = workdir
-        self.resolvers: list[subprocess.Popen[bytes]] = []
 
     def hawser(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.cli(*args, check=check)
@@ -118,41 +117,20 @@ class Node(HawserNode):
         return {(r["src"], r["dst"], r["proto"], int(r["dport"])) for r in rows}
 
     def start_resolvers(self) -> None:
+        """Two dnslib resolvers in ext (on .2 and .3), ready once they accept on TCP 53."""
         self.in_ext("ip", "addr", "add", f"{self.prefix}.3/24", "dev", "eth0")
         self.in_ext("ip", "route", "add", "172.16.0.0/12", "via", UPLINK_IP)
         for addr, zone in ((f"{self.prefix}.2", ZONE_A), (f"{self.prefix}.3", ZONE_B)):
             zfile = self.folder / f"zone-{addr}"
             zfile.write_text(zone)
-            log = open(self.folder / f"resolver-{addr}.log", "wb")  # noqa: SIM115
-            self.resolvers.append(
-                subprocess.Popen(
-                    [
-                        "ip",
-                        "netns",
-                        "exec",
-                        self.ext_ns,
-                        VENV_PY,
-                        "-u",
-                        "-m",
-                        "dnslib.zoneresolver",
-                        "--zone",
-                        str(zfile),
-                        "--address",
-                        addr,
-                        "--port",
-                        "53",
-                        "--tcp",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            )
-
-    def close(self) -> None:
-        super().close()
-        for proc in self.resolvers:
-            proc.terminate()
-            proc.wait(timeout=10)
+            resolver = Proc(
+                netns_exec(self.ext_ns, VENV_PY, "-u", "-m", "dnslib.zoneresolver",
+                           "--zone", str(zfile), "--address", addr, "--port", "53", "--tcp"),
+                log=self.folder / f"resolver-{addr}.log",
+            )  # fmt: skip
+            self.scope.on_close(resolver.stop, key=resolver)
+        for addr in (f"{self.prefix}.2", f"{self.prefix}.3"):
+            wait_tcp(self.ext_ns, addr, 53)
 
 
 def start_daemon(node: Node, icc: bool) -> None:
@@ -174,12 +152,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
 
 def wait_for(fn: Any, timeout: float = 1.0) -> Any:
     """Poll ``fn`` until truthy; the issue's bound is 1 s after a change."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
+    return until(fn, timeout, interval=0.1)
 
 
 # ---- --expose -----------------------------------------------------------------------------

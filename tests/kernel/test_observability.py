@@ -2,8 +2,8 @@
 
 Topology (all names ``t-<hex>-…``, addresses only inside these namespaces)::
 
-    t-<hex>-ext  eth0 10.A.B.2/24  ── veth ──  up0 10.A.B.1/24  t-<hex>-node
-      (outside host: a TCP server)              hawser daemon (metrics on 127.0.0.1:<ephemeral>)
+    t-<hex>-ext  eth0 10.99.0.2/24  ── veth ──  uplink0 10.99.0.1/24  t-<hex>-node
+      (outside host: a TCP echo server)         hawser daemon (metrics on 127.0.0.1:<ephemeral>)
                                                 prometheus (127.0.0.1:9090, scrapes every 1 s)
 
 One module-scoped scenario: a network with icc off, a web container publishing
@@ -17,50 +17,29 @@ bpf ct`` must show the published-port flow with its translation.
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
-import shutil
 import signal
 import subprocess
-import tempfile
 import textwrap
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cli.bpf import MONITOR_BANNER
-from tests.harness import LineReader
+from testbed import procs
+from testbed.hawser import HAWSER, REPO, HawserNode
+from testbed.procs import PY, LineReader, Proc, netns_exec
+from testbed.servers import ECHO
+from testbed.shell import sh
+from testbed.wait import until, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-HAWSER = str(ROOT / ".venv" / "bin" / "hawser")
-PY = "/usr/bin/python3"
 PROMETHEUS = "/usr/bin/prometheus"
-DASHBOARDS = sorted((ROOT / "grafana").rglob("*.json"))
-BPFFS = Path("/sys/fs/bpf/hawser")
+DASHBOARDS = sorted((REPO / "grafana").rglob("*.json"))
 
-# Outside host: accepts TCP connections, answers every chunk, keeps the connection open.
-EXT_SERVER = textwrap.dedent(
-    """
-    import socket, threading
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", 7000)); s.listen(16)
-    def serve(c):
-        while True:
-            data = c.recv(100)
-            if not data:
-                return
-            c.sendall(b"ok:" + data)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
-    """
-)
 # A connection that stays open (a live conntrack entry): connect, send, print any reply, wait.
 HOLD = textwrap.dedent(
     """
@@ -94,13 +73,6 @@ HTTP_GET = textwrap.dedent(
 )
 
 
-def sh(*cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r
-
-
 def json_rows(text: str) -> list[dict[str, Any]]:
     text = text.strip()
     if text.startswith("["):
@@ -129,108 +101,42 @@ def metric(samples: dict[Any, float], name: str, **labels: str) -> float:
     return sum(found)
 
 
-@dataclass
-class Node:
-    tag: str
-    prefix: str
-    folder: Path
-    procs: list[subprocess.Popen[Any]] = field(default_factory=list)
-    daemon: subprocess.Popen[Any] | None = None
-    metrics_address: str = ""
+class Node(HawserNode):
+    """The standard node with its metrics on an ephemeral loopback port (in the node netns)."""
 
-    node_ns = property(lambda self: f"t-{self.tag}-node")
-    ext_ns = property(lambda self: f"t-{self.tag}-ext")
-    node_name = property(lambda self: f"t{self.tag}")
-    socket = property(lambda self: str(self.folder / "hawser.sock"))
-    node_ip = property(lambda self: f"{self.prefix}.1")
-    ext_ip = property(lambda self: f"{self.prefix}.2")
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir, metrics_address="127.0.0.1:0")
+        self.folder = workdir
+        self.metrics_address = ""
 
-    def in_node(self, *cmd: str) -> list[str]:
-        return ["nsenter", f"--net=/run/netns/{self.node_ns}", *cmd]
+    def start(self, *extra: str, wait: bool = True, timeout: float = 90) -> float:
+        took = super().start(*extra, wait=wait, timeout=timeout)
+        self.metrics_address = str(self.get("/v1/info")["MetricsAddress"])
+        return took
 
     def hawser(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return sh(HAWSER, "--socket", self.socket, *args, check=check)
+        return self.cli(*args, check=check)
 
-    def ip_of(self, name: str, network: str) -> str:
-        out = json.loads(self.hawser("inspect", name).stdout)
-        out = out[0] if isinstance(out, list) else out
-        return str(out["NetworkSettings"]["Networks"][network]["IPAddress"])
-
-    def get(self, url: str) -> str:
-        return sh(*self.in_node("curl", "-sf", "--max-time", "5", url)).stdout
+    def fetch(self, url: str) -> str:
+        """GET from inside the node netns; it must answer 200."""
+        status, body = procs.http_get(url, self.node_ns)
+        assert status == 200, f"GET {url}: {status} {body[:300]!r}"
+        return body.decode()
 
     def metrics(self) -> dict[Any, float]:
-        return parse_metrics(self.get(f"http://{self.metrics_address}/metrics"))
+        return parse_metrics(self.fetch(f"http://{self.metrics_address}/metrics"))
 
     def promql(self, query: str) -> list[dict[str, Any]]:
         url = "http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode({"query": query})
-        body = json.loads(self.get(url))
+        body = json.loads(self.fetch(url))
         assert body["status"] == "success", body
         return list(body["data"]["result"])
 
-    def spawn(self, *cmd: str, **kw: Any) -> subprocess.Popen[Any]:
-        proc = subprocess.Popen(cmd, **kw)
-        self.procs.append(proc)
+    def spawn(self, argv: list[str], **kw: Any) -> Proc:
+        """A process stopped (SIGTERM, then SIGKILL) when the node closes."""
+        proc = Proc(argv, **kw)
+        self.scope.on_close(proc.stop, key=proc)
         return proc
-
-
-def _stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait: float = 15) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def _build(node: Node) -> None:
-    sh("ip", "netns", "add", node.node_ns)
-    sh("ip", "netns", "add", node.ext_ns)
-    sh("ip", "link", "add", "tu" + node.tag, "netns", node.node_ns, "type", "veth",
-       "peer", "name", "te" + node.tag, "netns", node.ext_ns)  # fmt: skip
-    for ns, old, new, addr in (
-        (node.node_ns, "tu" + node.tag, "up0", node.node_ip),
-        (node.ext_ns, "te" + node.tag, "eth0", node.ext_ip),
-    ):
-        sh("ip", "-n", ns, "link", "set", old, "name", new)
-        sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", new)
-        sh("ip", "-n", ns, "link", "set", new, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-
-
-def _start_daemon(node: Node) -> None:
-    log = open(node.folder / "daemon.log", "wb")  # noqa: SIM115 - closed with the process
-    node.daemon = node.spawn(
-        *node.in_node(
-            HAWSER,
-            "daemon",
-            "--state-dir",
-            str(node.folder / "state"),
-            "--socket",
-            node.socket,
-            "--node-name",
-            node.node_name,
-            "--metrics-address",
-            "127.0.0.1:0",
-        ),  # fmt: skip
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert node.daemon.poll() is None, (node.folder / "daemon.log").read_text()
-        if os.path.exists(node.socket):
-            from cli.client import Client
-
-            try:
-                info = Client(node.socket, timeout=5).get("/v1/info")
-                node.metrics_address = str(info["MetricsAddress"])
-                return
-            except Exception:
-                pass
-        time.sleep(0.3)
-    raise AssertionError("daemon did not start:\n" + (node.folder / "daemon.log").read_text())
 
 
 def _start_prometheus(node: Node) -> None:
@@ -248,77 +154,54 @@ def _start_prometheus(node: Node) -> None:
             """
         )
     )
-    node.spawn(
-        *node.in_node(
+    prometheus = node.spawn(
+        procs.enter(
+            node.node_ns,
             PROMETHEUS,
             f"--config.file={config}",
             f"--storage.tsdb.path={node.folder / 'tsdb'}",
             "--web.listen-address=127.0.0.1:9090",
             "--log.level=warn",
-        ),  # fmt: skip
-        stdout=subprocess.DEVNULL,
-        stderr=open(node.folder / "prometheus.log", "wb"),  # noqa: SIM115
+        ),
+        log=node.folder / "prometheus.log",
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def scraped() -> bool:
+        assert prometheus.alive(), (node.folder / "prometheus.log").read_text()
         try:
-            if node.promql('up{job="hawser"} == 1'):
-                return
-        except AssertionError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(
-        "prometheus never scraped the daemon:\n" + (node.folder / "prometheus.log").read_text()
-    )
+            return bool(node.promql('up{job="hawser"} == 1'))
+        except AssertionError:  # not answering yet
+            return False
+
+    if not until(scraped, 30, interval=0.2):
+        raise AssertionError(
+            "prometheus never scraped the daemon:\n" + (node.folder / "prometheus.log").read_text()
+        )
 
 
 def _wait_scraped(node: Node) -> None:
     """Wait for a scrape that started after now: Prometheus then holds what /metrics says now."""
     now = time.time()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def scraped_since() -> bool:
         got = node.promql('timestamp(up{job="hawser"})')
-        if got and float(got[0]["value"][1]) > now:
-            return
-        time.sleep(0.2)
-    raise AssertionError("prometheus did not scrape the daemon again within 30 s")
+        return bool(got) and float(got[0]["value"][1]) > now
 
-
-def _teardown(node: Node) -> list[str]:
-    problems = []
-    if node.daemon is not None and node.daemon.poll() is None and os.path.exists(node.socket):
-        ps = node.hawser("ps", "-a", "-q", check=False).stdout.split()
-        if ps:
-            node.hawser("rm", "-f", *ps, check=False)
-        node.hawser("network", "prune", "-f", check=False)
-    for proc in reversed(node.procs):
-        _stop(proc)
-    for ns in (node.node_ns, node.ext_ns):
-        sh("ip", "netns", "del", ns, check=False)
-    leftovers = [n for n in sh("ip", "netns", "list").stdout.split() if node.tag in n]
-    for ns in leftovers:
-        problems.append(f"netns left behind: {ns}")
-        sh("ip", "netns", "del", ns, check=False)
-    pins = BPFFS / node.node_name
-    if pins.exists():  # the daemon keeps its pins across restarts by design; the test removes them
-        shutil.rmtree(pins, ignore_errors=True)
-    return problems
+    wait_for(scraped_since, 30, "a scrape of the daemon by prometheus", interval=0.2)
 
 
 @pytest.fixture(scope="module")
-def node() -> Iterator[Node]:
-    tag = secrets.token_hex(3)
-    prefix = f"10.{200 + secrets.randbelow(50)}.{secrets.randbelow(250)}"
-    folder = Path(tempfile.mkdtemp(prefix=f"t-{tag}-"))
-    n = Node(tag, prefix, folder)
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    n = Node(tmp_path_factory.mktemp("observability"))
+    problems: list[str] = []
     try:
-        _build(n)
-        _start_daemon(n)
+        n.start()
         yield n
     finally:
-        problems = _teardown(n)
-        shutil.rmtree(folder, ignore_errors=True)
-        assert not problems, problems
+        if n.running:
+            n.hawser("network", "prune", "-f", check=False)
+        problems = n.close()
+    assert not problems, problems
 
 
 @pytest.fixture(scope="module")
@@ -328,8 +211,8 @@ def scenario(node: Node) -> dict[str, Any]:
     Each burst of traffic waits for a scrape of the previous one, so every counter the
     dashboards rate over is seen moving between samples.
     """
-    node.spawn("ip", "netns", "exec", node.ext_ns, PY, "-c", EXT_SERVER,
-               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    ext_server = node.spawn(netns_exec(node.ext_ns, PY, "-c", ECHO, "tcp", "7000"), lines=True)
+    ext_server.expect("READY")
     _start_prometheus(node)
     node.hawser("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "noicc")
     node.hawser("run", "-d", "--name", "web", "--network", "noicc", "-p", "8080:80",
@@ -342,24 +225,18 @@ def scenario(node: Node) -> dict[str, Any]:
     assert node.hawser("rm", "web", check=False).returncode != 0
     # published-port traffic from the outside host, spread over a few scrapes
     _wait_scraped(node)
-    deadline = time.monotonic() + 20
-    while True:
-        r = sh("ip", "netns", "exec", node.ext_ns, PY, "-c", HTTP_GET,
-               f"http://{node.node_ip}:8080/", "3", check=False)  # fmt: skip
-        if r.stdout.split() == ["200"] * 3 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    procs.wait_tcp(node.ext_ns, node.node_ip, 8080)  # the web server is up
+    r = sh(*netns_exec(node.ext_ns, PY, "-c", HTTP_GET, f"http://{node.node_ip}:8080/", "3"),
+           check=False)  # fmt: skip
     assert r.stdout.split() == ["200"] * 3, r.stderr
     # a live published-port flow for `hawser bpf ct`
-    hold = node.spawn("ip", "netns", "exec", node.ext_ns, PY, "-c", HOLD, node.node_ip, "8080",
-                      "GET / HTTP/1.1\r\n", "120", stdout=subprocess.PIPE,
-                      text=True)  # fmt: skip
+    hold = node.spawn(netns_exec(node.ext_ns, PY, "-c", HOLD, node.node_ip, "8080",
+                                 "GET / HTTP/1.1\r\n", "120"), lines=True)  # fmt: skip
     # an unfinished request: the server keeps waiting, the connection stays established
-    assert hold.stdout is not None and hold.stdout.readline().startswith("no reply")
+    assert hold.line(15).startswith("no reply")
     for _ in range(2):
         _wait_scraped(node)
-        sh("ip", "netns", "exec", node.ext_ns, PY, "-c", HTTP_GET,
-           f"http://{node.node_ip}:8080/", "2")  # fmt: skip
+        sh(*netns_exec(node.ext_ns, PY, "-c", HTTP_GET, f"http://{node.node_ip}:8080/", "2"))
     # an icc drop (cli -> web) after Prometheus saw the counter without it
     probe = node.hawser("exec", "cli", "--", PY, "-c", PROBE, ips["web"], "80").stdout
     assert probe.startswith("failed"), probe
@@ -367,14 +244,13 @@ def scenario(node: Node) -> dict[str, Any]:
     return {"ips": ips}
 
 
-def _monitor(node: Node, *args: str) -> tuple[subprocess.Popen[str], LineReader]:
+def _monitor(node: Node, *args: str) -> tuple[Proc, LineReader]:
     """``hawser monitor`` and its output, once the daemon acknowledged the subscription."""
-    proc = node.spawn(HAWSER, "--socket", node.socket, "monitor", *args,
-                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout is not None and proc.stderr is not None
-    banner = LineReader(proc.stderr).until(lambda line: True, 15)
+    proc = node.spawn([HAWSER, "--socket", str(node.socket), "monitor", *args], lines=True)
+    assert proc.out is not None and proc.err is not None
+    banner = proc.err.until(lambda line: True, 15)
     assert banner == [MONITOR_BANNER], banner
-    return proc, LineReader(proc.stdout)
+    return proc, proc.out
 
 
 def _read_lines_until(reader: LineReader, pattern: str, seconds: float) -> list[str]:
@@ -413,15 +289,13 @@ def test_icc_drop_moves_counters_and_reaches_monitor(node: Node, scenario: dict[
     assert any(re.search(egress_drop, line) for line in theirs), theirs
     assert not [line for line in theirs if re.search(cli_drop, line)], theirs
     for proc in (involved, other):
-        _stop(proc, signal.SIGINT, 5)
+        proc.stop(5, sig=signal.SIGINT)
 
     after_metrics, after_cli = _icc_drops(node)
     assert after_metrics > before_metrics
     assert after_cli > before_cli
     # the streams ended with their clients (heartbeats notice within about a second)
-    deadline = time.monotonic() + 10
-    while metric(node.metrics(), "hawser_monitor_streams") != 0 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    until(lambda: metric(node.metrics(), "hawser_monitor_streams") == 0, 10, interval=0.2)
     assert metric(node.metrics(), "hawser_monitor_streams") == 0
 
 
