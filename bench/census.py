@@ -9,82 +9,12 @@ attributed even after its pins are gone.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from bench.proc import PREFIX, RUN_ID, sh
-
-BPFFS_HAWSER = Path("/sys/fs/bpf/hawser")
-
-
-def root_cgroup() -> Path:
-    """The cgroup v2 root the daemon attaches to by default (same rule as the daemon's)."""
-    for candidate in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
-        if (candidate / "cgroup.procs").exists() and (
-            candidate / "cgroup.subtree_control"
-        ).exists():
-            return candidate
-    return Path("/sys/fs/cgroup")
-
-
-def _bpftool(*args: str) -> Any:
-    out = subprocess.run(
-        ["bpftool", "-j", *args], check=True, capture_output=True, text=True, timeout=20
-    ).stdout
-    return json.loads(out) if out.strip() else []
-
-
-def attached() -> list[dict[str, Any]]:
-    """Programs attached to the root cgroup: [{id, attach_type, name, ...}]."""
-    try:
-        return list(_bpftool("cgroup", "show", str(root_cgroup())))
-    except (subprocess.CalledProcessError, json.JSONDecodeError):
-        return []
-
-
-def pinned_map_ids(node: str) -> set[int]:
-    """Ids of the maps pinned for Hawser node `node` (any pin version)."""
-    ids: set[int] = set()
-    for pin in BPFFS_HAWSER.glob(f"{node}/v*/*"):
-        try:
-            ids.add(int(_bpftool("map", "show", "pinned", str(pin))["id"]))
-        except (subprocess.CalledProcessError, KeyError, TypeError, ValueError):
-            continue
-    return ids
-
-
-def hooks_of(node: str) -> list[dict[str, Any]]:
-    """Root-cgroup programs that use a map pinned for `node`: that node's daemon's hooks."""
-    ours = pinned_map_ids(node)
-    if not ours:
-        return []
-    found = []
-    for entry in attached():
-        try:
-            prog = _bpftool("prog", "show", "id", str(entry["id"]))
-        except subprocess.CalledProcessError:
-            continue
-        if set(prog.get("map_ids", [])) & ours:
-            found.append(entry)
-    return found
-
-
-def detach(hook: dict[str, Any]) -> None:
-    sh(
-        [
-            "bpftool",
-            "cgroup",
-            "detach",
-            str(root_cgroup()),
-            str(hook["attach_type"]),
-            "id",
-            str(hook["id"]),
-        ],
-        check=False,
-    )
+from bench.proc import SCOPE
+from testbed import netns
+from testbed.census import BPFFS_HAWSER, attached, hooks_of, root_cgroup
 
 
 @dataclass
@@ -112,13 +42,9 @@ class Snapshot:
 
 
 def snapshot() -> Snapshot:
-    netns = {
-        line.split()[0]
-        for line in sh(["ip", "netns", "list"], check=False).splitlines()
-        if line.split()
-    }
     pins = {p.name for p in BPFFS_HAWSER.iterdir()} if BPFFS_HAWSER.is_dir() else set()
-    return Snapshot(frozenset(int(e["id"]) for e in attached()), frozenset(netns), frozenset(pins))
+    programs = frozenset(int(e["id"]) for e in attached())
+    return Snapshot(programs, frozenset(netns.names()), frozenset(pins))
 
 
 def leftovers(before: Snapshot) -> tuple[list[str], list[str]]:
@@ -134,7 +60,7 @@ def leftovers(before: Snapshot) -> tuple[list[str], list[str]]:
             f"{len(others)} program(s) appeared on {root_cgroup()} during the run that are not "
             f"ours (other test suites' daemons): {others}"
         )
-    mine = f"{PREFIX}{RUN_ID}-"
+    mine = f"{SCOPE.prefix}-"
     ns_left = sorted(
         ns
         for ns in now.netns - before.netns

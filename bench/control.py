@@ -19,8 +19,9 @@ from typing import Any
 from bench import docker_proxy
 from bench.hawser_driver import HawserNode
 from bench.iptables_layout import Published, docker_commands, ruleset
-from bench.proc import descendants, in_ns, pss_kib, rss_kib, sh, stop
+from bench.proc import descendants, pss_kib, rss_kib, sh, stop
 from bench.topology import SRV_IP, UPLINK, BaselineNode, Link
+from testbed.netns import enter
 
 RANGE_START = 20000  # Docker's way
 HW_RANGE_START = 1100
@@ -46,7 +47,7 @@ def s6_docker(p: ControlParams, run: int) -> dict[str, float]:
     try:
         topo.build()
         sh(
-            in_ns(topo.node, "iptables-restore"),
+            enter(topo.node, "iptables-restore"),
             input=ruleset([Published("tcp", 8080, SRV_IP, 80)], 0),
         )
         lines = []
@@ -55,7 +56,7 @@ def s6_docker(p: ControlParams, run: int) -> dict[str, float]:
             for k in range(0, len(cmds), 2):  # check, and append only when missing
                 lines.append(" ".join(cmds[k]) + " 2>/dev/null || " + " ".join(cmds[k + 1]))
         t0 = time.perf_counter()
-        sh(in_ns(topo.node, "sh", "-e"), input="\n".join(lines) + "\n", timeout=600)
+        sh(enter(topo.node, "sh", "-e"), input="\n".join(lines) + "\n", timeout=600)
         t_rules = time.perf_counter() - t0
         t1 = time.perf_counter()
         for i in range(p.range_ports):
@@ -70,7 +71,7 @@ def s6_docker(p: ControlParams, run: int) -> dict[str, float]:
             "proxies_s": t_proxies,
             "extra_mem_mib": pss / 1024,
             "proxies_rss_mib": rss / 1024,
-            "processes": float(len([x for x in proxies if x.poll() is None])),
+            "processes": float(len([x for x in proxies if x.alive()])),
         }
     finally:
         for x in proxies:
@@ -184,7 +185,7 @@ def s7_hawser(node: str, p: ControlParams, run: int) -> dict[str, float]:
         }
     finally:
         if hw is not None:
-            hw.stop()
+            hw.close()
         topo.destroy()
 
 

@@ -11,9 +11,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench import proc as procs
 from bench.build import CACHE
-from bench.proc import BenchError, in_ns, sh
+from bench.proc import BenchError, sh, track
+from testbed.netns import enter
+from testbed.procs import Proc
 
 DOCKER_DIR = CACHE / "docker"
 BINARY = DOCKER_DIR / "x" / "usr" / "sbin" / "docker-proxy"
@@ -49,10 +50,10 @@ def launch(
     container_ip: str,
     container_port: int,
     host_ip: str = "0.0.0.0",
-) -> tuple[subprocess.Popen[bytes], int]:
+) -> tuple[Proc, int]:
     """Start one docker-proxy in netns `ns`; return it and the read end of its fd-3 pipe."""
     rfd, wfd = os.pipe()
-    cmd = in_ns(
+    cmd = enter(
         ns,
         str(binary()),
         "-proto",
@@ -70,17 +71,8 @@ def launch(
     def fd3() -> None:  # docker-proxy writes "0\n" (ready) or "1\n<error>" to fd 3
         os.dup2(wfd, 3)
 
-    p = subprocess.Popen(
-        cmd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        pass_fds=(wfd, 3),
-        preexec_fn=fd3,
-        start_new_session=True,
-    )
+    p = track(Proc(cmd, pass_fds=(wfd, 3), preexec_fn=fd3))
     os.close(wfd)
-    procs._procs.append(p)
     return p, rfd
 
 
@@ -98,9 +90,7 @@ def wait_ready(rfd: int, what: str, timeout: float = 10) -> None:
         raise BenchError(f"docker-proxy {what} failed: {data.decode(errors='replace')!r}")
 
 
-def start(
-    ns: str, proto: str, host_port: int, container_ip: str, container_port: int
-) -> subprocess.Popen[bytes]:
+def start(ns: str, proto: str, host_port: int, container_ip: str, container_port: int) -> Proc:
     """Start one docker-proxy and wait until it is listening, as dockerd does."""
     p, rfd = launch(ns, proto, host_port, container_ip, container_port)
     wait_ready(rfd, f"{proto}/{host_port}")

@@ -1,14 +1,15 @@
 """Drive a Hawser daemon inside a benchmark node netns, through its CLI and its REST API.
 
-The daemon runs as `nsenter --net=/run/netns/NODE .venv/bin/hawser daemon --state-dir DIR --socket
-SOCK --node-name NAME --uplink IFACE --metrics-address 127.0.0.1:0`. Containers are made with the
-CLI as a user would; timings of the control plane (S6, S7) use the API directly so that the CLI's
-Python start-up (a few hundred ms) is not counted as the daemon's work — the CLI time is reported
-beside it. Processes run inside a container by the benchmark enter its sandbox by the netns path
-the daemon reports (`NetworkSettings.SandboxKey`), never through a pid: a container's `State.Pid`
-is its supervisor's shim, which lives in the node's netns.
+The daemon is the testbed's (``testbed.hawser.Daemon``): ``nsenter --net=/run/netns/NODE
+.venv/bin/hawser daemon --state-dir DIR --socket SOCK --node-name NAME --uplink IFACE
+--metrics-address 127.0.0.1:0``, ready when its API answers. Containers are made with the
+CLI as a user would; timings of the control plane (S6, S7) use the API directly so that the
+CLI's Python start-up (a few hundred ms) is not counted as the daemon's work — the CLI time is
+reported beside it. Processes run inside a container by the benchmark enter its sandbox by the
+netns path the daemon reports (`NetworkSettings.SandboxKey`), never through a pid: a
+container's `State.Pid` is its supervisor's shim, which lives in the node's netns.
 
-`stop()` ends what runs in each sandbox (found by the sandbox's netns inode), removes the
+`close()` ends what runs in each sandbox (found by the sandbox's netns inode), removes the
 containers, then stops the daemon with SIGTERM and waits: the daemon detaches its root-cgroup
 hooks on the way out. A daemon that does not exit in time, or hooks left behind, are reported as
 problems of the run (`census.LEDGER.problems`), never hidden.
@@ -17,11 +18,8 @@ problems of the run (`census.LEDGER.problems`), never hidden.
 from __future__ import annotations
 
 import contextlib
-import http.client
-import json
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,24 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import census
-from bench.proc import (
-    BenchError,
-    del_netns,
-    end_pids,
-    forget_cleanup,
-    in_netns_path,
-    in_ns,
-    netns_inode,
-    on_cleanup,
-    pids_in_netns,
-    rss_kib,
-    sh,
-    spawn,
-    wait_until,
-)
+from bench.proc import BenchError, forget_cleanup, on_cleanup, rss_kib
+from testbed import census as kernel_census
+from testbed import netns
+from testbed.hawser import HAWSER as HAWSER_CLI
+from testbed.hawser import REPO, Daemon
 
-REPO = Path(__file__).resolve().parent.parent
-HAWSER = REPO / ".venv" / "bin" / "hawser"
+HAWSER = Path(HAWSER_CLI)
 
 
 def unavailable_reason() -> str | None:
@@ -64,169 +51,84 @@ def unavailable_reason() -> str | None:
     return None
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
-class HawserNode:
+class HawserNode(Daemon):
     """One daemon in netns `node` with uplink `uplink`; containers are the daemon's."""
 
     STOP_TIMEOUT = 30.0
 
     def __init__(self, node_ns: str, uplink: str, name: str) -> None:
-        self.node_ns = node_ns
-        self.uplink = uplink
-        self.name = name
         self.dir = Path(tempfile.mkdtemp(prefix="t-bench-hawser-"))
-        census.LEDGER.state_dirs.add(str(self.dir))
-        census.LEDGER.nodes.add(name)
-        self.sock = str(self.dir / "hawser.sock")
         logs = Path(__file__).resolve().parent / "results"
         logs.mkdir(exist_ok=True)
-        self.log = str(logs / f"daemon-{name}.log")  # kept after the run (gitignored)
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            node_ns, self.dir, name, ["--uplink", uplink], metrics_address="127.0.0.1:0",
+            log_path=logs / f"daemon-{name}.log",  # kept after the run (gitignored)
+        )  # fmt: skip
+        census.LEDGER.state_dirs.add(str(self.dir))
+        census.LEDGER.nodes.add(name)
         self.containers: list[str] = []
-        self._closer = on_cleanup(self.stop)
+        self._closer = on_cleanup(self.close)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, timeout: float = 60) -> float:
+    def start(self, *extra: str, wait: bool = True, timeout: float = 60) -> float:
         """Start the daemon; return seconds until its API answered."""
-        t0 = time.monotonic()
-        self.proc = spawn(
-            in_ns(
-                self.node_ns,
-                str(HAWSER),
-                "daemon",
-                "--state-dir",
-                str(self.dir / "state"),
-                "--socket",
-                self.sock,
-                "--node-name",
-                self.name,
-                "--uplink",
-                self.uplink,
-                "--metrics-address",
-                "127.0.0.1:0",
-            ),
-            log=self.log,
-        )
-
-        def ready() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise BenchError(f"hawser daemon exited {self.proc.returncode}: {self.log_tail()}")
-            try:
-                return self.api("GET", "/v1/info")[0] == 200
-            except OSError:
-                return False
-
-        wait_until(ready, timeout, "the hawser daemon's API", interval=0.1)
+        took = super().start(*extra, wait=wait, timeout=timeout)
         census.LEDGER.node_started(self.name)
-        return time.monotonic() - t0
+        return took
 
     def log_tail(self, lines: int = 1) -> str:
-        try:
-            text = Path(self.log).read_text(errors="replace").strip().splitlines()
-        except FileNotFoundError:
+        text = [t.strip() for t in self.log().strip().splitlines() if t.strip()]
+        if not text:
             return "(no log)"
-        text = [t.strip() for t in text if t.strip()]
-        return " / ".join(text[-lines:]) + f" (log: {self.log})"
-
-    @property
-    def pid(self) -> int:
-        """The daemon's own pid (nsenter execs it, so the Popen pid is the daemon)."""
-        assert self.proc is not None
-        return self.proc.pid
+        return " / ".join(text[-lines:]) + f" (log: {self.log_path})"
 
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
 
-    def stop(self) -> None:
+    def close(self) -> None:
         """End sandbox processes, remove containers, SIGTERM the daemon, remove its traces."""
         forget_cleanup(self._closer)
         problems = census.LEDGER.problems
-        if self.proc is not None and self.proc.poll() is None:
+        if self.running:
             for name in list(self.containers):
                 try:
                     self.rm(name)
                 except (BenchError, OSError) as exc:
                     problems.append(f"{self.name}: removing container {name} failed: {exc}")
             self._stop_daemon(problems)
-        elif self.proc is not None:
+        elif self.process is not None:
             problems.append(
-                f"{self.name}: the daemon had already exited ({self.proc.returncode}) before "
-                f"stop: {self.log_tail()}"
+                f"{self.name}: the daemon had already exited ({self.process.popen.returncode}) "
+                f"before stop: {self.log_tail()}"
             )
-        self.proc = None
+        self.process = None
         # Hooks still attached that use this node's pinned maps are this daemon's: report them
         # and detach them (nothing else is touched on the shared root cgroup).
-        left = census.hooks_of(self.name)
+        left = kernel_census.remove_pins(self.name)
         if left:
             problems.append(
                 f"{self.name}: {len(left)} root-cgroup program(s) still attached after the daemon "
                 f"stopped: {sorted(int(h['id']) for h in left)} (detached by the bench)"
             )
-            for hook in left:
-                census.detach(hook)
-        for line in sh(["ip", "netns", "list"], check=False).splitlines():
-            ns = line.split()[0] if line.split() else ""
-            if ns.startswith(f"hw-{self.name}-"):
-                problems.append(f"{self.name}: sandbox netns {ns} left after the daemon stopped")
-                del_netns(ns)
-        shutil.rmtree(census.BPFFS_HAWSER / self.name, ignore_errors=True)
+        for ns in kernel_census.sandbox_netns(self.name):
+            problems.append(f"{self.name}: sandbox netns {ns} left after the daemon stopped")
+            netns.delete(ns, grace=3)
         with contextlib.suppress(OSError):
-            census.BPFFS_HAWSER.rmdir()  # only when no other node uses it
+            kernel_census.BPFFS_HAWSER.rmdir()  # only when no other node uses it
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _stop_daemon(self, problems: list[str]) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(self.STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
+        code = self.stop(self.STOP_TIMEOUT)
+        if code is None:
             problems.append(
                 f"{self.name}: THE DAEMON DID NOT EXIT within {self.STOP_TIMEOUT:.0f} s of "
                 f"SIGTERM; killed with SIGKILL ({self.log_tail()})"
             )
             print(f"!!! {problems[-1]}", flush=True)
-            self.proc.kill()
-            self.proc.wait(10)
-        if self.proc.returncode not in (0, -signal.SIGTERM):
-            problems.append(
-                f"{self.name}: the daemon exited {self.proc.returncode} on SIGTERM: "
-                f"{self.log_tail()}"
-            )
+        elif code not in (0, -signal.SIGTERM):
+            problems.append(f"{self.name}: the daemon exited {code} on SIGTERM: {self.log_tail()}")
 
     # -- API and CLI -----------------------------------------------------------------------
-    def api(self, method: str, path: str, body: Any = None, timeout: float = 60) -> tuple[int, Any]:
-        conn = _UnixHTTPConnection(self.sock, timeout)
-        try:
-            payload = json.dumps(body).encode() if body is not None else None
-            headers = {"Content-Type": "application/json"} if payload is not None else {}
-            conn.request(method, path, body=payload, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-            return resp.status, (json.loads(raw) if raw.strip() else None)
-        finally:
-            conn.close()
-
-    def get(self, path: str, timeout: float = 120) -> Any:
-        """GET that must answer 200; the decoded body."""
-        status, reply = self.api("GET", path, timeout=timeout)
-        if status != 200:
-            raise BenchError(f"GET {path}: {status} {reply}")
-        return reply
-
-    def cli(self, *args: str, timeout: float = 120) -> str:
-        return sh([str(HAWSER), "--socket", self.sock, *args], timeout=timeout)
-
     def run(self, name: str, publish: list[str], cmd: list[str] | None = None) -> str:
         """`hawser run -d --name NAME -p ... [-- CMD]`; returns the container id."""
         args = ["run", "-d", "--name", name]
@@ -234,7 +136,10 @@ class HawserNode:
             args += ["-p", spec]
         if cmd:
             args += ["--", *cmd]
-        out = self.cli(*args).strip()
+        res = self.cli(*args, check=False, timeout=120)
+        if res.returncode != 0:
+            raise BenchError(f"hawser {' '.join(args)} exited {res.returncode}: {res.stderr}")
+        out = res.stdout.strip()
         self.containers.append(name)
         return out.splitlines()[-1] if out else ""
 
@@ -255,8 +160,8 @@ class HawserNode:
             path = self.netns_path(name)
         except BenchError:
             path = ""
-        inode = netns_inode(path) if path else None
-        pids = pids_in_netns(path) if path else []
+        inode = netns.inode(path) if path else None
+        pids = netns.pids_in(path) if path else []
         status, reply = self.api("DELETE", f"/v1/containers/{name}?force=1")
         if status not in (200, 204, 404):
             raise BenchError(f"rm {name}: {status} {reply}")
@@ -264,7 +169,7 @@ class HawserNode:
             self.containers.remove(name)
         # What the daemon did not end (helpers a container started, clients we ran inside it):
         # ended by the sandbox's netns identity, so no other process can be hit by pid reuse.
-        end_pids([p for p in pids if p != self.pid], inode)
+        netns.end_processes([p for p in pids if p != self.pid], inode, grace=5)
 
     def inspect(self, name: str) -> dict[str, Any]:
         status, reply = self.api("GET", f"/v1/containers/{name}")
@@ -286,4 +191,4 @@ class HawserNode:
         return str(key)
 
     def in_container(self, name: str, *cmd: str) -> list[str]:
-        return in_netns_path(self.netns_path(name), *cmd)
+        return netns.enter(self.netns_path(name), *cmd)

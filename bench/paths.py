@@ -17,11 +17,11 @@ A check returns a list of problems; a run with any problem is INVALID and gives 
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.proc import BenchError, in_ns, sh, wait_until
+from bench.proc import BenchError, sh
+from testbed.netns import enter
 
 MASQ_RULE = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE"
 _COUNTED = re.compile(r"^\[(\d+):(\d+)\] (.*)$")
@@ -42,21 +42,6 @@ class Load:
     seen: dict[str, float] = field(default_factory=dict)  # counters a check reports as figures
 
 
-def wait_tcp(ns_argv: list[str], host: str, port: int) -> None:
-    """Wait until host:port accepts a TCP connection, probing from inside a netns."""
-    probe = [
-        *ns_argv,
-        "python3",
-        "-c",
-        f"import socket; socket.create_connection(({host!r}, {port}), timeout=0.5).close()",
-    ]
-
-    def ok() -> bool:
-        return subprocess.run(probe, capture_output=True, timeout=10, check=False).returncode == 0
-
-    wait_until(ok, 20, f"{host}:{port} to accept connections", interval=0.1)
-
-
 def _between(what: str, got: int, lo: int, hi: int | None = None) -> list[str]:
     if got < lo or (hi is not None and got > hi):
         want = f"{lo}..{hi}" if hi is not None else f">= {lo}"
@@ -69,7 +54,7 @@ def _between(what: str, got: int, lo: int, hi: int | None = None) -> list[str]:
 
 def no_rules(ns: str) -> list[str]:
     """No nftables/iptables rule in netns ns (iptables-nft rules are nftables rules)."""
-    ruleset = sh(in_ns(ns, "nft", "list", "ruleset"), check=False).strip()
+    ruleset = sh(enter(ns, "nft", "list", "ruleset"), check=False).strip()
     if ruleset:
         first = ruleset.splitlines()[0]
         return [f"netns {ns} has nftables/iptables rules ({first} ...)"]
@@ -97,7 +82,7 @@ def untranslated(namespaces: list[str]) -> list[str]:
 def rule_counters(ns: str, table: str) -> dict[str, int]:
     """Rule text -> packets, from `iptables-save -c -t table` inside ns."""
     out = {}
-    for line in sh(in_ns(ns, "iptables-save", "-c", "-t", table), timeout=120).splitlines():
+    for line in sh(enter(ns, "iptables-save", "-c", "-t", table), timeout=120).splitlines():
         m = _COUNTED.match(line)
         if m:
             out[m.group(3)] = int(m.group(1))
@@ -124,14 +109,14 @@ def cpu_ticks(pid: int) -> int:
 
 def passive_opens(ns: str) -> int:
     """TCP connections accepted by any listener in netns ns (its Tcp MIB, /proc/net/snmp)."""
-    lines = [ln.split() for ln in sh(in_ns(ns, "cat", "/proc/net/snmp")).splitlines()]
+    lines = [ln.split() for ln in sh(enter(ns, "cat", "/proc/net/snmp")).splitlines()]
     tcp = [ln for ln in lines if ln and ln[0] == "Tcp:"]
     return int(tcp[1][tcp[0].index("PassiveOpens")])
 
 
 def listener_pids(ns: str, port: int) -> set[int]:
     """Pids of the processes listening on TCP port in netns ns."""
-    out = sh(in_ns(ns, "ss", "-Hltnp", f"sport = :{port}"), check=False)
+    out = sh(enter(ns, "ss", "-Hltnp", f"sport = :{port}"), check=False)
     return {int(m) for m in re.findall(r"pid=(\d+)", out)}
 
 

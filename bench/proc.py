@@ -1,63 +1,44 @@
-"""Processes and network namespaces the benchmark owns, and their guaranteed clean-up.
+"""What the benchmark starts and makes, and its guaranteed clean-up, on the testbed's blocks.
 
-Everything created here is registered; `cleanup()` (called from run.py's finally and signal
-handlers) first runs the registered closers (Hawser daemons stop with SIGTERM there, never
-SIGKILL), then stops the processes we started, by pid, and deletes our netns ("t-bench-<run>-").
-Clients and servers are pinned to separate CPUs (`client()`, `server()`).
+Everything is registered in one ``Scope`` (prefix ``t-bench-<run>``): topologies (their netns),
+Hawser daemons (stopped with SIGTERM there, never SIGKILL first) and the processes we spawn.
+``cleanup()`` (called from run.py's finally and signal handlers) closes it, last made first,
+then deletes any netns of this run that is still there. Clients and servers are pinned to
+separate CPUs (``client()``, ``server()``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import signal
-import subprocess
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from testbed import netns
+from testbed.procs import Proc
+from testbed.scope import Scope
+from testbed.shell import StepFailed
+from testbed.shell import sh as run
+
 PREFIX = "t-bench-"
 RUN_ID = secrets.token_hex(3)
-
-_procs: list[subprocess.Popen[bytes]] = []
-_netns: list[str] = []
-_closers: list[Callable[[], None]] = []
+SCOPE = Scope(prefix=f"{PREFIX}{RUN_ID}")
+GRACE = 3.0  # seconds a process in a netns being deleted gets between SIGTERM and SIGKILL
 
 # Load generators on one CPU, their servers on another (the machine has 2 cores).
 _CPUS = sorted(os.sched_getaffinity(0))
 SERVER_CPU = _CPUS[0]
 CLIENT_CPU = _CPUS[1] if len(_CPUS) > 1 else _CPUS[0]
 
-
-class BenchError(RuntimeError):
-    """A benchmark step failed; the message says which and why."""
+BenchError = StepFailed  # a benchmark step failed; the message says which and why
 
 
 def sh(
     cmd: Sequence[str], *, timeout: float = 120, check: bool = True, input: str | None = None
 ) -> str:
     """Run a command, return its stdout; raise BenchError with stderr on failure."""
-    try:
-        res = subprocess.run(
-            list(cmd), capture_output=True, text=True, timeout=timeout, input=input, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"timed out after {timeout}s: {' '.join(cmd)}") from exc
-    if check and res.returncode != 0:
-        raise BenchError(f"{' '.join(cmd)} exited {res.returncode}: {res.stderr.strip()[-800:]}")
-    return res.stdout
-
-
-def in_ns(ns: str, *cmd: str) -> list[str]:
-    """Argv running `cmd` in netns `ns` (nsenter: network namespace only, keeps /sys/fs/bpf)."""
-    return in_netns_path(f"/run/netns/{ns}", *cmd)
-
-
-def in_netns_path(path: str, *cmd: str) -> list[str]:
-    """Argv running `cmd` in the network namespace bound at `path` (a sandbox key)."""
-    return ["nsenter", f"--net={path}", "--", *cmd]
+    return run(*cmd, timeout=timeout, check=check, input=input).stdout
 
 
 def client(*cmd: str) -> list[str]:
@@ -70,15 +51,32 @@ def server(*cmd: str) -> list[str]:
     return ["taskset", "-c", str(SERVER_CPU), *cmd]
 
 
-def on_cleanup(fn: Callable[[], None]) -> Callable[[], None]:
-    """Register a closer that cleanup() runs (last registered first) before killing anything."""
-    _closers.append(fn)
+def scope(role: str) -> Scope:
+    """A scope for one topology (netns ``t-bench-<run>-<role>-…``), closed by cleanup() unless
+    released earlier with ``release``."""
+    child = Scope(prefix=SCOPE.name(role))
+    SCOPE.on_close(child.close, key=child)
+    return child
+
+
+def release(child: Scope) -> None:
+    SCOPE.close_now(child)
+
+
+def on_cleanup(fn: Callable[[], object]) -> Callable[[], object]:
+    """Register a closer that cleanup() runs (last registered first)."""
+    SCOPE.on_close(fn, key=fn)
     return fn
 
 
-def forget_cleanup(fn: Callable[[], None]) -> None:
-    if fn in _closers:
-        _closers.remove(fn)
+def forget_cleanup(fn: Callable[[], object]) -> None:
+    SCOPE.forget(fn)
+
+
+def track(proc: Proc) -> Proc:
+    """Have cleanup() stop ``proc`` (SIGTERM, then SIGKILL)."""
+    SCOPE.on_close(lambda: proc.stop(GRACE), key=proc)
+    return proc
 
 
 def spawn(
@@ -87,33 +85,15 @@ def spawn(
     pass_fds: Sequence[int] = (),
     log: str | None = None,
     env: dict[str, str] | None = None,
-) -> subprocess.Popen[bytes]:
+) -> Proc:
     """Start a long-running process that cleanup() will stop."""
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-    proc = subprocess.Popen(
-        list(cmd),
-        stdout=out,
-        stderr=out,
-        stdin=subprocess.DEVNULL,
-        pass_fds=tuple(pass_fds),
-        env=env,
-        start_new_session=True,
-    )
-    _procs.append(proc)
-    return proc
+    return track(Proc(cmd, log=log, env=env, pass_fds=pass_fds))
 
 
-def stop(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:
+def stop(proc: Proc, timeout: float = 5) -> None:
     """SIGTERM then SIGKILL one process we started."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    if proc in _procs:
-        _procs.remove(proc)
+    SCOPE.forget(proc)
+    proc.stop(timeout)
 
 
 def run_json(cmd: Sequence[str], timeout: float) -> dict[str, Any]:
@@ -125,89 +105,13 @@ def run_json(cmd: Sequence[str], timeout: float) -> dict[str, Any]:
     raise BenchError(f"no JSON result from {' '.join(cmd)}: {out[-300:]}")
 
 
-def new_netns(role: str) -> str:
-    """Create a netns named t-bench-<run>-<role> with lo up; registered for clean-up."""
-    name = f"{PREFIX}{RUN_ID}-{role}"
-    sh(["ip", "netns", "add", name])
-    _netns.append(name)
-    sh(["ip", "-n", name, "link", "set", "lo", "up"])
-    return name
-
-
-def netns_inode(path: str) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return None
-
-
-def pids_in_netns(path: str) -> list[int]:
-    """Pids whose network namespace is the one bound at `path` (none if it is gone)."""
-    target = netns_inode(path)
-    if target is None:
-        return []
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and netns_inode(f"/proc/{entry}/ns/net") == target:
-            out.append(int(entry))
-    return [p for p in out if p != os.getpid()]
-
-
-def end_pids(pids: Sequence[int], inode: int | None, timeout: float = 5) -> list[int]:
-    """SIGTERM pids still in netns `inode`, wait, SIGKILL the rest; return the ones killed."""
-
-    def alive() -> list[int]:
-        return [p for p in pids if inode is not None and netns_inode(f"/proc/{p}/ns/net") == inode]
-
-    for pid in alive():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    killed = alive()
-    for pid in killed:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return killed
-
-
-def del_netns(ns: str) -> None:
-    """End what still runs in our netns (SIGTERM, then SIGKILL), then delete it."""
-    path = f"/run/netns/{ns}"
-    end_pids(pids_in_netns(path), netns_inode(path), timeout=3)
-    sh(["ip", "netns", "del", ns], check=False)
-    if ns in _netns:
-        _netns.remove(ns)
-
-
 def cleanup() -> None:
-    """Run the closers, stop every process, delete every netns this run created (idempotent)."""
-    while _closers:
-        closer = _closers.pop()
-        try:
-            closer()
-        except Exception as exc:  # noqa: BLE001 - keep cleaning, but say so
-            print(f"clean-up step failed: {exc}", flush=True)
-    for proc in list(_procs):
-        with contextlib.suppress(Exception):  # keep cleaning
-            stop(proc, timeout=3)
-    for ns in list(_netns):
-        del_netns(ns)
-    mine = f"{PREFIX}{RUN_ID}-"
-    for line in sh(["ip", "netns", "list"], check=False).splitlines():
-        name = line.split()[0] if line.split() else ""
-        if name.startswith(mine):
-            del_netns(name)
-
-
-def wait_until(pred: Any, timeout: float, what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(interval)
-    raise BenchError(f"timed out after {timeout}s waiting for {what}")
+    """Stop and delete everything this run made (idempotent)."""
+    for problem in SCOPE.close():
+        print(f"clean-up step failed: {problem}", flush=True)
+    for name in netns.names():
+        if name.startswith(f"{SCOPE.prefix}-"):
+            netns.delete(name, GRACE)
 
 
 def rss_kib(pid: int) -> int:

@@ -155,7 +155,7 @@ def s6_hawser(cp: control.ControlParams, t: Table, hawser_reason: str | None) ->
         t.errors.append(f"S6 Hawser: {exc}")
     finally:
         if hw is not None:
-            hw.stop()
+            hw.close()
         if topo is not None:
             topo.destroy()
 

@@ -20,7 +20,7 @@ from bench import docker_proxy, paths
 from bench.hawser_driver import HawserNode
 from bench.iptables_layout import Published, ruleset
 from bench.paths import Load
-from bench.proc import RUN_ID, in_netns_path, in_ns, server, sh, spawn
+from bench.proc import RUN_ID, server, sh, spawn
 from bench.topology import (
     CLIENT_SRC_OFFSET,
     CLIENT_SRCS,
@@ -37,6 +37,8 @@ from bench.topology import (
     nth,
     src_spec,
 )
+from testbed.netns import enter
+from testbed.procs import wait_tcp
 
 SRV_PORT = 80  # loadgen server (TCP and UDP) in the server container
 IPERF_PORT = 5201
@@ -149,10 +151,10 @@ class Variant:
         return {}
 
     def _start_servers(self, srv_ns: str, outside_ns: str) -> None:
-        spawn(in_ns(srv_ns, *server(self.loadgen, "server", str(SRV_PORT))))
-        spawn(in_ns(srv_ns, *server("iperf3", "-s", "-p", str(IPERF_PORT))))
+        spawn(enter(srv_ns, *server(self.loadgen, "server", str(SRV_PORT))))
+        spawn(enter(srv_ns, *server("iperf3", "-s", "-p", str(IPERF_PORT))))
         spawn(
-            in_ns(
+            enter(
                 outside_ns,
                 *server(self.loadgen, "server", str(MASQ_SERVER_PORT), str(MASQ_SERVER_PORTS)),
             )
@@ -170,26 +172,26 @@ class Limit(Variant):
         self.topo.build()
         self._start_servers(self.topo.b, self.topo.b)
         for port in (SRV_PORT, IPERF_PORT, MASQ_SERVER_PORT):
-            paths.wait_tcp(in_ns(self.topo.a), LIMIT_SERVER_IP, port)
+            wait_tcp(self.topo.a, LIMIT_SERVER_IP, port)
 
     def teardown(self) -> None:
         if hasattr(self, "topo"):
             self.topo.destroy()
 
     def ext_client(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.a, *cmd)
+        return enter(self.topo.a, *cmd)
 
     def in_server(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.b, *cmd)
+        return enter(self.topo.b, *cmd)
 
     def on_node(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.a, *cmd)
+        return enter(self.topo.a, *cmd)
 
     def in_container(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.a, *cmd)
+        return enter(self.topo.a, *cmd)
 
     def remote(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.b, *cmd)
+        return enter(self.topo.b, *cmd)
 
     def published(self) -> Target:
         return Target(LIMIT_SERVER_IP, SRV_PORT)
@@ -227,24 +229,24 @@ class NoNat(Variant):
         self.topo.build()
         self._start_servers(self.topo.srv, self.topo.ext)
         for port in (SRV_PORT, IPERF_PORT):
-            paths.wait_tcp(in_ns(self.topo.ext), SRV_IP, port)
-        paths.wait_tcp(in_ns(self.topo.srv), EXT_IP, MASQ_SERVER_PORT)
+            wait_tcp(self.topo.ext, SRV_IP, port)
+        wait_tcp(self.topo.srv, EXT_IP, MASQ_SERVER_PORT)
 
     def teardown(self) -> None:
         if hasattr(self, "topo"):
             self.topo.destroy()
 
     def ext_client(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.ext, *cmd)
+        return enter(self.topo.ext, *cmd)
 
     def in_server(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.srv, *cmd)
+        return enter(self.topo.srv, *cmd)
 
     def on_node(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.node, *cmd)
+        return enter(self.topo.node, *cmd)
 
     def remote(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.ext, *cmd)
+        return enter(self.topo.ext, *cmd)
 
     def published(self) -> Target:
         return Target(SRV_IP, SRV_PORT)
@@ -287,8 +289,8 @@ class Iptables(NoNat):
             )
         }
         for port in (PUB_PORT, IPERF_PORT):
-            paths.wait_tcp(in_ns(self.topo.ext), NODE_IP, port)
-        paths.wait_tcp(in_ns(self.topo.srv), EXT_IP, MASQ_SERVER_PORT)
+            wait_tcp(self.topo.ext, NODE_IP, port)
+        wait_tcp(self.topo.srv, EXT_IP, MASQ_SERVER_PORT)
 
     def set_extra(self, n: int) -> None:
         measured = [
@@ -296,7 +298,7 @@ class Iptables(NoNat):
             Published("udp", PUB_PORT, SRV_IP, SRV_PORT),
             Published("tcp", IPERF_PORT, SRV_IP, IPERF_PORT),
         ]
-        sh(in_ns(self.topo.node, "iptables-restore"), input=ruleset(measured, n), timeout=300)
+        sh(enter(self.topo.node, "iptables-restore"), input=ruleset(measured, n), timeout=300)
         self.extra = n
 
     def published(self) -> Target:
@@ -347,14 +349,14 @@ class Hawser(Variant):
         self.srv_ip = self.hw.container_ip("srv")
         self.sandbox = self.hw.netns_path("srv")
         spawn(
-            in_ns(
+            enter(
                 self.topo.ext,
                 *server(self.loadgen, "server", str(MASQ_SERVER_PORT), str(MASQ_SERVER_PORTS)),
             )
         )
         for port in (PUB_PORT, IPERF_PORT):
-            paths.wait_tcp(in_ns(self.topo.ext), NODE_IP, port)
-        paths.wait_tcp(self.hw.in_container("srv"), EXT_IP, MASQ_SERVER_PORT)
+            wait_tcp(self.topo.ext, NODE_IP, port)
+        wait_tcp(self.sandbox, EXT_IP, MASQ_SERVER_PORT)
 
     def set_extra(self, n: int) -> None:
         if "fill" in self.hw.containers:
@@ -365,16 +367,16 @@ class Hawser(Variant):
         self.extra = n
 
     def ext_client(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.ext, *cmd)
+        return enter(self.topo.ext, *cmd)
 
     def in_server(self, *cmd: str) -> list[str]:
-        return in_netns_path(self.sandbox, *cmd)
+        return enter(self.sandbox, *cmd)
 
     def on_node(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.node, *cmd)
+        return enter(self.topo.node, *cmd)
 
     def remote(self, *cmd: str) -> list[str]:
-        return in_ns(self.topo.ext, *cmd)
+        return enter(self.topo.ext, *cmd)
 
     def config_label(self) -> str:
         return f"{self.label} N={self.extra}"
@@ -392,7 +394,7 @@ class Hawser(Variant):
     def teardown(self) -> None:
         try:
             if hasattr(self, "hw"):
-                self.hw.stop()
+                self.hw.close()
         finally:
             if hasattr(self, "topo"):
                 self.topo.destroy()
