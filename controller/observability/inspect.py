@@ -28,7 +28,7 @@ def maps(dp: Any, names: NameIndex) -> list[Row]:
                 "type": m["type"],
                 "entries": m["entries"],
                 "capacity": m["capacity"],
-                "pressure": round(int(m["entries"]) / cap, 4) if "array" not in m["type"] else None,
+                "pressure": int(m["entries"]) / cap if "array" not in m["type"] else None,
                 "pin_path": m["pin_path"],
             }
         )
