@@ -213,7 +213,7 @@ def _names(names: list[str], trunc: bool) -> str:
 
 
 def _ports(ports: list[dict[str, Any]]) -> str:
-    from controller.portspec import Binding, format_ports_column
+    from controller.rules.portspec import Binding, format_ports_column
 
     bindings = []
     exposed = []
@@ -441,7 +441,7 @@ def logs(client: Client, follow: bool, container: str) -> None:
 def port(client: Client, fmt: str | None, container: str, private: str | None) -> None:
     """List port mappings or a specific mapping for the container."""
     from controller.errors import HawserError
-    from controller.portspec import Binding, format_port_lines
+    from controller.rules.portspec import Binding, format_port_lines
 
     if fmt:
         formatter.parse(formatter.template_text(fmt))

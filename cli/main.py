@@ -21,7 +21,7 @@ from cli.usage import DockerUsage, docker_command_line
 # Commands that live outside cli/ and are imported only when used:
 # name -> (module, attribute, short help shown without importing).
 LAZY_COMMANDS = {
-    "daemon": ("controller.daemon", "daemon_command", "Run the Hawser node daemon."),
+    "daemon": ("controller.daemon.main", "daemon_command", "Run the Hawser node daemon."),
 }
 
 

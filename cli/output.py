@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from controller import humanize
+from controller.rules import humanize
 
 COLUMN_GAP = "   "
 

@@ -84,7 +84,7 @@ fi
 if [[ -x .venv/bin/python ]]; then
     .venv/bin/python - <<'PY' || true
 from pathlib import Path
-from controller.daemon import default_cgroup
+from controller.daemon.main import default_cgroup
 from controller.datapath import stale
 n = stale.detach_orphans(default_cgroup(), Path("/sys/fs/bpf"))
 if n:

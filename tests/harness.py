@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from controller.daemon import default_cgroup
+from controller.daemon.main import default_cgroup
 from controller.datapath import stale
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import pytest
 
 from controller.plugins.docker import PluginServer, write_spec
 from controller.plugins.docker.backend import AddressKind, EndpointSpec, ExposedPort, NetworkSpec
-from controller.portspec import PortRequest
+from controller.rules.portspec import PortRequest
 from tests.docker_plugin_fake import FakeBackend, container_side, host_side
 from tests.engine_fixtures import DockerEngine
 from tests.harness import HawserNode, sh

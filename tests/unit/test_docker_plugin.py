@@ -23,7 +23,7 @@ from controller.plugins.docker import PluginServer, dispatch, write_spec
 from controller.plugins.docker.backend import AddressKind, ExposedPort
 from controller.plugins.docker.server import CONTENT_TYPE, remove_spec
 from controller.plugins.docker.wire import port_requests
-from controller.portspec import PortRequest
+from controller.rules.portspec import PortRequest
 from tests.docker_plugin_fake import FakeBackend, container_side
 
 RECORDED = json.loads(

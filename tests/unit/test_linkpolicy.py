@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from controller.linkpolicy import Allow, wanted
-from controller.model import Container, Endpoint, Network
+from controller.ops.linkpolicy import Allow, wanted
+from controller.rules.model import Container, Endpoint, Network
 
 BRIDGE = Network(id="b" * 64, name="bridge", key=1, driver="bridge", created="", icc=False)
 USER = Network(id="u" * 64, name="front", key=2, driver="bridge", created="", icc=False)

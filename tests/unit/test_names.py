@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from controller.errors import InvalidArgument
-from controller.names import (
+from controller.rules.names import (
     LinkName,
     bridge_name,
     is_hawser_link,

@@ -7,7 +7,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from controller.errors import InvalidArgument
-from controller.netopts import (
+from controller.rules.netopts import (
     BridgeOptions,
     parse_aux,
     parse_bridge_options,

@@ -15,14 +15,14 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller.config import load
+from controller.daemon.config import load
 from controller.errors import InvalidArgument, NotFound
-from controller.model import Container, Endpoint, Network, PortBinding
-from controller.node import Node
-from controller.observability import inspect
-from controller.observability.collector import DatapathCollector
-from controller.observability.names import NameSource, snapshot
-from controller.store import Store
+from controller.ops.node import Node
+from controller.plugins.observability import inspect
+from controller.plugins.observability.collector import DatapathCollector
+from controller.plugins.observability.names import NameSource, snapshot
+from controller.rules.model import Container, Endpoint, Network, PortBinding
+from controller.store.sqlite import Store
 
 WEB, CLI = "a" * 64, "b" * 64
 NET = "c" * 64

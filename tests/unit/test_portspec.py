@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from controller.errors import HawserError, InvalidArgument, NotFound
-from controller.portspec import (
+from controller.rules.portspec import (
     Binding,
     PortRequest,
     ephemeral_port_range,

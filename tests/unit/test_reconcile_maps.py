@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from controller.datapath.types import PortMapping
-from controller.model import Endpoint, Network, PortBinding
-from controller.reconcile_maps import (
+from controller.daemon.reconcile_maps import (
     EndpointEntry,
     wanted_endpoints,
     wanted_networks,
     wanted_ports,
 )
+from controller.datapath.types import PortMapping
+from controller.rules.model import Endpoint, Network, PortBinding
 
 BRIDGE = Network(id="a" * 64, name="bridge", key=3, driver="bridge", created="",
                  subnet="172.17.0.0/16", gateway="172.17.0.1", bridge="hawser0")  # fmt: skip

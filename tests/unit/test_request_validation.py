@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from cli.networks import build_create_body
-from controller import api, routes, validation
+from controller.api import routes, validation
+from controller.api.server import Request, Router, serve
 from controller.errors import InvalidArgument
 
 NET = routes.NETWORK_BODY
@@ -145,18 +146,18 @@ def test_the_published_document_is_openapi_31_with_the_validated_schemas() -> No
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    router = api.Router()
+    router = Router()
 
     @router.add("POST", "/v1/things", "Make a thing", 201, routes.EXEC_BODY)
-    def make(req: api.Request) -> Any:
+    def make(req: Request) -> Any:
         return {"Got": req.body}
 
     @router.add("GET", "/v1/things/{ref}", "Show a thing", query={"force": routes._FLAG})
-    def show(req: api.Request) -> Any:
+    def show(req: Request) -> Any:
         return {"Ref": req.params["ref"]}
 
     path = tmp_path_factory.mktemp("api") / "api.sock"
-    srv = api.serve(router, Path(path))
+    srv = serve(router, Path(path))
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

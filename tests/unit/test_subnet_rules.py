@@ -9,8 +9,8 @@ import pytest
 
 from cli.networks import consolidate_ipam
 from cli.testing import FakeDaemon, invoke
-from controller import ipam
 from controller.errors import InvalidArgument
+from controller.rules import ipam
 
 
 def pick() -> IPv4Network:

@@ -23,7 +23,7 @@ from controller.plugins.docker.backend import (
     Pool,
     PoolRequest,
 )
-from controller.portspec import PortRequest
+from controller.rules.portspec import PortRequest
 
 # option keys of libnetwork's netlabel package
 GENERIC = "com.docker.network.generic"
