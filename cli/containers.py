@@ -6,7 +6,6 @@ import contextlib
 import ipaddress
 import os
 import signal
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -17,14 +16,9 @@ from cli import filters, formatter
 from cli.client import Client, CliError, DaemonError, pass_client, path_for
 from cli.completion import complete_containers, complete_networks, complete_objects
 from cli.networks import FILTER_OPTION, report_and_exit
-from cli.output import (
-    ellipsis,
-    go_quote,
-    human_duration,
-    short_id,
-)
+from cli.output import ellipsis, go_quote, short_id, shown
+from cli.ports import port_lines, ports_column
 from cli.usage import GoInt
-from controller.errors import shown
 
 
 class RunFailed(CliError):
@@ -212,28 +206,7 @@ def _names(names: list[str], trunc: bool) -> str:
     return ",".join(stripped)
 
 
-def _ports(ports: list[dict[str, Any]]) -> str:
-    from controller.rules.portspec import Binding, format_ports_column
-
-    bindings = []
-    exposed = []
-    for p in ports:
-        proto = p.get("Type", "tcp")
-        if p.get("PublicPort"):
-            bindings.append(
-                Binding(
-                    proto=proto,
-                    container_port=int(p["PrivatePort"]),
-                    host_ip=p.get("IP", "") or "",
-                    host_port=int(p["PublicPort"]),
-                )
-            )
-        else:
-            exposed.append((int(p["PrivatePort"]), proto))
-    return format_ports_column(bindings, exposed)
-
-
-def ps_row(c: Mapping[str, Any], trunc: bool, now: float) -> dict[str, str]:
+def ps_row(c: Mapping[str, Any], trunc: bool) -> dict[str, str]:
     """The display fields of one container (Docker's ``ps --format json`` keys).
 
     A Hawser container has no image, no volumes and no writable layer: ``Image`` is
@@ -255,16 +228,16 @@ def ps_row(c: Mapping[str, Any], trunc: bool, now: float) -> dict[str, str]:
         "Mounts": "",
         "Names": _names(c.get("Names") or [], trunc),
         "Networks": ",".join(sorted(nets)),
-        "Ports": _ports(c.get("Ports") or []),
-        "RunningFor": human_duration(max(0.0, now - created)) + " ago",
+        "Ports": ports_column(c.get("Ports") or []),
+        "RunningFor": c.get("RunningFor", ""),
         "Size": "0B",
         "State": c.get("State", ""),
         "Status": c.get("Status", ""),
     }
 
 
-def ps_context(c: Mapping[str, Any], trunc: bool, now: float) -> formatter.ContainerContext:
-    return formatter.ContainerContext(ps_row(c, trunc, now), c.get("Labels") or {})
+def ps_context(c: Mapping[str, Any], trunc: bool) -> formatter.ContainerContext:
+    return formatter.ContainerContext(ps_row(c, trunc), c.get("Labels") or {})
 
 
 EMPTY_PS_ROW = formatter.ContainerContext(dict.fromkeys(formatter.CONTAINER_HEADERS, ""), {})
@@ -317,8 +290,7 @@ def ps(
     if overridden:
         formatter.warn_quiet_overrides()
     trunc = not no_trunc
-    now = time.time()
-    rows = [ps_context(c, trunc, now) for c in items]
+    rows = [ps_context(c, trunc) for c in items]
     formatter.echo(formatter.render(template, rows, formatter.CONTAINER_HEADERS))
 
 
@@ -440,29 +412,10 @@ def logs(client: Client, follow: bool, container: str) -> None:
 @pass_client
 def port(client: Client, fmt: str | None, container: str, private: str | None) -> None:
     """List port mappings or a specific mapping for the container."""
-    from controller.errors import HawserError
-    from controller.rules.portspec import Binding, format_port_lines
-
     if fmt:
         formatter.parse(formatter.template_text(fmt))
     info = client.get(path_for("containers", container)) or {}
-    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
-    bindings = []
-    for key, hosts in ports.items():
-        number, _, proto = key.partition("/")
-        for h in hosts or []:
-            bindings.append(
-                Binding(
-                    proto=proto or "tcp",
-                    container_port=int(number),
-                    host_ip=h.get("HostIp", "") or "",
-                    host_port=int(h["HostPort"]),
-                )
-            )
-    try:
-        lines = format_port_lines(bindings, private, container)
-    except HawserError as exc:
-        raise CliError(exc.message) from exc
+    lines = port_lines((info.get("NetworkSettings") or {}).get("Ports") or {}, private, container)
     if not fmt:
         for line in lines:
             click.echo(line)

@@ -6,10 +6,10 @@ import datetime
 from typing import Any
 
 from controller.kernel import netns
+from controller.kernel.supervisor import is_running
 from controller.ops import lookup
-from controller.ops.containers import is_running, parse_exposed
 from controller.ops.node import Node
-from controller.rules import humanize, legacy_links, portspec
+from controller.rules import humanize, legacy_links, timestamps
 from controller.rules.model import Container
 
 
@@ -17,37 +17,35 @@ def status_text(ctr: Container) -> str:
     now = datetime.datetime.now(datetime.UTC)
     if ctr.status == "running":
         return "Up " + humanize.duration(
-            (now - _parse_time(ctr.started or ctr.created)).total_seconds()
+            (now - timestamps.parse(ctr.started or ctr.created)).total_seconds()
         )
     if ctr.status == "exited":
-        since = humanize.duration((now - _parse_time(ctr.finished or ctr.created)).total_seconds())
+        since = humanize.duration(
+            (now - timestamps.parse(ctr.finished or ctr.created)).total_seconds()
+        )
         return f"Exited ({ctr.exit_code}) {since} ago"
     return "Created"
 
 
-def _parse_time(text: str) -> datetime.datetime:
-    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
-
-
 def _ports_dicts(node: Node, ctr: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The bound bindings and exposed ports as Docker's list entry (``Ports``) and inspect
+    (``NetworkSettings.Ports``) show them."""
     listing: list[dict[str, Any]] = []
-    mapping: dict[str, Any] = {key: None for key in ctr.expose}
+    mapping: dict[str, Any] = {str(port): None for port in ctr.expose}
+    bound = set()
     for b in node.store.bindings(ctr.id):
         listing.append(
-            {
-                "IP": b.host_ip,
-                "PrivatePort": b.container_port,
-                "PublicPort": b.host_port,
-                "Type": b.proto,
-            }
-        )
-        key = f"{b.container_port}/{b.proto}"
-        mapping.setdefault(key, None)
-        mapping[key] = (mapping[key] or []) + [{"HostIp": b.host_ip, "HostPort": str(b.host_port)}]
-    bound = {(d["PrivatePort"], d["Type"]) for d in listing}
-    for port, proto in parse_exposed(ctr.expose):
-        if (port, proto) not in bound:
-            listing.append({"PrivatePort": port, "Type": proto})
+            {"IP": b.host_ip, "PrivatePort": b.container_port, "PublicPort": b.host_port,
+             "Type": b.proto}
+        )  # fmt: skip
+        bound.add(b.port)
+        key = str(b.port)
+        mapping[key] = (mapping.get(key) or []) + [
+            {"HostIp": b.host_ip, "HostPort": str(b.host_port)}
+        ]
+    listing += [
+        {"PrivatePort": port.number, "Type": port.proto} for port in ctr.expose if port not in bound
+    ]
     return listing, mapping
 
 
@@ -81,8 +79,11 @@ def _networks_dict(node: Node, ctr: Container) -> dict[str, Any]:
 
 
 def summary(node: Node, ctr: Container) -> dict[str, Any]:
+    """Docker's list entry, plus ``RunningFor`` (``ps``'s CREATED text, so the CLI formats no
+    durations)."""
     listing, _ = _ports_dicts(node, ctr)
-    created = _parse_time(ctr.created).timestamp()
+    created = timestamps.parse(ctr.created).timestamp()
+    age = datetime.datetime.now(datetime.UTC).timestamp() - created
     return {
         "Id": ctr.id,
         "Names": ["/" + ctr.name],
@@ -90,6 +91,7 @@ def summary(node: Node, ctr: Container) -> dict[str, Any]:
         "Created": int(created),
         "State": "running" if is_running(ctr) else ctr.status,
         "Status": status_text(ctr),
+        "RunningFor": humanize.duration(max(0.0, age)) + " ago",
         "Ports": listing,
         "NetworkSettings": {"Networks": _networks_dict(node, ctr)},
     }
@@ -100,20 +102,10 @@ def inspect(node: Node, ctr: Container) -> dict[str, Any]:
     networks = _networks_dict(node, ctr)
     first = next(iter(node.store.endpoints(container_id=ctr.id)), None)
     port_bindings: dict[str, list[dict[str, str]]] = {}
-    for spec in ctr.publish:
-        for r in portspec.parse_publish(spec):
-            port_bindings.setdefault(f"{r.container_port}/{r.proto}", []).append(
-                {
-                    "HostIp": r.host_ip,
-                    "HostPort": ""
-                    if r.host_port_low is None
-                    else (
-                        str(r.host_port_low)
-                        if r.host_port_high == r.host_port_low
-                        else f"{r.host_port_low}-{r.host_port_high}"
-                    ),
-                }
-            )
+    for b in node.store.port_requests(ctr.id):
+        port_bindings.setdefault(str(b.port), []).append(
+            {"HostIp": b.host_ip, "HostPort": b.host_port_text}
+        )
     return {
         "Id": ctr.id,
         "Name": "/" + ctr.name,
@@ -132,7 +124,7 @@ def inspect(node: Node, ctr: Container) -> dict[str, Any]:
             "Hostname": ctr.hostname,
             "Env": list(ctr.env),
             "Cmd": list(ctr.cmd),
-            "ExposedPorts": {key: {} for key in ctr.expose},
+            "ExposedPorts": {str(port): {} for port in ctr.expose},
         },
         "HostConfig": {
             "NetworkMode": ctr.network_mode,

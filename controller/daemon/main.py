@@ -1,4 +1,5 @@
-"""`hawser daemon`: start-up, reconcile, serve the API, watch uplinks, shut down."""
+"""``hawserd`` (also run as ``hawser daemon``): start-up, reconcile, serve the API, watch
+uplinks, shut down."""
 
 from __future__ import annotations
 
@@ -231,3 +232,8 @@ def daemon_command(config_file: str | None, **flags: Any) -> None:
     except HawserError as exc:
         click.echo(f"hawser daemon: {exc.message}", err=True)
         sys.exit(1)
+
+
+def main() -> None:
+    """Console-script entry point ``hawserd``."""
+    daemon_command.main(prog_name="hawserd")

@@ -15,9 +15,10 @@ import signal
 
 from controller.daemon import reconcile_maps
 from controller.kernel import links, netns, sandbox_files
-from controller.ops import containers, endpoints, networks
+from controller.ops import containers, endpoints, networks, sandbox
 from controller.ops.node import Node
-from controller.rules import names
+from controller.rules import names, timestamps
+from controller.rules.model import Container
 from controller.store.transaction import operation
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def _sync(node: Node, counts: dict[str, int], refresh: bool) -> None:
             netns.create(ctr.netns)
             counts["sandboxes"] += 1
         if own_netns and not sandbox_files.folder(ctr.netns).is_dir():
-            containers.restore_files(node, ctr)  # the DNS plugin rewrites resolv.conf after
+            sandbox.restore_files(node, ctr)  # the DNS plugin rewrites resolv.conf after
             counts["sandboxes"] += 1
         eps = node.store.endpoints(container_id=ctr.id)
         for i, ep in enumerate(eps):
@@ -75,21 +76,25 @@ def _sync(node: Node, counts: dict[str, int], refresh: bool) -> None:
                 route = i == 0 and not ep_net.internal
                 endpoints.replumb(node, ctr, ep_net, ep, default_route=route)
                 counts["endpoints"] += 1
-            elif ep_net.id in rebuilt:
+                continue
+            if index != ep.ifindex:  # a store of schema 1 did not keep it
+                ep.ifindex = index
+                node.store.put_endpoint(ep)
+            if ep_net.id in rebuilt:
                 endpoints.finish(node, ep_net, ep, host_index=index)  # back on its bridge
             elif refresh:  # this daemon's freshly compiled program replaces the old one
                 node.datapath.attach_endpoint(index, ep.ip, ep.mac, ep_net.key)
     # published ports follow their endpoints in reconcile_maps.sync
 
 
-def _resume_process(node: Node, ctr: containers.Container) -> None:
+def _resume_process(node: Node, ctr: Container) -> None:
     if ctr.status != "running" or not ctr.cmd:
         return
     if node.supervisor.adopt(ctr.id, ctr.pid):
         return
     ctr.status = "exited"
     ctr.exit_code = node.supervisor.exit_code(ctr.id)
-    ctr.finished = networks.now_iso()
+    ctr.finished = timestamps.now_iso()
     with operation(node.store):
         node.store.put_container(ctr)
     if ctr.auto_remove:

@@ -12,8 +12,8 @@ Maps and where their wanted entries come from:
 
 - ``hawser_networks`` / ``hawser_subnets``: bridge networks (rewritten by ``build_bridge``);
 - ``hawser_endpoints`` (+ ``hawser_endpoint_stats`` keys): endpoints whose host veth exists;
-- ``hawser_ports`` (+ ``hawser_port_stats`` keys): a container's bindings, served by its
-  ``eth0`` endpoint (the one ``run`` publishes on and ``disconnect`` unpublishes from);
+- ``hawser_ports`` (+ ``hawser_port_stats`` keys): a container's bound bindings, served by
+  the endpoint the container names (``ports_endpoint``, decided in ``ops.ports``);
 - ``hawser_node_addrs``: recomputed by the datapath from addresses, uplinks and gateways;
 - ``hawser_policy``: its only writer, ``controller.ops.linkpolicy``, resyncs on ``resynced``;
 - ``hawser_uplinks``: the uplink scan (``prune_uplinks``), which alone knows the uplinks.
@@ -24,14 +24,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from controller.datapath.types import PortMapping
-from controller.ops import networks
-from controller.ops.datapath_sync import DATAPATH_PROTOCOLS, PORTS_IFNAME
+from controller.ops import networks, ports
 from controller.ops.node import Node
-from controller.rules.model import Endpoint, Network, PortBinding
+from controller.rules.model import Container, Endpoint, Network
+from controller.rules.portspec import PortBinding
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +75,20 @@ def wanted_endpoints(
 
 
 def wanted_ports(
-    bindings: Iterable[PortBinding], endpoints: Iterable[Endpoint], index_of: dict[str, int]
+    bindings: Mapping[str, list[PortBinding]],
+    containers: Iterable[Container],
+    endpoints: Iterable[Endpoint],
+    index_of: dict[str, int],
 ) -> dict[tuple[str, str, int], PortMapping]:
-    """(proto, host IP, host port) → mapping to the owner's eth0 endpoint."""
-    serving = {ep.container_id: ep for ep in endpoints if ep.ifname == PORTS_IFNAME}
+    """(proto, host IP, host port) → entry to the endpoint serving its container's ports."""
+    by_id = {ep.id: ep for ep in endpoints}
     out = {}
-    for b in bindings:
-        ep = serving.get(b.container_id)
-        index = index_of.get(ep.host_ifname) if ep else None
-        if ep is None or not index or b.proto not in DATAPATH_PROTOCOLS:
+    for ctr in containers:
+        ep = by_id.get(ctr.ports_endpoint)
+        if ep is None or not ep.ifindex or index_of.get(ep.host_ifname) != ep.ifindex:
             continue
-        out[(b.proto, b.host_ip, b.host_port)] = PortMapping(
-            b.proto, b.host_ip, b.host_port, ep.ip, b.container_port, index
-        )
+        for entry in ports.mappings(bindings.get(ctr.id, []), ep):
+            out[(entry.proto, entry.host_ip, entry.host_port)] = entry
     return out
 
 
@@ -107,7 +108,8 @@ def sync(node: Node) -> Counter[str]:
         _sync_networks(node, nets, counts)
         want_eps = wanted_endpoints(nets, eps, index_of)
         _sync_endpoints(node, want_eps, counts)
-        _sync_ports(node, wanted_ports(store.bindings(), eps, index_of), counts)
+        want_ports = wanted_ports(store.all_bindings(), store.containers(), eps, index_of)
+        _sync_ports(node, want_ports, counts)
         hawser_subnets |= {ipaddress.IPv4Network(n.subnet) for n in nets if n.subnet}
         gateways = {n.gateway for n in nets if n.gateway}
         _flush_dead_flows(node, set(want_eps) | gateways, hawser_subnets, counts)

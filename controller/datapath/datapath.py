@@ -374,33 +374,53 @@ class Datapath:
             del t[t.Key(ifindex)]
 
     # ---- published ports ------------------------------------------------------
-    def _port_key(self, t: Any, p: PortMapping) -> Any:
-        k = t.Key()
-        k.host_ip = ip_u32(p.host_ip)
-        k.host_port = port_u16(p.host_port, "hostPort")
-        k.proto = codec.proto_num(p.proto)
-        return k
+    def _port_keys(self, t: Any, ports: Sequence[PortMapping]) -> Any:
+        """One ctypes array of the entries' keys (values checked on the way)."""
+        keys = (t.Key * len(ports))()
+        addr: dict[str, int] = {}
+        for k, p in zip(keys, ports, strict=True):
+            if p.host_ip not in addr:
+                addr[p.host_ip] = ip_u32(p.host_ip)
+            k.host_ip = addr[p.host_ip]
+            k.host_port = port_u16(p.host_port, "hostPort")
+            k.proto = codec.proto_num(p.proto)
+        return keys
 
     def add_ports(self, ports: Sequence[PortMapping]) -> None:
+        """Write the entries in one batch; every entry is checked before any is written."""
+        if not ports:
+            return
         t = self._t("hawser_ports")
-        items = []
-        for p in ports:  # validate everything before writing anything
-            leaf = t.Leaf()
-            leaf.backend_ip = ip_u32(p.backend_ip)
-            leaf.backend_port = port_u16(p.backend_port, "containerPort")
-            leaf.ifindex = p.ifindex
-            items.append((self._port_key(t, p), leaf))
-        for k, v in items:
-            t[k] = v
+        keys = self._port_keys(t, ports)
+        values = (t.Leaf * len(ports))()
+        addr: dict[str, int] = {}
+        for v, p in zip(values, ports, strict=True):
+            if p.backend_ip not in addr:
+                addr[p.backend_ip] = ip_u32(p.backend_ip)
+            v.backend_ip = addr[p.backend_ip]
+            v.backend_port = port_u16(p.backend_port, "containerPort")
+            v.ifindex = p.ifindex
+        try:
+            t.items_update_batch(keys, values)
+        except Exception:  # a kernel without batch ops: one by one, which names the failure
+            for k, v in zip(keys, values, strict=True):
+                t[k] = v
 
     def delete_ports(self, ports: Sequence[PortMapping]) -> None:
+        """Delete the entries and their counters; entries already gone are skipped."""
+        if not ports:
+            return
         t = self._t("hawser_ports")
+        keys = self._port_keys(t, ports)
+        try:
+            t.items_delete_batch(keys)
+        except Exception:  # an entry was missing (the batch stops there), or no batch ops
+            for k in keys:
+                self._del(t, k)
         st = self._t("hawser_port_stats")
-        for p in ports:
-            k = self._port_key(t, p)
-            for table in (t, st):
-                with contextlib.suppress(KeyError):
-                    del table[k]
+        wanted = {bytes(k) for k in keys}
+        for k in [k for k in st if bytes(k) in wanted]:  # only ports that saw traffic
+            self._del(st, k)
 
     # ---- policy -----------------------------------------------------------------
     def _policy_key(self, src: str, dst: str, proto: str, dport: int) -> tuple[Any, Any]:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.rules.model import Container
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -105,13 +107,21 @@ class Supervisor:
             return 137  # killed before the shim could record a status
 
     def adopt(self, ctr_id: str, pid: int) -> bool:
-        """After a restart: watch a process we did not spawn. False if it is gone."""
-        if not pid_alive(pid):
+        """After a restart: watch a process we did not spawn (not our child: no waitpid, but a
+        pidfd turns readable when it ends). False if it is gone."""
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return False
+        if not pid_alive(pid):  # a zombie left by our predecessor: as good as gone
+            os.close(fd)
             return False
 
         def watch() -> None:
-            while pid_alive(pid):
-                time.sleep(0.5)
+            try:
+                select.select([fd], [], [])
+            finally:
+                os.close(fd)
             self._report(ctr_id)
 
         threading.Thread(target=watch, daemon=True).start()
@@ -212,6 +222,11 @@ class Supervisor:
             if not follow or not alive:
                 return
             time.sleep(0.05)
+
+
+def is_running(ctr: Container) -> bool:
+    """Docker's ``State.Running``: started, and its command (if it has one) still alive."""
+    return ctr.status == "running" and (not ctr.cmd or pid_alive(ctr.pid))
 
 
 def pid_alive(pid: int) -> bool:

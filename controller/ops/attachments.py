@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from controller.errors import Conflict, InvalidArgument
-from controller.ops import endpoints, lookup
-from controller.ops.containers import is_running
-from controller.ops.datapath_sync import PORTS_IFNAME, publish_bindings, unpublish_bindings
+from controller.kernel.supervisor import is_running
+from controller.ops import endpoints, lookup, ports
 from controller.ops.node import Node
 from controller.rules import names
 from controller.store.transaction import operation
@@ -45,10 +44,8 @@ def connect(node: Node, net_ref: str, ctr_ref: str, ip: str | None, aliases: lis
             raise Conflict(f"Container {ctr.id} is not running")
         with operation(node.store) as undo:
             ep = endpoints.attach(node, undo, ctr, net, requested_ip=ip, aliases=aliases)
-            bindings = node.store.bindings(ctr.id)
-            if bindings and ep.ifname == PORTS_IFNAME:  # eth0 serves the published ports
-                publish_bindings(node, bindings, ep)
-                undo.push(unpublish_bindings, node, bindings, ep)
+            if ports.serve(node, undo, ctr, ep):
+                node.store.put_container(ctr)
             node.emit("endpoint_added", ctr, net, ep)
 
 
@@ -61,9 +58,8 @@ def disconnect(node: Node, net_ref: str, ctr_ref: str, force: bool) -> None:
         eps = node.store.endpoints(container_id=ctr.id, network_id=net.id)
         if not eps:
             raise Conflict(f"container {ctr.id} is not connected to network {net.name}")
-        with operation(node.store):
-            bindings = node.store.bindings(ctr.id)
-            if bindings and eps[0].ifname == PORTS_IFNAME:
-                unpublish_bindings(node, bindings, eps[0])
+        with operation(node.store) as undo:
+            if ports.unserve(node, ctr, eps[0], undo):
+                node.store.put_container(ctr)
             node.emit("endpoint_removed", ctr, net, eps[0])
             endpoints.detach(node, eps[0])

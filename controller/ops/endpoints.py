@@ -114,10 +114,10 @@ def finish(
     bridge_index = links.ifindex(node.ipr, net.bridge)
     if bridge_index is None:
         raise HawserError(f"bridge {net.bridge} of network {net.name} is missing")
-    index = links.enslave(node.ipr, ep.host_ifname, bridge_index, host_index)
-    node.datapath.attach_endpoint(index, ep.ip, ep.mac, net.key)
+    ep.ifindex = links.enslave(node.ipr, ep.host_ifname, bridge_index, host_index)
+    node.datapath.attach_endpoint(ep.ifindex, ep.ip, ep.mac, net.key)
     if undo is not None:
-        undo.push(node.datapath.detach_endpoint, index, ep.ip)
+        undo.push(node.datapath.detach_endpoint, ep.ifindex, ep.ip)
     node.store.put_endpoint(ep)
 
 
@@ -129,8 +129,7 @@ def replumb(node: Node, ctr: Container, net: Network, ep: Endpoint, default_rout
 
 
 def detach(node: Node, ep: Endpoint) -> None:
-    index = links.ifindex(node.ipr, ep.host_ifname) or 0
-    node.datapath.detach_endpoint(index, ep.ip)
+    node.datapath.detach_endpoint(ep.ifindex, ep.ip)
     node.datapath.flush_ct_for(ep.ip)
     links.delete_link(node.ipr, ep.host_ifname)
     node.store.delete_endpoint(ep.id)

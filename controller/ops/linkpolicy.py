@@ -21,11 +21,9 @@ from typing import NamedTuple
 
 from controller.ops.node import Node
 from controller.rules.model import Container, Endpoint, Network
+from controller.rules.portspec import DATAPATH_PROTOCOLS
 
 log = logging.getLogger(__name__)
-
-#: Protocols the datapath's allow map understands.
-PROTOCOLS = ("tcp", "udp")
 
 
 class Allow(NamedTuple):
@@ -43,14 +41,6 @@ def _find(containers: list[Container], ref: str) -> Container | None:
             return c
     matches = [c for c in containers if ref and c.id.startswith(ref)]
     return matches[0] if len(matches) == 1 else None
-
-
-def _exposed(ctr: Container) -> list[tuple[int, str]]:
-    out = []
-    for item in ctr.expose:
-        port, _, proto = item.partition("/")
-        out.append((int(port), proto or "tcp"))
-    return out
 
 
 def wanted(
@@ -79,8 +69,8 @@ def wanted(
                 continue
             out |= {
                 Allow(src, dst, proto, port)
-                for port, proto in _exposed(child)
-                if proto in PROTOCOLS
+                for port, proto in child.expose
+                if proto in DATAPATH_PROTOCOLS
             }
     return out
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import logging
 from collections.abc import Mapping
@@ -15,13 +14,10 @@ from controller.ops import lookup
 from controller.ops.node import Node
 from controller.rules import ipam, names, netopts
 from controller.rules.model import BUILTIN_NETWORKS, DEFAULT_BRIDGE_DEVICE, Network
+from controller.rules.timestamps import now_iso
 from controller.store.transaction import Undo, operation
 
 log = logging.getLogger(__name__)
-
-
-def now_iso() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass

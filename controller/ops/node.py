@@ -50,6 +50,11 @@ class Node:
     listeners: dict[str, list[Callable[..., None]]] = field(default_factory=dict)
     extra_routes: list[Callable[[Router, Node], None]] = field(default_factory=list)
     observe: Callable[[str, float, bool], None] = lambda operation, seconds, failed: None
+    # notified (under lock) when a container's process exit is recorded or a container goes
+    exited: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exited = threading.Condition(self.lock)
 
     @property
     def name(self) -> str:

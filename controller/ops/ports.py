@@ -1,83 +1,216 @@
-"""Host port allocation for published ports: Docker's conflict rules and ephemeral choice."""
+"""Published ports: host port allocation, the endpoint that serves them, their map entries.
+
+A container's asked bindings (``rules.portspec.PortBinding`` from ``-p``, ``-P`` or a plugin)
+are allocated once, all or nothing, following Docker's rules: a port another container holds
+is "already allocated", a port a process of the node holds is "already in use", a host
+address the node does not have "cannot be assigned". The bound bindings are stored, and the
+datapath's port map gets one entry each, pointing at the serving endpoint.
+
+Which endpoint serves a container's ports is decided here alone and stored on the container
+(``Container.ports_endpoint``): the endpoint ``run`` makes; when it is disconnected the ports
+stop, and the next endpoint connected while none serves takes them.
+
+Cost: O(N) for N ports — conflicts with other containers from one store query, the node's
+sockets from one read of its socket tables (``kernel.sockets``), one batch write of the map.
+"""
 
 from __future__ import annotations
 
 import errno
-import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from controller.errors import Conflict, InvalidArgument
-from controller.rules import portspec
-from controller.rules.model import PortBinding
+from controller.datapath.types import PortMapping
+from controller.errors import Conflict, HawserError, InvalidArgument
+from controller.kernel.sockets import HostPorts
+from controller.ops.node import Node
+from controller.rules.model import Container, Endpoint
+from controller.rules.portspec import ANY_ADDRESS, DATAPATH_PROTOCOLS, PortBinding
+from controller.store.transaction import Undo
 
-ANY = "0.0.0.0"
-_SOCK_TYPE = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}
+EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
 
 
-def host_can_bind(proto: str, host_ip: str, port: int) -> int:
-    """0 when no process of the node holds (host_ip, port); else the errno of bind()."""
-    kind = _SOCK_TYPE.get(proto)
-    if kind is None:
-        return 0
-    with socket.socket(socket.AF_INET, kind) as probe:
-        try:
-            probe.bind((host_ip, port))
-        except OSError as exc:
-            return exc.errno or errno.EADDRINUSE
-    return 0
+def ephemeral_port_range(path: str = EPHEMERAL_RANGE) -> tuple[int, int]:
+    """The kernel's ephemeral range, where ``-P`` and ``-p 80`` take their host ports."""
+    with open(path, encoding="ascii") as fh:
+        fields = fh.read().split()
+    low, high = int(fields[0]), int(fields[1])
+    if not 0 < low <= high <= 65535:
+        raise HawserError(f"invalid ephemeral port range in {path}: {low} {high}")
+    return low, high
 
 
 class PortAllocator:
-    """Allocates for one container; ``bound`` is what other containers hold already."""
+    """Host ports for one container's asked bindings.
 
-    def __init__(self, bound: dict[str, dict[int, set[str]]], ephemeral: tuple[int, int]) -> None:
-        self._bound = bound
+    ``taken``: proto → host port → host addresses other containers are bound to.
+    Conflicts with what exists (other containers, the node's sockets, its addresses) are
+    looked for first, over all fixed ports at once (set operations); only then are the open
+    ports chosen and the container's own bindings checked against each other, in order.
+    Nothing is claimed outside this object: the caller stores what ``allocate`` returns.
+    """
+
+    def __init__(
+        self,
+        taken: Mapping[str, dict[int, set[str]]],
+        ephemeral: tuple[int, int],
+        host: HostPorts | None = None,
+    ) -> None:
+        self._taken = {proto: {p: set(ips) for p, ips in by_port.items()}
+                       for proto, by_port in taken.items()}  # fmt: skip
         self._ephemeral = ephemeral
+        self._host = host or HostPorts()
+        self._cursor: dict[tuple[str, str, int, int], int] = {}
 
-    def _taken(self, proto: str, host_ip: str, port: int) -> bool:
-        ips = self._bound.get(proto, {}).get(port, set())
-        return bool(ips) and (host_ip == ANY or ANY in ips or host_ip in ips)
-
-    def _claim(self, proto: str, host_ip: str, port: int) -> None:
-        self._bound.setdefault(proto, {}).setdefault(port, set()).add(host_ip)
-
-    def _free(self, proto: str, host_ip: str, port: int) -> bool:
-        return not self._taken(proto, host_ip, port) and host_can_bind(proto, host_ip, port) == 0
-
-    def allocate(
-        self, ctr_id: str, requests: Iterable[portspec.PortRequest], default_ip: str
-    ) -> list[PortBinding]:
+    def allocate(self, asked: Iterable[PortBinding], default_ip: str) -> list[PortBinding]:
+        """One bound binding per asked one, in order; a refusal raises and claims nothing."""
+        wants = [(want, want.host_ip or default_ip) for want in asked]
+        self._refuse_conflicts(wants)
         out = []
-        for req in requests:
-            host_ip = req.host_ip or default_ip or ANY
-            if req.host_port_low is None:
-                port = self._first_free(req.proto, host_ip, *self._ephemeral)
-            elif req.host_port_high != req.host_port_low:
-                assert req.host_port_high is not None
-                port = self._first_free(req.proto, host_ip, req.host_port_low, req.host_port_high)
+        for want, host_ip in wants:
+            low, high = want.host_port_low, want.host_port_high
+            if low is None or high is None:
+                port = self._first_free(want.proto, host_ip, *self._ephemeral)
+            elif high != low:
+                port = self._first_free(want.proto, host_ip, low, high)
             else:
-                port = req.host_port_low
-                if self._taken(req.proto, host_ip, port):
+                port = low
+                if self._allocated(want.proto, host_ip, port):  # twice in this container
                     raise Conflict(f"Bind for {host_ip}:{port} failed: port is already allocated")
-                code = host_can_bind(req.proto, host_ip, port)
-                if code == errno.EADDRNOTAVAIL:
-                    raise InvalidArgument(
-                        f"failed to bind host port {host_ip}:{port}/{req.proto}: "
-                        "cannot assign requested address"
-                    )
-                if code:
-                    raise Conflict(
-                        f"failed to bind host port {host_ip}:{port}/{req.proto}: "
-                        "address already in use"
-                    )
-            self._claim(req.proto, host_ip, port)
-            out.append(PortBinding(ctr_id, req.proto, host_ip, port, req.container_port))
+            self._claim(want.proto, host_ip, port)
+            out.append(PortBinding(want.proto, want.container_port, host_ip, port, port))
         return out
 
+    def _refuse_conflicts(self, wants: list[tuple[PortBinding, str]]) -> None:
+        """Raise for the first fixed port (in asked order) that exists elsewhere."""
+        fixed: dict[tuple[str, str], dict[int, int]] = {}  # (proto, ip) → port → first index
+        for i, (want, host_ip) in enumerate(wants):
+            low = want.host_port_low
+            if low is not None and low == want.host_port_high:
+                fixed.setdefault((want.proto, host_ip), {}).setdefault(low, i)
+        found: list[tuple[int, HawserError]] = []
+        for (proto, host_ip), ports in fixed.items():
+            if self._host.address_errno(proto, host_ip) == errno.EADDRNOTAVAIL:
+                i = min(ports.values())
+                found.append((i, _no_address(proto, host_ip, wants[i][0].host_port)))
+                continue
+            blocked = self._blocked(proto, host_ip) & ports.keys()
+            if blocked:
+                port = min(blocked, key=ports.__getitem__)
+                message = f"Bind for {host_ip}:{port} failed: port is already allocated"
+                found.append((ports[port], Conflict(message)))
+            held = self._host.held(proto).keys() & ports.keys()
+            for port in sorted(held, key=ports.__getitem__):
+                if self._host.bind_errno(proto, host_ip, port):
+                    message = (
+                        f"failed to bind host port {host_ip}:{port}/{proto}: address already in use"
+                    )
+                    found.append((ports[port], Conflict(message)))
+                    break
+        if found:
+            raise min(found, key=lambda item: item[0])[1]
+
+    def _blocked(self, proto: str, host_ip: str) -> set[int]:
+        """Host ports other containers hold where ``host_ip`` would collide with them."""
+        by_port = self._taken.get(proto, {})
+        if host_ip == ANY_ADDRESS:
+            return set(by_port)
+        return {p for p, ips in by_port.items() if ANY_ADDRESS in ips or host_ip in ips}
+
+    def _allocated(self, proto: str, host_ip: str, port: int) -> bool:
+        ips = self._taken.get(proto, {}).get(port)
+        if not ips:
+            return False
+        return host_ip == ANY_ADDRESS or ANY_ADDRESS in ips or host_ip in ips
+
+    def _claim(self, proto: str, host_ip: str, port: int) -> None:
+        self._taken.setdefault(proto, {}).setdefault(port, set()).add(host_ip)
+
     def _first_free(self, proto: str, host_ip: str, low: int, high: int) -> int:
-        for port in range(low, high + 1):
-            if self._free(proto, host_ip, port):
+        """The lowest free port of low..high; the ports an earlier request of this
+        allocation passed over stay passed over (no rescans: O(range) in all)."""
+        key = (proto, host_ip, low, high)
+        for port in range(self._cursor.get(key, low), high + 1):
+            if not self._allocated(proto, host_ip, port) and not self._host.bind_errno(
+                proto, host_ip, port
+            ):
+                if self._host.address_errno(proto, host_ip) == errno.EADDRNOTAVAIL:
+                    raise _no_address(proto, host_ip, port)
+                self._cursor[key] = port + 1
                 return port
+        self._cursor[key] = high + 1
         if (low, high) == self._ephemeral:
             raise Conflict("no free ports in the ephemeral range")
         raise Conflict(f"Bind for {host_ip}:{low}-{high} failed: port is already allocated")
+
+
+def _no_address(proto: str, host_ip: str, port: int) -> InvalidArgument:
+    return InvalidArgument(
+        f"failed to bind host port {host_ip}:{port}/{proto}: cannot assign requested address"
+    )
+
+
+def mappings(bindings: Iterable[PortBinding], endpoint: Endpoint) -> list[PortMapping]:
+    """The port map entries of bound bindings served by ``endpoint`` (datapath protocols)."""
+    return [
+        PortMapping(
+            b.proto, b.host_ip, b.host_port, endpoint.ip, b.container_port, endpoint.ifindex
+        )
+        for b in bindings
+        if b.proto in DATAPATH_PROTOCOLS
+    ]
+
+
+def allocate(node: Node, asked: list[PortBinding], default_ip: str) -> list[PortBinding]:
+    """Host ports for a new container's asked bindings (before anything is built: a
+    conflict is refused at once and leaves nothing to undo)."""
+    if not asked:
+        return []
+    allocator = PortAllocator(
+        {proto: node.store.bound_ports(proto) for proto in {b.proto for b in asked}},
+        ephemeral_port_range(),
+    )
+    return allocator.allocate(asked, default_ip or ANY_ADDRESS)
+
+
+def publish(
+    node: Node, undo: Undo, ctr: Container, endpoint: Endpoint, bound: list[PortBinding]
+) -> None:
+    """Store and map a new container's allocated bindings; ``endpoint`` serves them."""
+    if not bound:
+        return
+    node.store.add_bindings(ctr.id, bound)
+    _map(node, undo, bound, endpoint)
+    ctr.ports_endpoint = endpoint.id
+
+
+def serve(node: Node, undo: Undo, ctr: Container, endpoint: Endpoint) -> bool:
+    """A newly connected endpoint takes the ports when no endpoint serves them (stored by the
+    caller with ``ctr``); True when it did."""
+    if ctr.ports_endpoint:
+        return False
+    bound = node.store.bindings(ctr.id)
+    if not bound:
+        return False
+    _map(node, undo, bound, endpoint)
+    ctr.ports_endpoint = endpoint.id
+    return True
+
+
+def unserve(node: Node, ctr: Container, endpoint: Endpoint, undo: Undo | None = None) -> bool:
+    """Delete the entries of ``endpoint`` if it serves the ports (stored by the caller with
+    ``ctr``); True when it did."""
+    if ctr.ports_endpoint != endpoint.id:
+        return False
+    entries = mappings(node.store.bindings(ctr.id), endpoint)
+    node.datapath.delete_ports(entries)
+    if undo is not None:
+        undo.push(node.datapath.add_ports, entries)
+    ctr.ports_endpoint = ""
+    return True
+
+
+def _map(node: Node, undo: Undo, bound: list[PortBinding], endpoint: Endpoint) -> None:
+    entries = mappings(bound, endpoint)
+    node.datapath.add_ports(entries)
+    undo.push(node.datapath.delete_ports, entries)

@@ -1,18 +1,16 @@
-"""The objects Hawser manages, as stored: networks, containers, endpoints, port bindings."""
+"""The objects Hawser manages, as stored: networks, containers, endpoints.
+
+Published ports are ``rules.portspec.PortBinding`` rows of their own (asked and bound).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from controller.rules.portspec import Port
+
 BUILTIN_NETWORKS = ("bridge", "host", "none")
 DEFAULT_BRIDGE_DEVICE = "hawser0"
-
-OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
-OPT_ICC = "com.docker.network.bridge.enable_icc"
-OPT_MASQ = "com.docker.network.bridge.enable_ip_masquerade"
-OPT_HOST_BINDING = "com.docker.network.bridge.host_binding_ipv4"
-OPT_MTU = "com.docker.network.driver.mtu"
-OPT_HOST_IPV4 = "com.docker.network.host_ipv4"
 
 
 @dataclass
@@ -63,15 +61,7 @@ class Endpoint:
     gateway: str
     aliases: list[str] = field(default_factory=list)
     static_ip: bool = False
-
-
-@dataclass
-class PortBinding:
-    container_id: str
-    proto: str
-    host_ip: str  # "0.0.0.0" = every address
-    host_port: int
-    container_port: int
+    ifindex: int = 0  # of host_ifname, stored when the veth is made
 
 
 @dataclass
@@ -85,9 +75,9 @@ class Container:
     dns: list[str] = field(default_factory=list)
     env: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
-    expose: list[str] = field(default_factory=list)  # "80/tcp"
-    publish: list[str] = field(default_factory=list)  # raw -p specs, as given
+    expose: list[Port] = field(default_factory=list)  # --expose and the published ports
     publish_all: bool = False
+    ports_endpoint: str = ""  # id of the endpoint serving the published ports ("" none)
     links: list[str] = field(default_factory=list)  # "name:alias"
     auto_remove: bool = False
     status: str = "created"  # created | running | exited
@@ -95,6 +85,9 @@ class Container:
     exit_code: int = 0
     started: str = ""
     finished: str = ""
+
+    def __post_init__(self) -> None:
+        self.expose = [Port(*p) for p in self.expose]  # JSON gives lists
 
     @property
     def joined_container(self) -> str:

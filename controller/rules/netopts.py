@@ -1,4 +1,4 @@
-"""``network create`` driver options (``-o``), labels, aux addresses and ``-e`` values.
+"""``network create`` driver options (``-o``) and the ``Env`` and ``Dns`` of a container.
 
 Texts follow Docker 20.10: bridge driver ``fromLabels``/``parseErr``
 (``failed to parse <option> value: <value> (<reason>)``) with Go's
@@ -106,35 +106,11 @@ def parse_bridge_options(opts: Mapping[str, str]) -> BridgeOptions:
     return BridgeOptions(name, masq, icc, binding, mtu, host_ip, extra)
 
 
-def parse_labels(items: Iterable[str]) -> dict[str, str]:
-    """``--label k=v`` (Docker 20.10 requires the ``=``); a later key wins."""
-    labels: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InvalidArgument(f"bad attribute format: {item}")
-        if not key.strip():
-            raise InvalidArgument(f"invalid label '{item}': empty name")
-        labels[key] = value
-    return labels
+def parse_env(items: Iterable[str]) -> list[str]:
+    """An API body's ``Env``: ``K=V`` entries (Docker's ValidateEnv); a bare ``K`` is dropped.
 
-
-def parse_opts(items: Iterable[str]) -> dict[str, str]:
-    """``-o key=value`` (Docker's MapOpts: a bare key means an empty value)."""
-    result: dict[str, str] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        result[key] = value
-    return result
-
-
-def parse_aux(items: Iterable[str]) -> dict[str, str]:
-    """``--aux-address host=ip`` (MapOpts; IP validation is in ``ipam.build_ipam_config``)."""
-    return parse_opts(items)
-
-
-def parse_env(items: Iterable[str], lookup: Mapping[str, str] | None = None) -> list[str]:
-    """``-e K=V`` / ``-e K`` (value from ``lookup``, dropped when absent): Docker's ValidateEnv."""
+    The CLI has given ``-e K`` its own value already (it is the one with that environment).
+    """
     result: list[str] = []
     for item in items:
         key, sep, _ = item.partition("=")
@@ -142,8 +118,6 @@ def parse_env(items: Iterable[str], lookup: Mapping[str, str] | None = None) -> 
             raise InvalidArgument(f"invalid environment variable: {shown(item)}")
         if sep:
             result.append(item)
-        elif lookup is not None and key in lookup:
-            result.append(f"{key}={lookup[key]}")
     return result
 
 

@@ -16,38 +16,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from controller.rules.model import Container, Endpoint, Network, PortBinding
+from controller.errors import HawserError
+from controller.rules.model import Container, Endpoint, Network
+from controller.rules.portspec import PortBinding
+from controller.store import schema
 
-SCHEMA_VERSION = 1
 #: The store holds containers' environment values. SQLite creates the -wal and -shm
 #: files with the database file's own mode, so setting it on the database is enough.
 FILE_MODE = 0o600
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS networks (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, key INTEGER NOT NULL UNIQUE,
-    bridge TEXT, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS containers (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS endpoints (
-    id TEXT PRIMARY KEY,
-    container_id TEXT NOT NULL REFERENCES containers(id),
-    network_id TEXT NOT NULL REFERENCES networks(id),
-    ip TEXT NOT NULL, host_ifname TEXT NOT NULL UNIQUE, doc TEXT NOT NULL,
-    UNIQUE (network_id, ip), UNIQUE (container_id, network_id));
-CREATE TABLE IF NOT EXISTS port_bindings (
-    container_id TEXT NOT NULL REFERENCES containers(id),
-    proto TEXT NOT NULL, host_ip TEXT NOT NULL, host_port INTEGER NOT NULL,
-    container_port INTEGER NOT NULL,
-    PRIMARY KEY (proto, host_ip, host_port));
-"""
 
 T = TypeVar("T")
 
 
 def _doc(obj: Any) -> str:
-    return json.dumps(dataclasses.asdict(obj), sort_keys=True)
+    """One row's JSON document: the dataclass's fields (lists, dicts and tuples of scalars)."""
+    fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return json.dumps(fields, sort_keys=True)
 
 
 def _load(cls: type[T], doc: str) -> T:
@@ -67,6 +51,7 @@ def _restrict(path: Path) -> None:
 
 class Store:
     def __init__(self, path: Path) -> None:
+        self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         _restrict(path)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -75,21 +60,30 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._lock = threading.RLock()
         self._depth = 0
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     def _migrate(self) -> None:
+        """Create the tables, or convert an older store's rows (``schema.MIGRATIONS``)."""
         with self.transaction():
-            for statement in filter(str.strip, _SCHEMA.split(";")):
+            for statement in filter(str.strip, schema.TABLES.split(";")):
                 self._db.execute(statement)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                self._db.execute(
-                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            version = schema.VERSION if row is None else int(row[0])
+            if version > schema.VERSION:
+                raise HawserError(
+                    f"the store {self.path} has schema {version}, newer than this daemon's "
+                    f"({schema.VERSION}): run a newer hawserd"
                 )
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"store schema {row[0]} is newer than this daemon's ({SCHEMA_VERSION})"
-                )
+            while version < schema.VERSION:
+                schema.MIGRATIONS[version](self._db)
+                version += 1
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version),)
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -142,6 +136,7 @@ class Store:
 
     def delete_container(self, ctr_id: str) -> None:
         self._db.execute("DELETE FROM port_bindings WHERE container_id=?", (ctr_id,))
+        self._db.execute("DELETE FROM port_requests WHERE container_id=?", (ctr_id,))
         self._db.execute("DELETE FROM endpoints WHERE container_id=?", (ctr_id,))
         self._db.execute("DELETE FROM containers WHERE id=?", (ctr_id,))
 
@@ -194,22 +189,53 @@ class Store:
         rows = self._db.execute(query + " ORDER BY rowid", args).fetchall()
         return [_load(Endpoint, r[0]) for r in rows]
 
-    # port bindings
-    def add_bindings(self, bindings: list[PortBinding]) -> None:
+    # published ports
+    def add_bindings(self, ctr_id: str, bound: list[PortBinding]) -> None:
         self._db.executemany(
             "INSERT INTO port_bindings (container_id, proto, host_ip, host_port, container_port)"
             " VALUES (?,?,?,?,?)",
-            [(b.container_id, b.proto, b.host_ip, b.host_port, b.container_port) for b in bindings],
+            [(ctr_id, b.proto, b.host_ip, b.host_port, b.container_port) for b in bound],
         )
 
-    def bindings(self, container_id: str | None = None) -> list[PortBinding]:
-        query = "SELECT container_id, proto, host_ip, host_port, container_port FROM port_bindings"
-        args: tuple[str, ...] = ()
-        if container_id is not None:
-            query += " WHERE container_id=?"
-            args = (container_id,)
-        rows = self._db.execute(query + " ORDER BY rowid", args).fetchall()
-        return [PortBinding(*r) for r in rows]
+    def bindings(self, ctr_id: str) -> list[PortBinding]:
+        """A container's bound bindings, in the order they were allocated."""
+        rows = self._db.execute(
+            "SELECT proto, container_port, host_ip, host_port FROM port_bindings"
+            " WHERE container_id=? ORDER BY rowid",
+            (ctr_id,),
+        )
+        return [PortBinding(proto, cport, ip, port, port) for proto, cport, ip, port in rows]
+
+    def all_bindings(self) -> dict[str, list[PortBinding]]:
+        """container id → its bound bindings."""
+        out: dict[str, list[PortBinding]] = {}
+        rows = self._db.execute(
+            "SELECT container_id, proto, container_port, host_ip, host_port FROM port_bindings"
+            " ORDER BY rowid"
+        )
+        for ctr_id, proto, cport, ip, port in rows:
+            out.setdefault(ctr_id, []).append(PortBinding(proto, cport, ip, port, port))
+        return out
+
+    def set_port_requests(self, ctr_id: str, asked: list[PortBinding]) -> None:
+        """The bindings as asked (``-p``), shown by inspect as ``HostConfig.PortBindings``."""
+        self._db.execute("DELETE FROM port_requests WHERE container_id=?", (ctr_id,))
+        self._db.executemany(
+            "INSERT INTO port_requests VALUES (?,?,?,?,?,?,?)",
+            [
+                (ctr_id, seq, b.proto, b.container_port, b.host_ip, b.host_port_low,
+                 b.host_port_high)
+                for seq, b in enumerate(asked)
+            ],
+        )  # fmt: skip
+
+    def port_requests(self, ctr_id: str) -> list[PortBinding]:
+        rows = self._db.execute(
+            "SELECT proto, container_port, host_ip, host_port_low, host_port_high"
+            " FROM port_requests WHERE container_id=? ORDER BY seq",
+            (ctr_id,),
+        )
+        return [PortBinding(*row) for row in rows]
 
     def bound_ports(self, proto: str) -> dict[int, set[str]]:
         """host port → host IPs already bound for that protocol."""

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli.client import Client, ConnectError, DaemonError, path_for
 from cli.main import hawser
-from cli.testing import FakeDaemon
+from tests.fake_daemon import FakeDaemon
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cli.testing import FakeDaemon, invoke
+from tests.fake_daemon import FakeDaemon, invoke
 
 CID = "c9a13d6cc644" + "a" * 52
 DB = "3341929632a6" + "b" * 52
@@ -159,6 +159,7 @@ def listing(now: int) -> list[dict[str, Any]]:
             "Created": now - 100,
             "State": "running",
             "Status": "Up About a minute",
+            "RunningFor": "About a minute ago",
             "Ports": [{"IP": "0.0.0.0", "PrivatePort": 7000, "PublicPort": 32768, "Type": "tcp"}],
             "NetworkSettings": {"Networks": {"bridge": {}}},
         },
@@ -169,6 +170,7 @@ def listing(now: int) -> list[dict[str, Any]]:
             "Created": now - 3,
             "State": "running",
             "Status": "Up 2 seconds",
+            "RunningFor": "3 seconds ago",
             "Ports": [{"PrivatePort": 5432, "Type": "tcp"}],
             "NetworkSettings": {"Networks": {"front": {}, "back": {}}},
         },

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from cli.networks import PRUNE_PROMPT
-from cli.testing import FakeDaemon, invoke
+from tests.fake_daemon import FakeDaemon, invoke
 
 ID1 = "7c749175428f7eadcf60dece0ca8cf411d3f99ef4e85329bb184342bdb5bbdef"
 ID2 = "0fb5e1ef8ecaee763c3711234c255470c225a04393af6c8be4a91f9a80c16761"

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import hawser
-from cli.testing import FakeDaemon, invoke
+from tests.fake_daemon import FakeDaemon, invoke
 
 WEB = "c9a13d6cc644" + "a" * 52
 DB = "3341929632a6" + "b" * 52
@@ -36,6 +36,7 @@ def container(cid: str, name: str, state: str = "running", **extra: Any) -> dict
         "Created": int(time.time()) - 5,
         "State": state,
         "Status": "Up 5 seconds" if state == "running" else "Exited (3) 2 seconds ago",
+        "RunningFor": "5 seconds ago",
         "Ports": [],
         "NetworkSettings": {"Networks": {"bridge": {"NetworkID": NET_BRIDGE}}},
     }

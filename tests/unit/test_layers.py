@@ -149,3 +149,41 @@ def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:
     assert lazy and lazy[0].module == "controller.daemon"
     assert layer_of("controller.daemon.main") == "daemon"
     assert LAYERS.index("daemon") < LAYERS.index("ops")  # so ops → daemon would be reported
+
+
+def _imported_modules(path: Path) -> list[tuple[str, int]]:
+    """Every absolute module an import in ``path`` names (``from x import y`` gives x and x.y)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.module, node.lineno))
+            out += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
+    return out
+
+
+def test_the_cli_is_only_a_client_of_the_api() -> None:
+    """cli/ imports nothing from controller/ (and the daemon nothing from cli/)."""
+    wrong = []
+    for top, banned in (("cli", "controller"), ("controller", "cli")):
+        files = sorted(p for p in (ROOT / top).rglob("*.py") if "__pycache__" not in p.parts)
+        assert files
+        for path in files:
+            for module, line in _imported_modules(path):
+                if module == banned or module.startswith(banned + "."):
+                    wrong.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert wrong == []
+
+
+def test_the_import_walk_sees_a_banned_import(tmp_path: Path) -> None:
+    """Positive control for the walk above: top-level, lazy and from-imports are seen."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import controller.errors\nfrom controller import humanize\n"
+        "def f():\n    from controller.rules.portspec import PortBinding\n"
+    )
+    assert [m for m, _ in _imported_modules(probe) if m.startswith("controller")] == [
+        "controller.errors", "controller", "controller.humanize",
+        "controller.rules.portspec", "controller.rules.portspec.PortBinding",
+    ]  # fmt: skip

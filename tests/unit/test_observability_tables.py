@@ -21,7 +21,8 @@ from controller.ops.node import Node
 from controller.plugins.observability import inspect
 from controller.plugins.observability.collector import DatapathCollector
 from controller.plugins.observability.names import NameSource, snapshot
-from controller.rules.model import Container, Endpoint, Network, PortBinding
+from controller.rules.model import Container, Endpoint, Network
+from controller.rules.portspec import PortBinding
 from controller.store.sqlite import Store
 
 WEB, CLI = "a" * 64, "b" * 64
@@ -139,7 +140,7 @@ def make_node(tmp_path: Path, metrics_address: str = "") -> Node:
         store.put_container(Container(cid, name, "now", "noicc", name, "hw-x-" + cid[:12]))
         mac, gateway = "02:42:00:00:00:00", "172.18.0.1"
         store.put_endpoint(Endpoint("e" + cid[1:], cid, NET, "eth0", ifname, ip, 16, mac, gateway))
-    store.add_bindings([PortBinding(WEB, "tcp", "0.0.0.0", 8080, 80)])
+    store.add_bindings(WEB, [PortBinding.bound("tcp", 80, "0.0.0.0", 8080)])
     cfg = load({"metrics_address": metrics_address}, {}, None)
     node = Node(config=cfg, store=store, ipr=None, datapath=FakeDatapath(), supervisor=None)  # type: ignore[arg-type]
     node.uplinks["up0"] = (12, "10.1.0.1")

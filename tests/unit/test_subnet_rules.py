@@ -8,9 +8,9 @@ from ipaddress import IPv4Network
 import pytest
 
 from cli.networks import consolidate_ipam
-from cli.testing import FakeDaemon, invoke
 from controller.errors import InvalidArgument
 from controller.rules import ipam
+from tests.fake_daemon import FakeDaemon, invoke
 
 
 def pick() -> IPv4Network:

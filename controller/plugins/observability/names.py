@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,10 +46,10 @@ class NameIndex:
         containers: Iterable[Any],
         networks: Iterable[Any],
         endpoints: Iterable[Any],
-        bindings: Iterable[Any],
+        bindings: Mapping[str, Iterable[Any]],
         uplinks: dict[str, tuple[int, str]],
     ) -> NameIndex:
-        """Index store objects (model.Container, Network, Endpoint, PortBinding)."""
+        """Index store objects (Container, Network, Endpoint; bound PortBindings by container)."""
         ctr_names = {c.id: c.name for c in containers}
         net_names: dict[str, str] = {}
         index = cls()
@@ -68,9 +68,10 @@ class NameIndex:
                 index.by_ip[ep.ip] = name
             if ep.host_ifname:
                 index.by_ifname[ep.host_ifname] = name
-        for b in bindings:
-            owner = ctr_names.get(b.container_id, "")
-            index.port_owner[(b.proto, b.host_ip, int(b.host_port))] = owner
+        for ctr_id, bound in bindings.items():
+            owner = ctr_names.get(ctr_id, "")
+            for b in bound:
+                index.port_owner[(b.proto, b.host_ip, int(b.host_port))] = owner
         index.uplink_by_index = {idx: ifname for ifname, (idx, _) in uplinks.items()}
         return index
 
@@ -102,7 +103,7 @@ def _index_store(node: Node) -> NameIndex:
         store.containers(),
         store.networks(),
         store.endpoints(),
-        store.bindings(),
+        store.all_bindings(),
         dict(node.uplinks),
     )
 
