@@ -16,18 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.proc import PREFIX, RUN_ID, sh
+from controller.daemon.main import default_cgroup
 
 BPFFS_HAWSER = Path("/sys/fs/bpf/hawser")
 
 
 def root_cgroup() -> Path:
-    """The cgroup v2 root the daemon attaches to by default (same rule as the daemon's)."""
-    for candidate in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
-        if (candidate / "cgroup.procs").exists() and (
-            candidate / "cgroup.subtree_control"
-        ).exists():
-            return candidate
-    return Path("/sys/fs/cgroup")
+    """The cgroup v2 root the daemon attaches to by default (the daemon's own rule)."""
+    return default_cgroup()
 
 
 def _bpftool(*args: str) -> Any:

@@ -17,11 +17,9 @@ problems of the run (`census.LEDGER.problems`), never hidden.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -44,6 +42,7 @@ from bench.proc import (
     spawn,
     wait_until,
 )
+from cli.client import UnixHTTPConnection
 
 REPO = Path(__file__).resolve().parent.parent
 HAWSER = REPO / ".venv" / "bin" / "hawser"
@@ -62,18 +61,6 @@ def unavailable_reason() -> str | None:
         last = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"`hawser daemon --help` fails: {last[0][:200]}"
     return None
-
-
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
 
 
 class HawserNode:
@@ -206,7 +193,7 @@ class HawserNode:
 
     # -- API and CLI -----------------------------------------------------------------------
     def api(self, method: str, path: str, body: Any = None, timeout: float = 60) -> tuple[int, Any]:
-        conn = _UnixHTTPConnection(self.sock, timeout)
+        conn = UnixHTTPConnection(self.sock, timeout)
         try:
             payload = json.dumps(body).encode() if body is not None else None
             headers = {"Content-Type": "application/json"} if payload is not None else {}

@@ -6,7 +6,7 @@ import contextlib
 import ipaddress
 import os
 import signal
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -331,17 +331,13 @@ def _inspect_any(client: Client, ref: str, kinds: tuple[str, ...]) -> Any:
     raise CliError(f"No such object: {ref}")
 
 
-@click.command("rm")
-@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
-@click.argument("refs", nargs=-1, required=True, shell_complete=complete_containers)
-@pass_client
-@click.pass_context
-def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -> None:
-    """Remove one or more containers."""
+def _each(ctx: click.Context, refs: tuple[str, ...], request: Callable[[str], object]) -> None:
+    """Docker's way with several containers: each in turn, its name or its error printed;
+    exit 1 when any failed."""
     failed = False
     for ref in refs:
         try:
-            client.delete(path_for("containers", ref, query={"force": int(force)}))
+            request(ref)
         except DaemonError as exc:
             exc.show()
             failed = True
@@ -349,6 +345,20 @@ def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -
         click.echo(ref)
     if failed:
         ctx.exit(1)
+
+
+@click.command("rm")
+@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
+@click.argument("refs", nargs=-1, required=True, shell_complete=complete_containers)
+@pass_client
+@click.pass_context
+def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -> None:
+    """Remove one or more containers."""
+    _each(
+        ctx,
+        refs,
+        lambda ref: client.delete(path_for("containers", ref, query={"force": int(force)})),
+    )
 
 
 @click.command("kill")
@@ -358,17 +368,11 @@ def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -
 @click.pass_context
 def kill(ctx: click.Context, client: Client, signal_name: str, refs: tuple[str, ...]) -> None:
     """Send a signal to the process of one or more containers."""
-    failed = False
-    for ref in refs:
-        try:
-            client.post(path_for("containers", ref, "kill", query={"signal": signal_name}))
-        except DaemonError as exc:
-            exc.show()
-            failed = True
-            continue
-        click.echo(ref)
-    if failed:
-        ctx.exit(1)
+    _each(
+        ctx,
+        refs,
+        lambda ref: client.post(path_for("containers", ref, "kill", query={"signal": signal_name})),
+    )
 
 
 @click.command("exec", context_settings=NO_INTERSPERSED)

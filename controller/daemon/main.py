@@ -8,7 +8,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import sys
 import threading
 import time
@@ -33,9 +32,7 @@ from controller.rules import names
 from controller.store.sqlite import Store
 
 log = logging.getLogger("hawser")
-SO_NETNS_COOKIE = 71
 UPLINK_SCAN_SECONDS = 2.0
-IFF_UP = 0x1
 GC_SECONDS = 30.0
 #: The store and container output hold environment values: root only (the socket is 0660).
 STATE_DIR_MODE = 0o700
@@ -57,12 +54,6 @@ def map_large_buffers_apart(threshold: int = 1 << 20) -> None:
         mallopt(M_MMAP_THRESHOLD, threshold)
 
 
-def netns_cookie() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        raw = probe.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
-    return int.from_bytes(raw, sys.byteorder)
-
-
 def default_cgroup() -> Path:
     for candidate in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
         if (candidate / "cgroup.procs").exists() and (
@@ -74,7 +65,7 @@ def default_cgroup() -> Path:
 
 class Daemon:
     def __init__(self, cfg: Config) -> None:
-        from controller.datapath import Datapath, DatapathConfig
+        from controller.datapath import Datapath, DatapathConfig, current_cookie
 
         self.cfg = cfg
         self.stopping = threading.Event()
@@ -99,7 +90,7 @@ class Daemon:
         )
         for install in PLUGINS:
             install(node)
-        datapath.start(netns_cookie())
+        datapath.start(current_cookie())
 
     def _on_exit(self, ctr_id: str, code: int) -> None:
         try:
@@ -117,8 +108,7 @@ class Daemon:
             addresses.setdefault(ifname, addr)
         bridges = {net.bridge for net in node.store.networks() if net.bridge}
         present = set()
-        for link in node.ipr.get_links():
-            ifname = str(link.get("ifname"))
+        for ifname, (index, up) in links.links_by_name(node.ipr).items():
             if wanted and ifname not in wanted:
                 continue
             own = ifname in bridges or names.is_hawser_link(ifname)
@@ -128,11 +118,11 @@ class Daemon:
                 continue
             # by default an uplink is an interface that is up and has an IPv4 address (not,
             # e.g., an ifb device used for traffic shaping); --uplink names them explicitly
-            usable = bool(link.get("flags", 0) & IFF_UP) and ifname in addresses
+            usable = up and ifname in addresses
             if not wanted and not usable:
                 continue
             present.add(ifname)
-            current = (int(link["index"]), addresses.get(ifname, "0.0.0.0"))
+            current = (index, addresses.get(ifname, "0.0.0.0"))
             if node.uplinks.get(ifname) == current:
                 continue
             node.datapath.attach_uplink(*current)

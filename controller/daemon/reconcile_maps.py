@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from controller.datapath.types import PortMapping
+from controller.kernel import links
 from controller.ops import networks, ports
 from controller.ops.node import Node
 from controller.rules.model import Container, Endpoint, Network
@@ -93,7 +94,7 @@ def wanted_ports(
 
 
 def _link_indexes(node: Node) -> dict[str, int]:
-    return {str(link.get("ifname")): int(link["index"]) for link in node.ipr.get_links()}
+    return {name: index for name, (index, _) in links.links_by_name(node.ipr).items()}
 
 
 def sync(node: Node) -> Counter[str]:

@@ -1,7 +1,9 @@
 """Bridges, veths, addresses and routes over netlink (pyroute2).
 
 Everything here is idempotent by errno: creating what exists (EEXIST) or deleting what is
-gone (ENODEV) is not an error. ``ipr`` is an IPRoute in the daemon's own netns.
+gone (ENODEV) is not an error; any other refusal leaves as a ``KernelError`` naming the link
+(``kernel.errors``). ``ipr`` is an IPRoute (or the node's ``NodeNetlink``) in the daemon's
+own netns.
 """
 
 from __future__ import annotations
@@ -9,12 +11,18 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
+
+from controller.errors import KernelError
+from controller.kernel.errors import refusal
+
+IFF_UP = 0x1
 
 
 def _ignore(codes: tuple[int, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -26,6 +34,7 @@ def _ignore(codes: tuple[int, ...], fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise
 
 
+@refusal("look up link {name}")
 def ifindex(ipr: IPRoute, name: str) -> int | None:
     """The kernel's answer for one name (link_lookup would dump every link)."""
     try:
@@ -36,6 +45,7 @@ def ifindex(ipr: IPRoute, name: str) -> int | None:
         raise
 
 
+@refusal("look up link {name}")
 def link_kind(ipr: IPRoute, name: str) -> str | None:
     """The driver of a link ("bridge", "veth"…; "" for lo and hardware), None if absent."""
     try:
@@ -47,6 +57,7 @@ def link_kind(ipr: IPRoute, name: str) -> str | None:
     return str(link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") or "")
 
 
+@refusal("read the addresses of {name}")
 def has_address(ipr: IPRoute, name: str, address: str, prefixlen: int) -> bool:
     index = ifindex(ipr, name)
     if index is None:
@@ -57,6 +68,7 @@ def has_address(ipr: IPRoute, name: str, address: str, prefixlen: int) -> bool:
     )
 
 
+@refusal("delete address {address}/{prefixlen} of {name}")
 def delete_address(ipr: IPRoute, name: str, address: str, prefixlen: int) -> None:
     index = ifindex(ipr, name)
     if index is not None:
@@ -70,14 +82,17 @@ def delete_address(ipr: IPRoute, name: str, address: str, prefixlen: int) -> Non
         )
 
 
+@refusal("list the links")
 def link_names(ipr: IPRoute) -> list[str]:
     return [str(link.get("ifname")) for link in ipr.get_links()]
 
 
+@refusal("read the MAC address of link {index}")
 def link_mac(ipr: IPRoute, index: int) -> str:
     return str(ipr.get_links(index)[0].get("address"))
 
 
+@refusal("set up bridge {name} with {gateway}/{prefixlen}")
 def ensure_bridge(
     ipr: IPRoute, name: str, gateway: str, prefixlen: int, mtu: int | None, mac: str | None
 ) -> int:
@@ -103,6 +118,7 @@ def ensure_bridge(
     return index
 
 
+@refusal("delete link {name}")
 def delete_link(ipr: IPRoute, name: str) -> None:
     index = ifindex(ipr, name)
     if index is not None:
@@ -125,6 +141,9 @@ def node_netns_path() -> str:
     return f"/proc/{os.getpid()}/ns/net"
 
 
+@refusal(
+    "create veth {spec.inside_name} ({spec.ip}/{spec.prefixlen}) and its peer {spec.host_name}"
+)
 def create_veth_inside(ns: IPRoute, spec: VethSpec) -> int:
     """From inside the sandbox: the veth pair (host end sent to the node), address, route.
 
@@ -150,15 +169,17 @@ def create_veth_inside(ns: IPRoute, spec: VethSpec) -> int:
     return int(inside.get("link") or 0)
 
 
+@refusal("put veth {host_name} on its bridge")
 def enslave(ipr: IPRoute, host_name: str, bridge_index: int, index: int = 0) -> int:
     """Put the node end of a veth on its bridge and up; return its ifindex."""
     index = index or ifindex(ipr, host_name) or 0
     if not index:
-        raise RuntimeError(f"veth {host_name} did not appear in the node")
+        raise KernelError(f"veth {host_name} did not appear in the node")
     ipr.link("set", index=index, master=bridge_index, state="up")
     return index
 
 
+@refusal("list the node's addresses")
 def node_addresses(ipr: IPRoute) -> list[tuple[str, str, int]]:
     """(ifname, address, prefixlen) of every IPv4 address in this netns."""
     names = {link["index"]: link.get("ifname") for link in ipr.get_links()}
@@ -168,16 +189,32 @@ def node_addresses(ipr: IPRoute) -> list[tuple[str, str, int]]:
     ]
 
 
-def node_routes(ipr: IPRoute) -> list[ipaddress.IPv4Network]:
-    """Destinations of the main table's non-default IPv4 routes."""
+@refusal("list the node's routes")
+def node_routes(
+    ipr: IPRoute, except_via: AbstractSet[str] = frozenset()
+) -> list[ipaddress.IPv4Network]:
+    """Destinations of the main table's non-default IPv4 routes, but those through the
+    links named in ``except_via``."""
+    names = {link["index"]: link.get("ifname") for link in ipr.get_links()} if except_via else {}
     out = []
     for route in ipr.get_routes(family=2, table=254):
         dst = route.get("dst")
-        if dst and route["dst_len"] > 0:
-            out.append(ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False))
+        if not dst or route["dst_len"] == 0 or names.get(route.get("oif")) in except_via:
+            continue
+        out.append(ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False))
     return out
 
 
+@refusal("list the links")
+def links_by_name(ipr: IPRoute) -> dict[str, tuple[int, bool]]:
+    """ifname → (ifindex, administratively up) of every link in this netns."""
+    return {
+        str(link.get("ifname")): (int(link["index"]), bool(link.get("flags", 0) & IFF_UP))
+        for link in ipr.get_links()
+    }
+
+
+@refusal("set sysctl {name} to {value}")
 def write_sysctl(name: str, value: str) -> None:
     """Write a sysctl of the daemon's own netns (/proc/sys/net is per netns)."""
     Path("/proc/sys", *name.split(".")).write_text(value)

@@ -19,6 +19,8 @@ from typing import TypeVar
 
 from pyroute2 import IPRoute
 
+from controller.kernel.errors import refusal
+
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
@@ -66,6 +68,7 @@ def list_names() -> list[str]:
         return []
 
 
+@refusal("create the sandbox netns {name}")
 def create(name: str, inside: Callable[[IPRoute], T] | None = None) -> T | None:
     """Create netns ``name`` with lo up, then run ``inside`` with a netlink handle in it.
 
@@ -91,6 +94,7 @@ def create(name: str, inside: Callable[[IPRoute], T] | None = None) -> T | None:
         raise
 
 
+@refusal("enter the sandbox netns {name}")
 def run_in(name: str, fn: Callable[[IPRoute], T]) -> T:
     """Run ``fn`` with a netlink handle, in a thread that has entered netns ``name``."""
     fd = os.open(path(name), os.O_RDONLY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from controller.kernel.errors import refusal
 from controller.rules import hostsfile
 
 ETC_NETNS = Path("/etc/netns")
@@ -14,6 +15,7 @@ def folder(netns: str) -> Path:
     return ETC_NETNS / netns
 
 
+@refusal("write the /etc files of sandbox {netns}")
 def write(netns: str, hosts: str, resolv: str, hostname: str) -> None:
     """The files of a sandbox being created: nothing reads them yet, so plain writes do."""
     target = folder(netns)
@@ -22,6 +24,7 @@ def write(netns: str, hosts: str, resolv: str, hostname: str) -> None:
         (target / name).write_text(text)
 
 
+@refusal("rewrite {path}")
 def replace(path: Path, text: str) -> None:
     """Rewrite a live sandbox file atomically (a reader sees the old or the new one)."""
     try:

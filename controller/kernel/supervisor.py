@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.kernel.errors import refusal
 from controller.rules.model import Container
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Supervisor:
             os.close(os.open(path / name, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, FILE_MODE))
         return path
 
+    @refusal("start the process of container {ctr_id}")
     def start(self, ctr_id: str, spec: ProcessSpec) -> int:
         folder = self._dir(ctr_id)
         (folder / "exit").unlink(missing_ok=True)

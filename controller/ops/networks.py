@@ -13,7 +13,7 @@ from controller.kernel import links
 from controller.ops import lookup
 from controller.ops.node import Node
 from controller.rules import ipam, names, netopts
-from controller.rules.model import BUILTIN_NETWORKS, DEFAULT_BRIDGE_DEVICE, Network
+from controller.rules.model import DEFAULT_BRIDGE_DEVICE, Network
 from controller.rules.timestamps import now_iso
 from controller.store.transaction import Undo, operation
 
@@ -63,15 +63,9 @@ def _taken_subnets(node: Node, exclude: str = "") -> list[ipaddress.IPv4Network]
 
 
 def _route_subnets(node: Node) -> list[ipaddress.IPv4Network]:
+    """Destinations the node routes elsewhere than through Hawser's own bridges."""
     own = {n.bridge for n in node.store.networks() if n.bridge}
-    routes = []
-    names_by_index = {link["index"]: link.get("ifname") for link in node.ipr.get_links()}
-    for route in node.ipr.get_routes(family=2, table=254):
-        dst, plen = route.get("dst"), route["dst_len"]
-        if not dst or plen == 0 or names_by_index.get(route.get("oif")) in own:
-            continue
-        routes.append(ipaddress.IPv4Network(f"{dst}/{plen}", strict=False))
-    return routes
+    return links.node_routes(node.ipr, except_via=own)
 
 
 def _pools(node: Node) -> list[ipam.Pool]:
@@ -355,7 +349,3 @@ def inspect(node: Node, net: Network) -> dict[str, Any]:
         "Options": dict(net.options),
         "Labels": dict(net.labels),
     }
-
-
-def builtin_names() -> tuple[str, ...]:
-    return BUILTIN_NETWORKS

@@ -212,5 +212,5 @@ def unserve(node: Node, ctr: Container, endpoint: Endpoint, undo: Undo | None = 
 
 def _map(node: Node, undo: Undo, bound: list[PortBinding], endpoint: Endpoint) -> None:
     entries = mappings(bound, endpoint)
+    undo.push(node.datapath.delete_ports, entries)  # first: a write that fails part-way
     node.datapath.add_ports(entries)
-    undo.push(node.datapath.delete_ports, entries)

@@ -28,8 +28,6 @@ DEFAULT_HOSTS = (
 
 #: Docker's fallback when the host has no usable (non-loopback) nameserver.
 DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
-#: Docker's embedded DNS address inside containers on user-defined networks.
-EMBEDDED_DNS = "127.0.0.11"
 
 
 def _one_field(value: str, file: str) -> str:

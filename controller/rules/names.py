@@ -21,7 +21,6 @@ ALIAS_MAX = 253  # a DNS name
 DEFAULT_BRIDGE = "hawser0"
 BRIDGE_PREFIX = "hw-"
 VETH_PREFIX = "hwv"
-PEER_PREFIX = "hwp"
 
 _RESTRICTED_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
 _CONTAINER_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
@@ -33,7 +32,6 @@ NETWORK_NAME_PATTERN = "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 _NODE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _LABEL = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 _HEX = re.compile(r"[0-9a-f]+")
-_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def validate_container_name(name: str) -> str:
@@ -124,10 +122,6 @@ def short_id(value: str) -> str:
     return value.removeprefix("sha256:")[:12]
 
 
-def is_id(value: str) -> bool:
-    return bool(_ID.fullmatch(value))
-
-
 def _hex_id(value: str, n: int) -> str:
     part = value[:n]
     if len(part) != n or not _HEX.fullmatch(part):
@@ -143,11 +137,6 @@ def bridge_name(network_id: str) -> str:
 def veth_name(endpoint_id: str) -> str:
     """Host side of an endpoint's veth: ``hwv<id11>``."""
     return VETH_PREFIX + _hex_id(endpoint_id, 11)
-
-
-def peer_name(endpoint_id: str) -> str:
-    """Container side of the veth while still in the node netns: ``hwp<id11>``."""
-    return PEER_PREFIX + _hex_id(endpoint_id, 11)
 
 
 def netns_name(node: str, container_id: str) -> str:

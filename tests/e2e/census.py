@@ -7,17 +7,16 @@ from /proc. The store side comes from the API (``GET /v1/containers``, inspect).
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import json
 import os
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cli.client import UnixHTTPConnection
 from controller.datapath.types import PIN_VERSION
 from tests.harness import UPLINK_IP, HawserNode
 
@@ -28,21 +27,9 @@ CONTROLLER_MAPS = (
 )  # fmt: skip
 
 
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
 def api(node: HawserNode, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
     """One request on the daemon's socket; returns (status, decoded JSON or None)."""
-    conn = _UnixHTTP(str(node.socket), timeout)
+    conn = UnixHTTPConnection(str(node.socket), timeout)
     try:
         payload = json.dumps(body).encode() if body is not None else None
         conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,12 +12,6 @@ from tests.fake_daemon import FakeDaemon, invoke
 
 CID = "c9a13d6cc644" + "a" * 52
 DB = "3341929632a6" + "b" * 52
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
 
 
 def run_body(**changes: Any) -> dict[str, Any]:

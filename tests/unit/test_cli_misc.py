@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -15,13 +14,6 @@ from cli import main as cli_main
 from cli.bpf import MONITOR_BANNER, format_event
 from cli.output import ellipsis, go_quote, render_table, shown
 from tests.fake_daemon import FakeDaemon, invoke
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
-
 
 # --- bpf -----------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -31,12 +30,6 @@ def net(name: str, nid: str, **extra: object) -> dict[str, object]:
     }
     obj.update(extra)
     return obj
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
 
 
 def test_create_with_every_flag(fake: FakeDaemon) -> None:

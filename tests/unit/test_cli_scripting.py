@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,6 @@ DB = "3341929632a6" + "b" * 52
 OLD = "4fa9e4e36c41" + "c" * 52
 NET_FRONT = "7c749175428f" + "d" * 52
 NET_BRIDGE = "0fb5e1ef8eca" + "e" * 52
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
 
 
 def container(cid: str, name: str, state: str = "running", **extra: Any) -> dict[str, Any]:

@@ -21,8 +21,8 @@ LAYERS = (
     "api",  # HTTP server, routes, schemas, views (plugins add routes to its router)
     "cluster",  # the etcd-backed global store
     "ops",  # operations over store + kernel + datapath; Node and its events
-    "kernel",  # pyroute2, netns, sandbox files, processes
-    "datapath",  # bcc: compile, attach, typed map access
+    "datapath",  # bcc: compile, attach, typed map access (kernel errors mapped by kernel/)
+    "kernel",  # pyroute2, netns, sandbox files, processes; the kernel error boundary
     "store",  # SQLite store, transaction/undo
     "rules",  # pure Docker rules and parsing
     "base",

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.daemon.config import load
-from controller.errors import InvalidArgument, NotFound
+from controller.errors import DatapathUnavailable, HawserError, InvalidArgument
 from controller.ops.node import Node
 from controller.plugins.observability import inspect
 from controller.plugins.observability.collector import DatapathCollector
@@ -43,7 +43,7 @@ class FakeDatapath:
 
     def _check(self) -> None:
         if not self.started:
-            raise NotFound("the datapath is not started")
+            raise DatapathUnavailable("the datapath is not started")
 
     def stats(self) -> list[dict[str, Any]]:
         self._check()
@@ -124,7 +124,7 @@ class FakeDatapath:
         import time
 
         if self.callback is None:
-            raise NotFound("open_events() first")
+            raise HawserError("open_events() first")
         while self.events:
             self.callback(self.events.pop(0))
         time.sleep(timeout_ms / 1000 / 10)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from ipaddress import IPv4Network
 
 import pytest
@@ -63,12 +62,6 @@ def test_cli_consolidates_like_docker() -> None:
         {"Subnet": "10.1.0.0/24", "Gateway": "10.1.0.254"},
         {"Subnet": "10.2.0.0/24", "IPRange": "10.2.0.128/25", "AuxAddress": {"a": "10.2.0.5"}},
     ]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from controller import __version__
-from controller.errors import NotFound
+from controller.errors import DatapathUnavailable
 
 from .names import NameIndex, snapshot
 
@@ -194,7 +194,7 @@ class DatapathCollector(Collector):
         try:
             fill(f, self.node.datapath, self.index(self.node))
             up = 1
-        except NotFound as exc:  # not started yet, or shutting down
+        except DatapathUnavailable as exc:  # not started yet, or shutting down
             log.debug("BPF maps unavailable for /metrics: %s", exc)
             f, up = self._empty(), 0
         except Exception as exc:  # a scrape never fails: it reports the datapath as down
