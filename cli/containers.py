@@ -6,19 +6,16 @@ import contextlib
 import ipaddress
 import os
 import signal
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import click
 
-from cli import filters, formatter
+from cli import formatter
 from cli.client import Client, CliError, DaemonError, pass_client, path_for
 from cli.completion import complete_containers, complete_networks, complete_objects
-from cli.networks import FILTER_OPTION, report_and_exit
-from cli.output import ellipsis, go_quote, short_id, shown
-from cli.ports import port_lines, ports_column
-from cli.usage import GoInt
+from cli.networks import report_and_exit
+from cli.output import go_quote, shown
 
 
 class RunFailed(CliError):
@@ -196,104 +193,6 @@ def attach_and_wait(client: Client, cid: str) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
-def _names(names: list[str], trunc: bool) -> str:
-    """Docker's NAMES: strip "/"; truncated shows only the first name that is not a link."""
-    stripped = [n[1:] if n.startswith("/") else n for n in names]
-    if trunc:
-        for n in stripped:
-            if "/" not in n:
-                return n
-    return ",".join(stripped)
-
-
-def ps_row(c: Mapping[str, Any], trunc: bool) -> dict[str, str]:
-    """The display fields of one container (Docker's ``ps --format json`` keys).
-
-    A Hawser container has no image, no volumes and no writable layer: ``Image`` is
-    ``-``, ``Mounts`` is empty, ``LocalVolumes`` is 0 and ``Size`` is 0B.
-    """
-    command = c.get("Command", "")
-    created = float(c.get("Created") or 0)
-    nets = ((c.get("NetworkSettings") or {}).get("Networks")) or {}
-    labels = c.get("Labels") or {}
-    return {
-        "Command": go_quote(ellipsis(command, 20) if trunc else command),
-        "CreatedAt": datetime.fromtimestamp(created)
-        .astimezone()
-        .strftime("%Y-%m-%d %H:%M:%S %z %Z"),
-        "ID": short_id(c.get("Id", ""), trunc),
-        "Image": "-",
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-        "LocalVolumes": "0",
-        "Mounts": "",
-        "Names": _names(c.get("Names") or [], trunc),
-        "Networks": ",".join(sorted(nets)),
-        "Ports": ports_column(c.get("Ports") or []),
-        "RunningFor": c.get("RunningFor", ""),
-        "Size": "0B",
-        "State": c.get("State", ""),
-        "Status": c.get("Status", ""),
-    }
-
-
-def ps_context(c: Mapping[str, Any], trunc: bool) -> formatter.ContainerContext:
-    return formatter.ContainerContext(ps_row(c, trunc), c.get("Labels") or {})
-
-
-EMPTY_PS_ROW = formatter.ContainerContext(dict.fromkeys(formatter.CONTAINER_HEADERS, ""), {})
-
-
-@click.command("ps")
-@click.option(
-    "-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)"
-)
-@click.option("-f", "--filter", "filter_", **FILTER_OPTION)
-@click.option(
-    "--format", "fmt", metavar="string", help="Pretty-print containers using a Go template"
-)
-@click.option(
-    "-n", "--last", type=GoInt(), default=-1, metavar="int",
-    help="Show n last created containers (includes all states)",
-)  # fmt: skip
-@click.option(
-    "-l", "--latest", is_flag=True, help="Show the latest created container (includes all states)"
-)
-@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
-@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
-@pass_client
-def ps(
-    client: Client,
-    all_: bool,
-    filter_: filters.Filters,
-    fmt: str | None,
-    last: int,
-    latest: bool,
-    no_trunc: bool,
-    quiet: bool,
-) -> None:
-    """List containers.
-
-    Filters (-f key=value, keys AND'ed, values of one key OR'ed): name, id, label,
-    status, network, publish, expose, exited, before, since. --format takes a Go template
-    (`table` prefix for a table), `json`, `table` or `raw`.
-    """
-    limit = 1 if latest and last == -1 else last
-    if fmt:
-        formatter.validate(fmt, EMPTY_PS_ROW)
-    filters.check_containers(filter_)
-    want_all = all_ or limit > 0 or bool(filter_)
-    items = client.get(path_for("containers", query={"all": int(want_all)})) or []
-    items = filters.filter_containers(items, filter_, all_, limit)
-    template, overridden = formatter.listing_format(
-        fmt, quiet, formatter.CONTAINER_TABLE, formatter.CONTAINER_RAW, "container_id: {{.ID}}"
-    )
-    if overridden:
-        formatter.warn_quiet_overrides()
-    trunc = not no_trunc
-    rows = [ps_context(c, trunc) for c in items]
-    formatter.echo(formatter.render(template, rows, formatter.CONTAINER_HEADERS))
-
-
 INSPECT_FORMAT = click.option(
     "-f", "--format", "fmt", metavar="string", help="Format the output using the given Go template"
 )
@@ -404,43 +303,3 @@ def logs(client: Client, follow: bool, container: str) -> None:
     path = path_for("containers", container, "logs", query={"follow": int(follow)})
     with contextlib.suppress(KeyboardInterrupt):
         write_frames(client.stream("GET", path))
-
-
-@click.command("port")
-@click.option(
-    "--format", "fmt", metavar="string",
-    help="Format the mappings with a Go template (fields .ContainerPort .HostIP .HostPort)",
-)  # fmt: skip
-@click.argument("container", shell_complete=complete_containers)
-@click.argument("private", required=False)
-@pass_client
-def port(client: Client, fmt: str | None, container: str, private: str | None) -> None:
-    """List port mappings or a specific mapping for the container."""
-    if fmt:
-        formatter.parse(formatter.template_text(fmt))
-    info = client.get(path_for("containers", container)) or {}
-    lines = port_lines((info.get("NetworkSettings") or {}).get("Ports") or {}, private, container)
-    if not fmt:
-        for line in lines:
-            click.echo(line)
-        return
-    rows = [formatter.PortContext(port_fields(line, private)) for line in lines]
-    template, _ = formatter.listing_format(fmt, False, formatter.PORT_TABLE, fmt, fmt)
-    formatter.echo(formatter.render(template, rows, formatter.PORT_HEADERS))
-
-
-def port_fields(line: str, private: str | None) -> dict[str, str]:
-    """One line of ``port`` (``80/tcp -> 0.0.0.0:8080``, or ``0.0.0.0:8080`` when a port
-    was asked for) as the fields of ``port --format``."""
-    if " -> " in line:
-        container_port, _, host = line.partition(" -> ")
-    else:
-        container_port, host = private or "", line
-        if container_port and "/" not in container_port:
-            container_port += "/tcp"
-    host_ip, _, host_port = host.rpartition(":")
-    return {
-        "ContainerPort": container_port,
-        "HostIP": host_ip.strip("[]"),
-        "HostPort": host_port,
-    }

@@ -1,4 +1,4 @@
-"""Published ports as Docker's CLI shows them: the ``ps`` PORTS column and ``port`` lines.
+"""Published ports as Docker's CLI shows them: the ``ps`` PORTS column and ``port``.
 
 Both are formatted here from the API's JSON, as Docker's CLI does (``DisplayablePorts``,
 ``docker port``): the list entry's ``Ports`` (``IP``/``PrivatePort``/``PublicPort``/``Type``;
@@ -12,7 +12,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cli.client import CliError
+import click
+
+from cli import formatter
+from cli.client import Client, CliError, pass_client, path_for
+from cli.completion import complete_containers
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 _DIGITS = re.compile(r"[0-9]+")
@@ -99,3 +103,43 @@ def port_lines(
     if not lines:
         raise CliError(f"no public port '{want[0]}/{want[1]}' published for {container}")
     return lines
+
+
+@click.command("port")
+@click.option(
+    "--format", "fmt", metavar="string",
+    help="Format the mappings with a Go template (fields .ContainerPort .HostIP .HostPort)",
+)  # fmt: skip
+@click.argument("container", shell_complete=complete_containers)
+@click.argument("private", required=False)
+@pass_client
+def port(client: Client, fmt: str | None, container: str, private: str | None) -> None:
+    """List port mappings or a specific mapping for the container."""
+    if fmt:
+        formatter.parse(formatter.template_text(fmt))
+    info = client.get(path_for("containers", container)) or {}
+    lines = port_lines((info.get("NetworkSettings") or {}).get("Ports") or {}, private, container)
+    if not fmt:
+        for line in lines:
+            click.echo(line)
+        return
+    rows = [formatter.PortContext(port_fields(line, private)) for line in lines]
+    template, _ = formatter.listing_format(fmt, False, formatter.PORT_TABLE, fmt, fmt)
+    formatter.echo(formatter.render(template, rows, formatter.PORT_HEADERS))
+
+
+def port_fields(line: str, private: str | None) -> dict[str, str]:
+    """One line of ``port`` (``80/tcp -> 0.0.0.0:8080``, or ``0.0.0.0:8080`` when a port
+    was asked for) as the fields of ``port --format``."""
+    if " -> " in line:
+        container_port, _, host = line.partition(" -> ")
+    else:
+        container_port, host = private or "", line
+        if container_port and "/" not in container_port:
+            container_port += "/tcp"
+    host_ip, _, host_port = host.rpartition(":")
+    return {
+        "ContainerPort": container_port,
+        "HostIP": host_ip.strip("[]"),
+        "HostPort": host_port,
+    }
