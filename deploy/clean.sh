@@ -95,7 +95,7 @@ fi
 # --- Hawser links in the root netns ---
 self_ns="$(readlink /proc/self/ns/net)"
 daemon_here=0
-for pid in $(pgrep -f 'hawser daemon' || true); do
+for pid in $(pgrep -f -- 'hawser daemon|/hawserd( |$)' || true); do  # hawser daemon execs hawserd
     [[ $(readlink "/proc/$pid/ns/net" 2>/dev/null) == "$self_ns" ]] && daemon_here=1
 done
 while read -r name kind; do

@@ -11,17 +11,19 @@ Which endpoint serves a container's ports is decided here alone and stored on th
 stop, and the next endpoint connected while none serves takes them.
 
 Cost: O(N) for N ports — conflicts with other containers from one store query, the node's
-sockets from one read of its socket tables (``kernel.sockets``), one batch write of the map.
+sockets from a bind() probe per port for a few ports or one read of its socket tables for
+many (``kernel.sockets``), one batch write of the map.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 
 from controller.datapath.types import PortMapping
 from controller.errors import Conflict, HawserError, InvalidArgument
-from controller.kernel.sockets import HostPorts
+from controller.kernel.sockets import PROBES_BEFORE_TABLES, HostPorts
 from controller.ops.node import Node
 from controller.rules.model import Container, Endpoint
 from controller.rules.portspec import ANY_ADDRESS, DATAPATH_PROTOCOLS, PortBinding
@@ -99,8 +101,10 @@ class PortAllocator:
                 port = min(blocked, key=ports.__getitem__)
                 message = f"Bind for {host_ip}:{port} failed: port is already allocated"
                 found.append((ports[port], Conflict(message)))
-            held = self._host.held(proto).keys() & ports.keys()
-            for port in sorted(held, key=ports.__getitem__):
+            candidates: AbstractSet[int] = ports.keys()
+            if len(ports) > PROBES_BEFORE_TABLES:  # only what the node's socket tables show
+                candidates = self._host.held(proto).keys() & candidates
+            for port in sorted(candidates, key=ports.__getitem__):
                 if self._host.bind_errno(proto, host_ip, port):
                     message = (
                         f"failed to bind host port {host_ip}:{port}/{proto}: address already in use"
@@ -130,12 +134,13 @@ class PortAllocator:
         """The lowest free port of low..high; the ports an earlier request of this
         allocation passed over stay passed over (no rescans: O(range) in all)."""
         key = (proto, host_ip, low, high)
-        for port in range(self._cursor.get(key, low), high + 1):
+        start = self._cursor.get(key, low)
+        if self._host.address_errno(proto, host_ip) == errno.EADDRNOTAVAIL:
+            raise _no_address(proto, host_ip, start)
+        for port in range(start, high + 1):
             if not self._allocated(proto, host_ip, port) and not self._host.bind_errno(
                 proto, host_ip, port
             ):
-                if self._host.address_errno(proto, host_ip) == errno.EADDRNOTAVAIL:
-                    raise _no_address(proto, host_ip, port)
                 self._cursor[key] = port + 1
                 return port
         self._cursor[key] = high + 1

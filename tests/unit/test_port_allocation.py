@@ -187,3 +187,21 @@ def test_a_real_socket_of_this_netns_is_seen(kind: int, proto: str) -> None:
         assert host.bind_errno(proto, "127.0.0.1", port) == errno.EADDRINUSE
         assert host.bind_errno(proto, "0.0.0.0", port) == errno.EADDRINUSE
     assert HostPorts().bind_errno(proto, "127.0.0.1", port) == 0  # positive control: freed
+
+
+def test_a_few_ports_are_probed_without_reading_the_socket_tables() -> None:
+    """Reading the tables costs ~10 ms whatever the count: one port is one bind() probe."""
+    reads: list[str] = []
+
+    def reader(name: str) -> str:
+        reads.append(name)
+        return "header\n"
+
+    probe = Probe({("0.0.0.0", 8080)}, {"127.0.0.1"})
+    alloc = PortAllocator({}, EPHEMERAL, HostPorts(reader, probe))
+    with pytest.raises(Conflict, match="0.0.0.0:8080/tcp: address already in use"):
+        alloc.allocate(asked("8080:80"), "0.0.0.0")
+    assert alloc.allocate(asked("8081:80"), "0.0.0.0") == [B("tcp", 80, "0.0.0.0", 8081)]
+    assert (reads, probe.calls) == ([], 2)
+    PortAllocator({}, EPHEMERAL, HostPorts(reader, probe)).allocate(asked("1-300:1-300"), "0.0.0.0")
+    assert reads == ["tcp", "tcp6"]  # many ports: one read instead
