@@ -93,6 +93,7 @@ def test_an_existing_bridge_is_adopted_and_left_on_rm(hn: HawserNode) -> None:
     hn.in_node("ip", "link", "add", "t-br", "mtu", "1400", "address", "02:11:22:33:44:55",
                "type", "bridge")  # fmt: skip
     hn.in_node("ip", "addr", "add", "192.0.2.1/24", "dev", "t-br")  # the owner's own address
+    hn.in_node("ip", "link", "set", "t-br", "up")  # up with IPv4: an uplink by default
     assert "t-br" in wait_uplink(hn, "t-br")  # an ordinary interface until adopted
 
     hn.cli("network", "create", "--subnet", "172.30.9.0/24", "-o", f"{OPT}=t-br", "adopted")
@@ -111,6 +112,8 @@ def test_an_existing_bridge_is_adopted_and_left_on_rm(hn: HawserNode) -> None:
 
     # once a network owns it, the bridge is no longer served as an uplink
     hn.in_node("ip", "link", "add", "t-new", "type", "veth", "peer", "name", "t-new2")
+    hn.in_node("ip", "addr", "add", "203.0.113.9/24", "dev", "t-new")
+    hn.in_node("ip", "link", "set", "t-new", "up")
     seen = wait_uplink(hn, "t-new")  # a scan ran after the adoption
     assert "t-br" not in seen and "uplink0" in seen
 
