@@ -84,32 +84,41 @@ class PortAllocator:
         return out
 
     def _refuse_conflicts(self, wants: list[tuple[PortBinding, str]]) -> None:
-        """Raise for the first fixed port (in asked order) that exists elsewhere."""
+        """Raise for the first fixed port (in asked order) that exists elsewhere: another
+        container's (from the store), a node address missing, then a node socket's, looked
+        for only before the first of those."""
         fixed: dict[tuple[str, str], dict[int, int]] = {}  # (proto, ip) → port → first index
         for i, (want, host_ip) in enumerate(wants):
             low = want.host_port_low
             if low is not None and low == want.host_port_high:
                 fixed.setdefault((want.proto, host_ip), {}).setdefault(low, i)
         found: list[tuple[int, HawserError]] = []
+        no_address = set()
         for (proto, host_ip), ports in fixed.items():
             if self._host.address_errno(proto, host_ip) == errno.EADDRNOTAVAIL:
                 i = min(ports.values())
                 found.append((i, _no_address(proto, host_ip, wants[i][0].host_port)))
+                no_address.add((proto, host_ip))
                 continue
             blocked = self._blocked(proto, host_ip) & ports.keys()
             if blocked:
                 port = min(blocked, key=ports.__getitem__)
                 message = f"Bind for {host_ip}:{port} failed: port is already allocated"
                 found.append((ports[port], Conflict(message)))
-            candidates: AbstractSet[int] = ports.keys()
-            if len(ports) > PROBES_BEFORE_TABLES:  # only what the node's socket tables show
+        limit = min((i for i, _ in found), default=len(wants))
+        for (proto, host_ip), ports in fixed.items():
+            before = {p: i for p, i in ports.items() if i < limit}
+            if not before or (proto, host_ip) in no_address:
+                continue
+            candidates: AbstractSet[int] = before.keys()
+            if len(before) > PROBES_BEFORE_TABLES:  # only what the node's socket tables show
                 candidates = self._host.held(proto).keys() & candidates
-            for port in sorted(candidates, key=ports.__getitem__):
+            for port in sorted(candidates, key=before.__getitem__):
                 if self._host.bind_errno(proto, host_ip, port):
                     message = (
                         f"failed to bind host port {host_ip}:{port}/{proto}: address already in use"
                     )
-                    found.append((ports[port], Conflict(message)))
+                    found.append((before[port], Conflict(message)))
                     break
         if found:
             raise min(found, key=lambda item: item[0])[1]

@@ -163,19 +163,13 @@ def parse_publish(spec: str) -> list[PortBinding]:
                 f"{container_port} and {host_port}"
             )
 
-    count = c_high - c_low + 1
-    requests = []
-    for i in range(count):
-        low: int | None
-        high: int | None
-        if host_port == "" or (h_low == 0 and h_high == 0):
-            low = high = None
-        elif count == 1:
-            low, high = h_low, h_high
-        else:
-            low = high = h_low + i
-        requests.append(PortBinding(proto, c_low + i, host_ip, low, high))
-    return requests
+    ports = range(c_low, c_high + 1)
+    if host_port == "" or (h_low == 0 and h_high == 0):  # ephemeral
+        return [PortBinding(proto, port, host_ip, None, None) for port in ports]
+    if len(ports) == 1:  # one port, or any free one of a host range
+        return [PortBinding(proto, c_low, host_ip, h_low, h_high)]
+    return [PortBinding(proto, port, host_ip, port - c_low + h_low, port - c_low + h_low)
+            for port in ports]  # fmt: skip
 
 
 def parse_expose(spec: str) -> list[Port]:
@@ -195,7 +189,7 @@ def exposed(expose: Iterable[str], published: Iterable[PortBinding]) -> list[Por
     ports: dict[Port, None] = {}
     for spec in expose:
         ports.update(dict.fromkeys(parse_expose(spec)))
-    ports.update(dict.fromkeys(b.port for b in published))
+    ports.update(dict.fromkeys(Port(b.container_port, b.proto) for b in published))
     return list(ports)
 
 
