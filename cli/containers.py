@@ -6,25 +6,16 @@ import contextlib
 import ipaddress
 import os
 import signal
-import time
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import click
 
-from cli import filters, formatter
+from cli import formatter
 from cli.client import Client, CliError, DaemonError, pass_client, path_for
 from cli.completion import complete_containers, complete_networks, complete_objects
-from cli.networks import FILTER_OPTION, report_and_exit
-from cli.output import (
-    ellipsis,
-    go_quote,
-    human_duration,
-    short_id,
-)
-from cli.usage import GoInt
-from controller.errors import shown
+from cli.networks import report_and_exit
+from cli.output import go_quote, shown
 
 
 class RunFailed(CliError):
@@ -202,126 +193,6 @@ def attach_and_wait(client: Client, cid: str) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
-def _names(names: list[str], trunc: bool) -> str:
-    """Docker's NAMES: strip "/"; truncated shows only the first name that is not a link."""
-    stripped = [n[1:] if n.startswith("/") else n for n in names]
-    if trunc:
-        for n in stripped:
-            if "/" not in n:
-                return n
-    return ",".join(stripped)
-
-
-def _ports(ports: list[dict[str, Any]]) -> str:
-    from controller.portspec import Binding, format_ports_column
-
-    bindings = []
-    exposed = []
-    for p in ports:
-        proto = p.get("Type", "tcp")
-        if p.get("PublicPort"):
-            bindings.append(
-                Binding(
-                    proto=proto,
-                    container_port=int(p["PrivatePort"]),
-                    host_ip=p.get("IP", "") or "",
-                    host_port=int(p["PublicPort"]),
-                )
-            )
-        else:
-            exposed.append((int(p["PrivatePort"]), proto))
-    return format_ports_column(bindings, exposed)
-
-
-def ps_row(c: Mapping[str, Any], trunc: bool, now: float) -> dict[str, str]:
-    """The display fields of one container (Docker's ``ps --format json`` keys).
-
-    A Hawser container has no image, no volumes and no writable layer: ``Image`` is
-    ``-``, ``Mounts`` is empty, ``LocalVolumes`` is 0 and ``Size`` is 0B.
-    """
-    command = c.get("Command", "")
-    created = float(c.get("Created") or 0)
-    nets = ((c.get("NetworkSettings") or {}).get("Networks")) or {}
-    labels = c.get("Labels") or {}
-    return {
-        "Command": go_quote(ellipsis(command, 20) if trunc else command),
-        "CreatedAt": datetime.fromtimestamp(created)
-        .astimezone()
-        .strftime("%Y-%m-%d %H:%M:%S %z %Z"),
-        "ID": short_id(c.get("Id", ""), trunc),
-        "Image": "-",
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-        "LocalVolumes": "0",
-        "Mounts": "",
-        "Names": _names(c.get("Names") or [], trunc),
-        "Networks": ",".join(sorted(nets)),
-        "Ports": _ports(c.get("Ports") or []),
-        "RunningFor": human_duration(max(0.0, now - created)) + " ago",
-        "Size": "0B",
-        "State": c.get("State", ""),
-        "Status": c.get("Status", ""),
-    }
-
-
-def ps_context(c: Mapping[str, Any], trunc: bool, now: float) -> formatter.ContainerContext:
-    return formatter.ContainerContext(ps_row(c, trunc, now), c.get("Labels") or {})
-
-
-EMPTY_PS_ROW = formatter.ContainerContext(dict.fromkeys(formatter.CONTAINER_HEADERS, ""), {})
-
-
-@click.command("ps")
-@click.option(
-    "-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)"
-)
-@click.option("-f", "--filter", "filter_", **FILTER_OPTION)
-@click.option(
-    "--format", "fmt", metavar="string", help="Pretty-print containers using a Go template"
-)
-@click.option(
-    "-n", "--last", type=GoInt(), default=-1, metavar="int",
-    help="Show n last created containers (includes all states)",
-)  # fmt: skip
-@click.option(
-    "-l", "--latest", is_flag=True, help="Show the latest created container (includes all states)"
-)
-@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
-@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
-@pass_client
-def ps(
-    client: Client,
-    all_: bool,
-    filter_: filters.Filters,
-    fmt: str | None,
-    last: int,
-    latest: bool,
-    no_trunc: bool,
-    quiet: bool,
-) -> None:
-    """List containers.
-
-    Filters (-f key=value, keys AND'ed, values of one key OR'ed): name, id, label,
-    status, network, publish, expose, exited, before, since. --format takes a Go template
-    (`table` prefix for a table), `json`, `table` or `raw`.
-    """
-    limit = 1 if latest and last == -1 else last
-    if fmt:
-        formatter.validate(fmt, EMPTY_PS_ROW)
-    filters.check_containers(filter_)
-    want_all = all_ or limit > 0 or bool(filter_)
-    items = client.get(path_for("containers", query={"all": int(want_all)})) or []
-    items = filters.filter_containers(items, filter_, all_, limit)
-    template, overridden = formatter.listing_format(
-        fmt, quiet, formatter.CONTAINER_TABLE, formatter.CONTAINER_RAW, "container_id: {{.ID}}"
-    )
-    if overridden:
-        formatter.warn_quiet_overrides()
-    trunc = not no_trunc
-    now = time.time()
-    rows = [ps_context(c, trunc, now) for c in items]
-    formatter.echo(formatter.render(template, rows, formatter.CONTAINER_HEADERS))
-
-
 INSPECT_FORMAT = click.option(
     "-f", "--format", "fmt", metavar="string", help="Format the output using the given Go template"
 )
@@ -359,17 +230,13 @@ def _inspect_any(client: Client, ref: str, kinds: tuple[str, ...]) -> Any:
     raise CliError(f"No such object: {ref}")
 
 
-@click.command("rm")
-@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
-@click.argument("refs", nargs=-1, required=True, shell_complete=complete_containers)
-@pass_client
-@click.pass_context
-def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -> None:
-    """Remove one or more containers."""
+def _each(ctx: click.Context, refs: tuple[str, ...], request: Callable[[str], object]) -> None:
+    """Docker's way with several containers: each in turn, its name or its error printed;
+    exit 1 when any failed."""
     failed = False
     for ref in refs:
         try:
-            client.delete(path_for("containers", ref, query={"force": int(force)}))
+            request(ref)
         except DaemonError as exc:
             exc.show()
             failed = True
@@ -377,6 +244,20 @@ def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -
         click.echo(ref)
     if failed:
         ctx.exit(1)
+
+
+@click.command("rm")
+@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
+@click.argument("refs", nargs=-1, required=True, shell_complete=complete_containers)
+@pass_client
+@click.pass_context
+def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -> None:
+    """Remove one or more containers."""
+    _each(
+        ctx,
+        refs,
+        lambda ref: client.delete(path_for("containers", ref, query={"force": int(force)})),
+    )
 
 
 @click.command("kill")
@@ -386,17 +267,11 @@ def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -
 @click.pass_context
 def kill(ctx: click.Context, client: Client, signal_name: str, refs: tuple[str, ...]) -> None:
     """Send a signal to the process of one or more containers."""
-    failed = False
-    for ref in refs:
-        try:
-            client.post(path_for("containers", ref, "kill", query={"signal": signal_name}))
-        except DaemonError as exc:
-            exc.show()
-            failed = True
-            continue
-        click.echo(ref)
-    if failed:
-        ctx.exit(1)
+    _each(
+        ctx,
+        refs,
+        lambda ref: client.post(path_for("containers", ref, "kill", query={"signal": signal_name})),
+    )
 
 
 @click.command("exec", context_settings=NO_INTERSPERSED)
@@ -428,62 +303,3 @@ def logs(client: Client, follow: bool, container: str) -> None:
     path = path_for("containers", container, "logs", query={"follow": int(follow)})
     with contextlib.suppress(KeyboardInterrupt):
         write_frames(client.stream("GET", path))
-
-
-@click.command("port")
-@click.option(
-    "--format", "fmt", metavar="string",
-    help="Format the mappings with a Go template (fields .ContainerPort .HostIP .HostPort)",
-)  # fmt: skip
-@click.argument("container", shell_complete=complete_containers)
-@click.argument("private", required=False)
-@pass_client
-def port(client: Client, fmt: str | None, container: str, private: str | None) -> None:
-    """List port mappings or a specific mapping for the container."""
-    from controller.errors import HawserError
-    from controller.portspec import Binding, format_port_lines
-
-    if fmt:
-        formatter.parse(formatter.template_text(fmt))
-    info = client.get(path_for("containers", container)) or {}
-    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
-    bindings = []
-    for key, hosts in ports.items():
-        number, _, proto = key.partition("/")
-        for h in hosts or []:
-            bindings.append(
-                Binding(
-                    proto=proto or "tcp",
-                    container_port=int(number),
-                    host_ip=h.get("HostIp", "") or "",
-                    host_port=int(h["HostPort"]),
-                )
-            )
-    try:
-        lines = format_port_lines(bindings, private, container)
-    except HawserError as exc:
-        raise CliError(exc.message) from exc
-    if not fmt:
-        for line in lines:
-            click.echo(line)
-        return
-    rows = [formatter.PortContext(port_fields(line, private)) for line in lines]
-    template, _ = formatter.listing_format(fmt, False, formatter.PORT_TABLE, fmt, fmt)
-    formatter.echo(formatter.render(template, rows, formatter.PORT_HEADERS))
-
-
-def port_fields(line: str, private: str | None) -> dict[str, str]:
-    """One line of ``port`` (``80/tcp -> 0.0.0.0:8080``, or ``0.0.0.0:8080`` when a port
-    was asked for) as the fields of ``port --format``."""
-    if " -> " in line:
-        container_port, _, host = line.partition(" -> ")
-    else:
-        container_port, host = private or "", line
-        if container_port and "/" not in container_port:
-            container_port += "/tcp"
-    host_ip, _, host_port = host.rpartition(":")
-    return {
-        "ContainerPort": container_port,
-        "HostIP": host_ip.strip("[]"),
-        "HostPort": host_port,
-    }

@@ -2,74 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
+from pathlib import Path
 from typing import Any
 
 import click
 from click.shell_completion import get_completion_class
 
-from cli import bpf, containers, networks
+from cli import bpf, containers, networks, ports, ps
 from cli.client import DEFAULT_SOCKET, Client, CliError, pass_client, path_for
 from cli.output import cell
 from cli.usage import DockerUsage, docker_command_line
-
-# Commands that live outside cli/ and are imported only when used:
-# name -> (module, attribute, short help shown without importing).
-LAZY_COMMANDS = {
-    "daemon": ("controller.daemon", "daemon_command", "Run the Hawser node daemon."),
-}
-
-
-def _unavailable(name: str, reason: str) -> click.Command:
-    def fail() -> None:
-        raise CliError(f"the '{name}' command is not available: {reason}")
-
-    return click.Command(
-        name,
-        callback=fail,
-        help=f"Unavailable: {reason}",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-        add_help_option=False,
-    )
-
-
-class HawserGroup(DockerUsage):
-    """A click group that also serves LAZY_COMMANDS, importing them on demand."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
-            module, attr, _ = LAZY_COMMANDS[cmd_name]
-            try:
-                command = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as exc:
-                return _unavailable(cmd_name, str(exc))
-            if not isinstance(command, click.Command):
-                return _unavailable(cmd_name, f"{module}.{attr} is not a click command")
-            return command
-        return super().get_command(ctx, cmd_name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """Like click's, but lazy commands show their fixed help (no import for --help)."""
-        rows = []
-        for name in self.list_commands(ctx):
-            if name in LAZY_COMMANDS and name not in self.commands:
-                rows.append((name, LAZY_COMMANDS[name][2]))
-                continue
-            cmd = super().get_command(ctx, name)
-            if cmd is None or cmd.hidden:
-                continue
-            rows.append((name, cmd.get_short_help_str(formatter.width - 6 - 12)))
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
 
 
 def client_version() -> str:
@@ -85,7 +32,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
         ctx.exit(0)
 
 
-@click.group(cls=HawserGroup)
+@click.group(cls=DockerUsage)
 @click.option(
     "-v",
     "--version",
@@ -113,13 +60,13 @@ def hawser(ctx: click.Context, socket_path: str) -> None:
 hawser.add_command(networks.network)
 for _cmd in (
     containers.run,
-    containers.ps,
+    ps.ps,
     containers.inspect,
     containers.rm,
     containers.kill,
     containers.exec_,
     containers.logs,
-    containers.port,
+    ports.port,
     bpf.bpf,
     bpf.monitor,
 ):
@@ -164,6 +111,25 @@ def info(client: Client, fmt: str) -> None:
         _print_info(data)
 
 
+def hawserd_path() -> Path:
+    """The daemon's executable, installed beside this client (same environment)."""
+    return Path(sys.executable).parent / "hawserd"
+
+
+@click.command(
+    "daemon",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def daemon(args: tuple[str, ...]) -> None:
+    """Run the Hawser node daemon (hawserd) in the foreground."""
+    path = hawserd_path()
+    if not path.is_file():
+        raise CliError(f"{path} is missing: the daemon is installed with the client (make install)")
+    os.execv(path, [str(path), *args])  # the daemon takes over this process (its pid, signals)
+
+
 @hawser.command("completion")
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 @click.pass_context
@@ -180,6 +146,7 @@ def completion(ctx: click.Context, shell: str) -> None:
 
 
 docker_command_line(hawser)
+hawser.add_command(daemon)  # after: its arguments, --socket too, are all hawserd's
 
 
 def main(argv: list[str] | None = None) -> None:

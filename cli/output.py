@@ -1,4 +1,4 @@
-"""Docker-style text output: tables, JSON, durations, ids, quoting."""
+"""Docker-style text output: tables, JSON, ids, quoting."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import click
-
-from controller import humanize
 
 COLUMN_GAP = "   "
 
@@ -64,9 +62,6 @@ def generic_table(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[li
     return headers, [[cell(row.get(k)) for k in keys] for row in rows]
 
 
-human_duration = humanize.duration
-
-
 def short_id(full: str, trunc: bool = True) -> str:
     return full[:12] if trunc else full
 
@@ -83,3 +78,10 @@ def ellipsis(text: str, width: int) -> str:
 def go_quote(text: str) -> str:
     """Close to Go's ``strconv.Quote``: double quotes, escapes, printable unicode kept."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def shown(value: str, limit: int = 200) -> str:
+    """A user's value in a message: as is when printable and short, else quoted and cut."""
+    if value.isprintable() and len(value) <= limit:
+        return value
+    return go_quote(value[:limit]) + ("…" if len(value) > limit else "")

@@ -2,13 +2,25 @@
 
 Every error the API returns is a ``HawserError``; its ``status`` is the HTTP
 status code and its message is the single line a user sees (Docker's text
-where Docker has one).
+where Docker has one). Anything else that reaches the API is a bug, reported as
+``internal error: …`` with the traceback in the log.
 
-    HawserError                 500  unexpected failure
+    HawserError                 500  unexpected failure (a stored state that cannot be)
     ├── InvalidArgument         400  malformed input (port spec, CIDR, option …)
     ├── NotFound                404  unknown network, container, endpoint
     ├── Conflict                409  taken name/port/IP, object in use, mode conflicts
-    └── PrerequisiteMissing     503  the kernel or machine cannot run the datapath
+    ├── KernelError             500  the kernel refused an operation: what and why (errno)
+    ├── PrerequisiteMissing     503  the kernel or machine cannot run the datapath
+    ├── DatapathUnavailable     503  the datapath is not started (yet, or any more)
+    ├── StoreError              500  the etcd cluster store answered with an error
+    │   ├── StoreUnavailable    503  no endpoint of the cluster store answered
+    │   └── LeaseLost           503  this node's lease expired
+    └── HttpError               4xx  the HTTP layer's own refusals (411, 413)
+
+Where they come from: ``KernelError`` only from the kernel boundary
+(``controller.kernel.errors``: a ``NetlinkError`` or ``OSError`` of pyroute2, netns,
+sandbox files, processes or tc never reaches the API raw); the cluster store's errors
+live with it (``controller.cluster.errors``); ``HttpError`` in ``controller.api.server``.
 
 A message is one line by construction: control characters in it (a user's value holding a
 newline, say) are escaped, so no value can add a line to what the CLI prints or the log.
@@ -74,4 +86,14 @@ class Conflict(HawserError):
 
 
 class PrerequisiteMissing(HawserError):
+    status = 503
+
+
+class KernelError(HawserError):
+    """The kernel refused what an operation asked (raised at the kernel boundary only)."""
+
+    status = 500
+
+
+class DatapathUnavailable(HawserError):
     status = 503

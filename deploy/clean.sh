@@ -84,7 +84,7 @@ fi
 if [[ -x .venv/bin/python ]]; then
     .venv/bin/python - <<'PY' || true
 from pathlib import Path
-from controller.daemon import default_cgroup
+from controller.daemon.main import default_cgroup
 from controller.datapath import stale
 n = stale.detach_orphans(default_cgroup(), Path("/sys/fs/bpf"))
 if n:
@@ -95,7 +95,7 @@ fi
 # --- Hawser links in the root netns ---
 self_ns="$(readlink /proc/self/ns/net)"
 daemon_here=0
-for pid in $(pgrep -f 'hawser daemon' || true); do
+for pid in $(pgrep -f -- 'hawser daemon|/hawserd( |$)' || true); do  # hawser daemon execs hawserd
     [[ $(readlink "/proc/$pid/ns/net" 2>/dev/null) == "$self_ns" ]] && daemon_here=1
 done
 while read -r name kind; do

@@ -7,7 +7,7 @@ pin version), so that it looks where the daemon does. When controller/ is reorga
 imports are the only ones to re-point.
 """
 
-from controller.daemon import default_cgroup
+from controller.daemon.main import default_cgroup
 from controller.datapath import Datapath, DatapathConfig, cookie_of
 from controller.datapath.types import PIN_VERSION
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from cli.gotemplate.execute import ExecError, State
 from cli.gotemplate.funcs import FUNCTIONS, HEADER, Func
-from cli.gotemplate.parse import ListNode, ParseError, Parser
+from cli.gotemplate.nodes import ListNode
+from cli.gotemplate.parse import ParseError, Parser
 from cli.gotemplate.values import MISSING, GoMap, GoObject, Member
 
 __all__ = [

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cli.gotemplate.funcs import BUILTINS, Func, FuncError
-from cli.gotemplate.parse import (
+from cli.gotemplate.nodes import (
     ActionNode,
     BoolNode,
     BranchNode,

@@ -365,20 +365,7 @@ class Lexer:
         self.emit(kind)
 
     def _char(self) -> None:
-        while True:
-            ch = self.peek()
-            self.pos += 1 if ch else 0
-            if ch == "\\":
-                nxt = self.peek()
-                if nxt not in ("", "\n"):
-                    self.pos += 1
-                    continue
-                ch = nxt
-            if ch in ("", "\n"):
-                self.error("unterminated character constant")
-            if ch == "'":
-                break
-        self.emit(T.CHAR_CONSTANT)
+        self._quoted("'", "unterminated character constant", T.CHAR_CONSTANT)
 
     def _number(self) -> None:
         if not self._scan_number():
@@ -426,6 +413,10 @@ class Lexer:
         return True
 
     def _quote(self) -> None:
+        self._quoted('"', "unterminated quoted string", T.STRING)
+
+    def _quoted(self, end: str, unterminated: str, kind: T) -> None:
+        """Up to the closing ``end``: backslash escapes one character, not a newline."""
         while True:
             ch = self.peek()
             self.pos += 1 if ch else 0
@@ -436,10 +427,10 @@ class Lexer:
                     continue
                 ch = nxt
             if ch in ("", "\n"):
-                self.error("unterminated quoted string")
-            if ch == '"':
+                self.error(unterminated)
+            if ch == end:
                 break
-        self.emit(T.STRING)
+        self.emit(kind)
 
     def _raw_quote(self) -> None:
         end = self.text.find("`", self.pos)

@@ -27,14 +27,14 @@ from dataclasses import asdict, dataclass, field, replace
 from ipaddress import IPv4Address
 from typing import Any
 
-from controller import ipam, names
 from controller.cluster import pools
 from controller.cluster.client import Store
 from controller.cluster.errors import StoreError
 from controller.cluster.networks import GlobalNetwork
 from controller.cluster.txn import KV, Compare, Delete, Get, Put
-from controller.endpoints import mac_for
 from controller.errors import Conflict, InvalidArgument, NotFound
+from controller.ops.endpoints import mac_for
+from controller.rules import ipam, names
 
 MAX_ATTEMPTS = 200
 

@@ -26,12 +26,12 @@ from dataclasses import asdict, dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from controller import ipam, names
 from controller.cluster import pools
 from controller.cluster.client import Store
 from controller.cluster.errors import StoreError
 from controller.cluster.txn import KV, Compare, Delete, Get, Put
 from controller.errors import Conflict, NotFound
+from controller.rules import ipam, names
 
 DRIVER = "overlay"
 SCOPE = "global"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 
 from controller.errors import InvalidArgument
-from controller.ipam import IpamConfig, next_free_subnet
+from controller.rules.ipam import IpamConfig, next_free_subnet
 
 VNI_MIN = 256
 VNI_MAX = 2**24 - 1

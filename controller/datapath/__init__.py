@@ -11,7 +11,7 @@ Public surface (see ``Datapath`` for each method)::
     dp.add_ports / delete_ports (PortMapping), dp.allow / disallow
     dp.gc(); dp.stats(), maps(), ports(), endpoints(), networks(), policy(), ct(), nat(),
     port_stats(), endpoint_stats(); dp.open_events(cb) + dp.poll_events(ms)
-    reconcile (controller/reconcile_maps.py): uplinks(), subnets(), flow_addresses(),
+    reconcile (controller/daemon/reconcile_maps.py): uplinks(), subnets(), flow_addresses(),
     forget_uplink / forget_endpoint / forget_endpoint_stats / delete_subnet (no tc change)
     dp.close()    # detach sock hooks, keep pins and tc filters (restart keeps flows)
     dp.destroy()  # also remove the node's pins

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 import socket
 from typing import Any
 
 from controller.errors import InvalidArgument
+from controller.rules.portspec import DATAPATH_PROTOCOLS
 
-PROTOS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP, "icmp": socket.IPPROTO_ICMP}
+#: IP protocol numbers of the protocols the maps key on (ports, policy), plus ICMP (flows).
+PROTOS = {
+    name: getattr(socket, f"IPPROTO_{name.upper()}") for name in (*DATAPATH_PROTOCOLS, "icmp")
+}
 PROTO_NAMES = {v: k for k, v in PROTOS.items()}
 
 
@@ -36,7 +39,8 @@ def u16_port(v: int) -> int:
 
 
 def proto_num(proto: str) -> int:
-    if proto not in ("tcp", "udp"):
+    """A published port's or policy entry's protocol (``DATAPATH_PROTOCOLS``) as its number."""
+    if proto not in DATAPATH_PROTOCOLS:
         raise InvalidArgument(f"invalid proto: {proto}")
     return PROTOS[proto]
 
@@ -62,15 +66,6 @@ def bytes_mac(b: Any) -> str:
 def set_mac(field: Any, mac: str) -> None:
     for i, x in enumerate(mac_bytes(mac)):
         field[i] = x
-
-
-def struct_dict(obj: Any) -> dict[str, Any]:
-    """Plain dict of a bcc ctypes struct (arrays as lists), for sums and debugging."""
-    if isinstance(obj, ctypes.Structure):
-        return {name: struct_dict(getattr(obj, name)) for name, *_ in obj._fields_}
-    if isinstance(obj, ctypes.Array):
-        return [struct_dict(x) for x in obj]  # type: ignore[return-value]
-    return obj  # type: ignore[no-any-return]
 
 
 def subnet(cidr: str) -> ipaddress.IPv4Network:

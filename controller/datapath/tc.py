@@ -6,9 +6,12 @@ traffic never sees a moment without one."""
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
+
+from controller.kernel.errors import refusal
 
 INGRESS = 0xFFFFFFF2  # clsact ingress
 EGRESS = 0xFFFFFFF3  # clsact egress
@@ -16,11 +19,12 @@ PRIO = 0xC000 >> 8  # well away from prio 1 used by hand-made filters
 HANDLE = 0x1A5  # ours
 
 
+@refusal("attach program {name} to link {ifindex}")
 def attach(ipr: Any, ifindex: int, fd: int, name: str, parent: int = INGRESS) -> None:
     try:
         ipr.tc("add", "clsact", ifindex)
     except NetlinkError as e:
-        if e.code != 17:  # EEXIST
+        if e.code != errno.EEXIST:
             raise
     ipr.tc(
         "replace-filter",
@@ -36,11 +40,12 @@ def attach(ipr: Any, ifindex: int, fd: int, name: str, parent: int = INGRESS) ->
     )
 
 
+@refusal("detach Hawser's program from link {ifindex}")
 def detach(ipr: Any, ifindex: int, parent: int = INGRESS) -> None:
     try:
         ipr.tc("del-filter", "bpf", ifindex, HANDLE, parent=parent, prio=PRIO)
     except NetlinkError as e:
-        if e.code not in (2, 19, 22):  # ENOENT, ENODEV, EINVAL (no clsact)
+        if e.code not in (errno.ENOENT, errno.ENODEV, errno.EINVAL):  # EINVAL: no clsact
             raise
 
 

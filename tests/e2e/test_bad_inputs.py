@@ -16,14 +16,13 @@ Around each row a snapshot of everything the daemon can make must stay the same:
 The daemon runs with ``--uplink uplink0`` (so a probe interface is never taken for an uplink)
 and ``--resync-interval 0`` (so no periodic repair can tidy a leak before the snapshot).
 
-ROLLBACK_ROWS fail only after kernel work was done: ``containers.run`` writes the container
-row, creates the sandbox netns with its veth (host end on the bridge, from-container program
-attached, datapath endpoint entry) and writes the /etc/netns files, and only then allocates
-host ports in ``containers._publish`` (``PortAllocator.allocate``: a port already bound by a
-container, a port a node process holds (``host_can_bind``), an address the node does not
-have). Each snapshot creates and deletes one probe link in the node; the gap between two
-probes' ifindexes counts the links made in between, so every rollback row proves that it
-created the veth it then had to remove.
+PORT_ROWS are refused for their published ports: a port already bound by a container, a
+port a process of the node holds, an address the node does not have. ``ops.ports`` finds
+these before anything is built (no netns, veth, /etc/netns files or container row), so a
+conflict costs no undo. Each snapshot creates and deletes one probe link in the node; the gap
+between two probes' ifindexes counts the links made in between, and every port row proves
+that it made none. (The undo of a run that fails after its sandbox exists is proved in
+``test_kernel_refusals.py``.)
 """
 
 from __future__ import annotations
@@ -246,9 +245,8 @@ def held(port: int, proto: str = "tcp", ip: str = "0.0.0.0") -> str:
     return _HELD.format(ip=ip, port=port, proto=proto)
 
 
-# Rows that get past validation and fail after the sandbox exists (see the module docstring):
-# netns + veth + datapath endpoint + /etc/netns files, then port allocation refuses.
-ROLLBACK_ROWS: dict[str, Row] = {
+# Rows refused for their published ports before any kernel work (see the module docstring).
+PORT_ROWS: dict[str, Row] = {
     "port taken by a container": refused("run", "-d", "--name", "r1", "-p", "8080:80",
                                          line=taken(8080)),
     "port held by a node process": refused("run", "-d", "--name", "r2", "-p", "9999:80",
@@ -320,7 +318,7 @@ ROLLBACK_ROWS: dict[str, Row] = {
                                             "-p", "0.0.0.0:9998:80", line=held(9998)),
 }  # fmt: skip
 
-ALL_ROWS = {**BAD_INPUTS, **ROLLBACK_ROWS}
+ALL_ROWS = {**BAD_INPUTS, **PORT_ROWS}
 
 
 # ---- the snapshot ------------------------------------------------------------------------
@@ -540,13 +538,13 @@ def test_bad_input_is_refused_and_changes_nothing(world: World, name: str) -> No
     assert result.stdout == ""
     assert after.diff(before) == {}
     links_made = after.probe_index - before.probe_index - 1
-    if name in ROLLBACK_ROWS:
-        assert links_made >= 1, "this row no longer reaches kernel work: move it to BAD_INPUTS"
+    if name in PORT_ROWS:
+        assert links_made == 0, "a port conflict was found only after kernel work"
 
 
-def test_rollback_rows_are_enough_and_distinct() -> None:
-    assert len(ROLLBACK_ROWS) >= 20
-    assert not set(ROLLBACK_ROWS) & set(BAD_INPUTS)
+def test_port_rows_are_enough_and_distinct() -> None:
+    assert len(PORT_ROWS) >= 20
+    assert not set(PORT_ROWS) & set(BAD_INPUTS)
     assert len({tuple(r.args) for r in ALL_ROWS.values()}) == len(ALL_ROWS)
 
 

@@ -149,6 +149,7 @@ def test_api_socket_mode_openapi_and_late_uplink(node: HawserNode) -> None:
     node.in_node("ip", "link", "add", "late0", "type", "veth", "peer", "name", "late1")
     node.in_node("ip", "addr", "add", "10.97.0.1/24", "dev", "late0")
     node.in_node("ip", "link", "set", "late0", "up")
+    node.in_node("ip", "addr", "add", "192.0.2.7/24", "dev", "late0")  # up with IPv4: an uplink
     deadline = time.monotonic() + 10
     while (
         "late0" not in node.json("info", "--format", "json")["Uplinks"]

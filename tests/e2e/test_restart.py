@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from controller.names import veth_name
+from controller.rules.names import veth_name
 from testbed.hawser import UPLINK_IP, HawserNode
 from testbed.procs import LineReader
 

@@ -17,7 +17,7 @@ import pytest
 
 from controller.plugins.docker import PluginServer, write_spec
 from controller.plugins.docker.backend import AddressKind, EndpointSpec, ExposedPort, NetworkSpec
-from controller.portspec import PortRequest
+from controller.rules.portspec import PortBinding
 from testbed.engines import DockerEngine
 from testbed.hawser import HawserNode
 from testbed.shell import sh
@@ -122,10 +122,10 @@ def test_dockerd_drives_network_ipam_join_and_ports(
         assert program.endpoint_id == ep.endpoint_id
         assert sorted(program.ports, key=str) == sorted(
             [
-                PortRequest("tcp", 80, "", 8080, 8080),
-                PortRequest("udp", 80, "127.0.0.1", 8081, 8081),
-                PortRequest("tcp", 90, "", 9000, 9001),
-                PortRequest("tcp", 53, "", None, None),  # -p 53: Hawser picks the host port
+                PortBinding("tcp", 80, "", 8080, 8080),
+                PortBinding("udp", 80, "127.0.0.1", 8081, 8081),
+                PortBinding("tcp", 90, "", 9000, 9001),
+                PortBinding("tcp", 53, "", None, None),  # -p 53: Hawser picks the host port
             ],
             key=str,
         )
@@ -163,7 +163,7 @@ def test_dockerd_drives_network_ipam_join_and_ports(
         eng.docker("run", "-d", "--name", "pub", "--network", "net1", "-p", "8080:80",
                    "busybox", "sleep", "600")  # fmt: skip
         pub = backend.last("program")
-        assert pub.ports == (PortRequest("tcp", 80, "", 8080, 8080),)
+        assert pub.ports == (PortBinding("tcp", 80, "", 8080, 8080),)
         assert backend.endpoint_info(pub.network_id, pub.endpoint_id)[
             "com.docker.network.portmap"
         ], "the backend does report the binding"

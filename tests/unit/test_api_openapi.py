@@ -6,7 +6,7 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-from controller import routes
+from controller.api import routes
 
 
 def _document() -> tuple[Any, dict[str, Any]]:

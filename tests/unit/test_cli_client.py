@@ -6,20 +6,13 @@ import os
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
 
 from cli.client import Client, ConnectError, DaemonError, path_for
 from cli.main import hawser
-from cli.testing import FakeDaemon
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
+from tests.fake_daemon import FakeDaemon
 
 
 def test_request_sends_json_and_decodes_answer(fake: FakeDaemon) -> None:

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from cli.testing import FakeDaemon, invoke
+from tests.fake_daemon import FakeDaemon, invoke
 
 CID = "c9a13d6cc644" + "a" * 52
 DB = "3341929632a6" + "b" * 52
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
 
 
 def run_body(**changes: Any) -> dict[str, Any]:
@@ -159,6 +152,7 @@ def listing(now: int) -> list[dict[str, Any]]:
             "Created": now - 100,
             "State": "running",
             "Status": "Up About a minute",
+            "RunningFor": "About a minute ago",
             "Ports": [{"IP": "0.0.0.0", "PrivatePort": 7000, "PublicPort": 32768, "Type": "tcp"}],
             "NetworkSettings": {"Networks": {"bridge": {}}},
         },
@@ -169,6 +163,7 @@ def listing(now: int) -> list[dict[str, Any]]:
             "Created": now - 3,
             "State": "running",
             "Status": "Up 2 seconds",
+            "RunningFor": "3 seconds ago",
             "Ports": [{"PrivatePort": 5432, "Type": "tcp"}],
             "NetworkSettings": {"Networks": {"front": {}, "back": {}}},
         },

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
-import types
-from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
@@ -14,15 +12,8 @@ from click.testing import CliRunner
 
 from cli import main as cli_main
 from cli.bpf import MONITOR_BANNER, format_event
-from cli.output import ellipsis, go_quote, human_duration, render_table
-from cli.testing import FakeDaemon, invoke
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
-
+from cli.output import ellipsis, go_quote, render_table, shown
+from tests.fake_daemon import FakeDaemon, invoke
 
 # --- bpf -----------------------------------------------------------------------------------
 
@@ -194,35 +185,36 @@ def test_completion_bad_shell() -> None:
     assert result.stderr.endswith("See 'hawser completion --help'.\n")
 
 
-def test_daemon_command_is_loaded_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
-    @click.command("daemon")
-    @click.option("--state-dir")
-    def daemon_command(state_dir: str | None) -> None:
-        """Run the node daemon (test double)."""
-        click.echo(f"started {state_dir}")
-
-    module = types.ModuleType("fake_hawser_daemon")
-    module.daemon_command = daemon_command  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "fake_hawser_daemon", module)
-    monkeypatch.setitem(
-        cli_main.LAZY_COMMANDS, "daemon", ("fake_hawser_daemon", "daemon_command", "Run it.")
-    )
+def test_daemon_command_execs_hawserd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    hawserd = tmp_path / "hawserd"
+    hawserd.write_text("#!/bin/sh\n")
+    calls: list[tuple[Path, list[str]]] = []
+    monkeypatch.setattr(cli_main, "hawserd_path", lambda: hawserd)
+    monkeypatch.setattr(cli_main.os, "execv", lambda path, argv: calls.append((path, argv)))
     runner = CliRunner()
-    help_out = runner.invoke(cli_main.hawser, ["daemon", "--help"])
-    assert help_out.exit_code == 0
-    assert "--state-dir" in help_out.stdout
-    assert runner.invoke(cli_main.hawser, ["daemon", "--state-dir", "/x"]).stdout == "started /x\n"
-    top = runner.invoke(cli_main.hawser, ["--help"]).stdout
-    assert "daemon      Run it." in top
-
-
-def test_daemon_command_missing_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(
-        cli_main.LAZY_COMMANDS, "daemon", ("cli._no_such_module", "daemon_command", "Run it.")
+    result = runner.invoke(
+        cli_main.hawser, ["daemon", "--socket", "/s", "--state-dir", "/x", "--help"]
     )
-    result = CliRunner().invoke(cli_main.hawser, ["daemon", "--foo"])
+    assert result.exit_code == 0, result.output
+    assert calls == [(hawserd, [str(hawserd), "--socket", "/s", "--state-dir", "/x", "--help"])]
+    assert (
+        "daemon      Run the Hawser node daemon (hawserd)"
+        in runner.invoke(cli_main.hawser, ["--help"]).stdout
+    )
+
+
+def test_daemon_command_without_hawserd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(cli_main, "hawserd_path", lambda: tmp_path / "hawserd")
+    result = CliRunner().invoke(cli_main.hawser, ["daemon"])
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: the 'daemon' command is not available: No module named")
+    assert result.stderr == (
+        f"Error: {tmp_path}/hawserd is missing: the daemon is installed with the client "
+        "(make install)\n"
+    )
+
+
+def test_the_installed_hawserd_is_beside_hawser() -> None:
+    assert cli_main.hawserd_path().is_file()  # make install made it; `hawser daemon` runs it
 
 
 def test_main_entry_point_exit_code(fake: FakeDaemon, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -235,40 +227,14 @@ def test_main_entry_point_exit_code(fake: FakeDaemon, monkeypatch: pytest.Monkey
 # --- output helpers --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (0, "Less than a second"),
-        (0.99, "Less than a second"),
-        (1, "1 second"),
-        (2, "2 seconds"),
-        (59.9, "59 seconds"),
-        (60, "About a minute"),
-        (119, "About a minute"),
-        (120, "2 minutes"),
-        (59 * 60 + 59, "59 minutes"),
-        (3600, "About an hour"),
-        (5399, "About an hour"),
-        (5400, "2 hours"),
-        (47 * 3600, "47 hours"),
-        (48 * 3600, "2 days"),
-        (13 * 86400, "13 days"),
-        (14 * 86400, "2 weeks"),
-        (59 * 86400, "8 weeks"),
-        (60 * 86400, "2 months"),
-        (729 * 86400, "24 months"),
-        (730 * 86400, "2 years"),
-    ],
-)
-def test_human_duration_matches_go_units(seconds: float, text: str) -> None:
-    assert human_duration(seconds) == text
-
-
 def test_ellipsis_and_quote() -> None:
     assert ellipsis("short", 20) == "short"
     assert ellipsis("x" * 20, 20) == "x" * 20
     assert ellipsis("x" * 21, 20) == "x" * 19 + "…"
     assert go_quote('say "hi"\n') == '"say \\"hi\\"\\n"'
+    assert shown("=v") == "=v"
+    assert shown("=\n") == '"=\\n"'
+    assert shown("x" * 201) == '"' + "x" * 200 + '"…'
 
 
 def test_render_table_three_space_gap_no_trailing_blanks() -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from cli.networks import PRUNE_PROMPT
-from cli.testing import FakeDaemon, invoke
+from tests.fake_daemon import FakeDaemon, invoke
 
 ID1 = "7c749175428f7eadcf60dece0ca8cf411d3f99ef4e85329bb184342bdb5bbdef"
 ID2 = "0fb5e1ef8ecaee763c3711234c255470c225a04393af6c8be4a91f9a80c16761"
@@ -31,12 +30,6 @@ def net(name: str, nid: str, **extra: object) -> dict[str, object]:
     }
     obj.update(extra)
     return obj
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
 
 
 def test_create_with_every_flag(fake: FakeDaemon) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import hawser
-from cli.testing import FakeDaemon, invoke
+from tests.fake_daemon import FakeDaemon, invoke
 
 WEB = "c9a13d6cc644" + "a" * 52
 DB = "3341929632a6" + "b" * 52
 OLD = "4fa9e4e36c41" + "c" * 52
 NET_FRONT = "7c749175428f" + "d" * 52
 NET_BRIDGE = "0fb5e1ef8eca" + "e" * 52
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
 
 
 def container(cid: str, name: str, state: str = "running", **extra: Any) -> dict[str, Any]:
@@ -36,6 +29,7 @@ def container(cid: str, name: str, state: str = "running", **extra: Any) -> dict
         "Created": int(time.time()) - 5,
         "State": state,
         "Status": "Up 5 seconds" if state == "running" else "Exited (3) 2 seconds ago",
+        "RunningFor": "5 seconds ago",
         "Ports": [],
         "NetworkSettings": {"Networks": {"bridge": {"NetworkID": NET_BRIDGE}}},
     }

@@ -20,7 +20,7 @@ from controller.cluster.options import (
     store_config,
 )
 from controller.errors import InvalidArgument
-from controller.ipam import IpamConfig
+from controller.rules.ipam import IpamConfig
 
 # options ---------------------------------------------------------------------------------
 

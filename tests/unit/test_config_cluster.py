@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import load
+from controller.daemon.config import load
 from controller.errors import InvalidArgument
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dnslib import QTYPE, RCODE, DNSRecord
 
-from controller.dns import records, responder
-from controller.model import Container, Endpoint, Network
+from controller.plugins.dns import records, responder
+from controller.rules.model import Container, Endpoint, Network
 
 FRONT = Network(id="f" * 64, name="front", key=2, driver="bridge", created="", gateway="10.1.0.1")
 BACK = Network(id="a" * 64, name="back", key=3, driver="bridge", created="", gateway="10.2.0.1")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from controller import hostsfile, sandbox_files
-from controller.dns import resolvconf
+from controller.kernel import sandbox_files
+from controller.plugins.dns import resolvconf
+from controller.rules import hostsfile
 
 
 def test_embedded_text_keeps_search_and_adds_ndots0(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,8 @@ import pytest
 from dnslib import RR, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
-from controller.dns import forward
-from controller.dns.server import DnsServer
+from controller.plugins.dns import forward
+from controller.plugins.dns.server import DnsServer
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from controller.plugins.docker import PluginServer, dispatch, write_spec
 from controller.plugins.docker.backend import AddressKind, ExposedPort
 from controller.plugins.docker.server import CONTENT_TYPE, remove_spec
 from controller.plugins.docker.wire import port_requests
-from controller.portspec import PortRequest
+from controller.rules.portspec import PortBinding
 from tests.docker_plugin_fake import FakeBackend, container_side
 
 RECORDED = json.loads(
@@ -113,10 +113,10 @@ def test_network_endpoint_join_and_ports_are_typed() -> None:
 
     program = [arg for name, arg in backend.calls if name == "program"][0]
     assert set(program.ports) == {
-        PortRequest("tcp", 90, "", 9000, 9001),
-        PortRequest("udp", 80, "127.0.0.1", 8081, 8081),
-        PortRequest("tcp", 80, "", 8080, 8080),
-        PortRequest("tcp", 53, "", None, None),
+        PortBinding("tcp", 90, "", 9000, 9001),
+        PortBinding("udp", 80, "127.0.0.1", 8081, 8081),
+        PortBinding("tcp", 80, "", 8080, 8080),
+        PortBinding("tcp", 53, "", None, None),
     }
     assert ExposedPort(7000, "tcp") in program.exposed
 

@@ -18,10 +18,10 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from controller.config import BY_NAME, PARAMETERS
-from controller.observability.collector import Families
-from controller.observability.operations import Operations
-from controller.observability.server import DEFAULT_ADDRESS
+from controller.daemon.config import BY_NAME, PARAMETERS
+from controller.plugins.observability.collector import Families
+from controller.plugins.observability.operations import Operations
+from controller.plugins.observability.server import DEFAULT_ADDRESS
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "grafana").rglob("*.json"))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from controller import hostsfile, links, names, netopts
 from controller.errors import InvalidArgument, one_line, shown
-from controller.supervisor import ProcessSpec, Supervisor
+from controller.kernel.supervisor import ProcessSpec, Supervisor
+from controller.rules import hostsfile, legacy_links, names, netopts
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_anything_else_is_refused_as_docker_words_it(bad: str) -> None:
 @pytest.mark.parametrize("alias", ["db", "a", "my-db.local", "x_1"])
 def test_plain_aliases_pass(alias: str) -> None:
     assert names.validate_alias(alias) == alias
-    assert links.validate_link(f"web:{alias}") == ("web", alias)
+    assert legacy_links.validate_link(f"web:{alias}") == ("web", alias)
 
 
 @pytest.mark.parametrize("alias", ["a b", "x\n6.6.6.6 evil", "-x", "", "a\tb", "é", "a" * 254])
@@ -69,7 +69,7 @@ def test_other_aliases_are_refused(alias: str) -> None:
 @pytest.mark.parametrize("spec", ["pubc\n6.6.6.6:x", "a b:x", "/pubc x:/p/y"])
 def test_a_link_to_something_that_is_no_container_name_is_refused(spec: str) -> None:
     with pytest.raises(InvalidArgument, match="bad format for links"):
-        links.validate_link(spec)
+        legacy_links.validate_link(spec)
 
 
 def test_env_needs_a_name() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.hostsfile import (
+from controller.rules.hostsfile import (
     ResolvConf,
     container_resolv,
     own_names,
@@ -10,7 +10,7 @@ from controller.hostsfile import (
     render_hosts,
     render_resolv,
 )
-from controller.links import link_hosts_names
+from controller.rules.legacy_links import link_hosts_names
 
 HEADER = (
     "127.0.0.1\tlocalhost\n"

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.errors import Conflict, InvalidArgument
-from controller.ipam import (
+from controller.rules.ipam import (
     DEFAULT_POOLS,
     AddressAllocator,
     IpamConfig,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from controller.linkpolicy import Allow, wanted
-from controller.model import Container, Endpoint, Network
+from controller.ops.linkpolicy import Allow, wanted
+from controller.rules.model import Container, Endpoint, Network
+from controller.rules.portspec import Port
 
 BRIDGE = Network(id="b" * 64, name="bridge", key=1, driver="bridge", created="", icc=False)
 USER = Network(id="u" * 64, name="front", key=2, driver="bridge", created="", icc=False)
 
 
 def ctr(
-    name: str, created: str, *, expose: list[str] | None = None, links: list[str] | None = None
+    name: str, created: str, *, expose: list[Port] | None = None, links: list[str] | None = None
 ) -> Container:
     return Container(
         id=(name * 64)[:64],
@@ -28,7 +29,11 @@ def ep(c: Container, ip: str, net: Network = BRIDGE) -> Endpoint:
     return Endpoint(f"e-{c.name}-{net.name}", c.id, net.id, "eth0", "hv", ip, 16, "", "")
 
 
-DB = ctr("db", "2024-01-01T00:00:01.000000Z", expose=["5432/tcp", "53/udp", "9/sctp"])
+DB = ctr(
+    "db",
+    "2024-01-01T00:00:01.000000Z",
+    expose=[Port(5432, "tcp"), Port(53, "udp"), Port(9, "sctp")],
+)
 WEB = ctr("web", "2024-01-01T00:00:02.000000Z", links=["db:database"])
 
 
@@ -54,7 +59,7 @@ def test_nothing_without_either_side_on_the_default_bridge() -> None:
 
 
 def test_a_container_created_after_the_parent_under_the_childs_name_is_not_linked() -> None:
-    newer = ctr("db", "2024-01-01T00:00:09.000000Z", expose=["5432/tcp"])
+    newer = ctr("db", "2024-01-01T00:00:09.000000Z", expose=[Port(5432, "tcp")])
     assert wanted([BRIDGE], [newer, WEB], [ep(newer, "172.17.0.2"), ep(WEB, "172.17.0.3")]) == set()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from controller.errors import InvalidArgument
-from controller.links import link_env, link_hosts_names, parse_link
+from controller.rules.legacy_links import link_env, link_hosts_names, parse_link
 
 # Captured from Docker 20.10 (shared/reference/link-env.txt): `env | sort` in web2, --link db2:db.
 CAPTURED_ENV = """\

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
 
 from controller.errors import InvalidArgument
-from controller.names import (
+from controller.rules.names import (
     LinkName,
     bridge_name,
     is_hawser_link,
     is_hawser_netns,
-    is_id,
     netns_name,
     new_id,
     parse_link_name,
     parse_netns_name,
-    peer_name,
     short_id,
     validate_container_name,
     validate_hostname,
@@ -94,7 +93,7 @@ def test_new_id() -> None:
     ids = {new_id() for _ in range(200)}
     assert len(ids) == 200
     for value in ids:
-        assert is_id(value)
+        assert re.fullmatch("[0-9a-f]{64}", value)
         assert not short_id(value).isdigit()
 
 
@@ -107,8 +106,7 @@ def test_kernel_names() -> None:
     assert bridge_name(ID) == "hw-3341929632a6"
     assert len(bridge_name(ID)) == 15
     assert veth_name(EP) == "hwvc9a13d6cc64"
-    assert peer_name(EP) == "hwpc9a13d6cc64"
-    assert len(veth_name(EP)) == len(peer_name(EP)) == 14
+    assert len(veth_name(EP)) == 14
     assert netns_name("node-1", ID) == "hw-node-1-3341929632a6"
 
 
@@ -120,7 +118,7 @@ def test_kernel_names() -> None:
         (bridge_name, "XYZ" + ID),
         (veth_name, "c9a13d6cc6"),
         (veth_name, "C9A13D6CC644"),  # ids are lowercase
-        (peer_name, "zzzzzzzzzzzz"),
+        (veth_name, "zzzzzzzzzzzz"),
     ],
 )
 def test_kernel_names_need_hex_ids(builder: Callable[[str], str], bad: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from controller.netlink import NodeNetlink
+from controller.kernel.netlink import NodeNetlink
 
 
 class FakeIPRoute:

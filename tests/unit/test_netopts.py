@@ -7,13 +7,10 @@ from ipaddress import IPv4Address
 import pytest
 
 from controller.errors import InvalidArgument
-from controller.netopts import (
+from controller.rules.netopts import (
     BridgeOptions,
-    parse_aux,
     parse_bridge_options,
     parse_env,
-    parse_labels,
-    parse_opts,
 )
 
 P = "com.docker.network.bridge."
@@ -129,27 +126,8 @@ def test_bad_values(key: str, value: str, message: str) -> None:
     assert exc.value.status == 400
 
 
-def test_labels() -> None:
-    assert parse_labels(["a=1", "b=", "c=x=y", "a=2"]) == {"a": "2", "b": "", "c": "x=y"}
-    with pytest.raises(InvalidArgument) as exc:
-        parse_labels(["novalue"])
-    assert exc.value.message == "bad attribute format: novalue"
-    with pytest.raises(InvalidArgument) as exc:
-        parse_labels(["=v"])
-    assert exc.value.message == "invalid label '=v': empty name"
-
-
-def test_opts_and_aux() -> None:
-    assert parse_opts(["k=v", "bare", "x=a=b"]) == {"k": "v", "bare": "", "x": "a=b"}
-    assert parse_aux(["host1=10.0.0.5", "host2=10.0.0.6"]) == {
-        "host1": "10.0.0.5",
-        "host2": "10.0.0.6",
-    }
-
-
 def test_env() -> None:
     assert parse_env(["A=1", "B=", "C=x=y"]) == ["A=1", "B=", "C=x=y"]
-    assert parse_env(["HOME", "MISSING"], {"HOME": "/root"}) == ["HOME=/root"]
     assert parse_env(["ONLY"]) == []
     with pytest.raises(InvalidArgument) as exc:
         parse_env(["=v"])

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from controller import observability
-from controller.api import Request, Router, Stream
+from controller.api.server import Request, Router, Stream
 from controller.errors import HawserError, InvalidArgument, NotFound
-from controller.node import Node
-from controller.observability.monitor import EventHub, decorate
-from controller.observability.names import snapshot
-from controller.observability.server import parse_address
+from controller.ops.node import Node
+from controller.plugins import observability
+from controller.plugins.observability.monitor import EventHub, decorate
+from controller.plugins.observability.names import snapshot
+from controller.plugins.observability.server import parse_address
 from tests.unit.test_observability_tables import CLI, WEB, make_node
 
 

@@ -15,14 +15,15 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller.config import load
-from controller.errors import InvalidArgument, NotFound
-from controller.model import Container, Endpoint, Network, PortBinding
-from controller.node import Node
-from controller.observability import inspect
-from controller.observability.collector import DatapathCollector
-from controller.observability.names import NameSource, snapshot
-from controller.store import Store
+from controller.daemon.config import load
+from controller.errors import DatapathUnavailable, HawserError, InvalidArgument
+from controller.ops.node import Node
+from controller.plugins.observability import inspect
+from controller.plugins.observability.collector import DatapathCollector
+from controller.plugins.observability.names import NameSource, snapshot
+from controller.rules.model import Container, Endpoint, Network
+from controller.rules.portspec import PortBinding
+from controller.store.sqlite import Store
 
 WEB, CLI = "a" * 64, "b" * 64
 NET = "c" * 64
@@ -42,7 +43,7 @@ class FakeDatapath:
 
     def _check(self) -> None:
         if not self.started:
-            raise NotFound("the datapath is not started")
+            raise DatapathUnavailable("the datapath is not started")
 
     def stats(self) -> list[dict[str, Any]]:
         self._check()
@@ -123,7 +124,7 @@ class FakeDatapath:
         import time
 
         if self.callback is None:
-            raise NotFound("open_events() first")
+            raise HawserError("open_events() first")
         while self.events:
             self.callback(self.events.pop(0))
         time.sleep(timeout_ms / 1000 / 10)
@@ -139,7 +140,7 @@ def make_node(tmp_path: Path, metrics_address: str = "") -> Node:
         store.put_container(Container(cid, name, "now", "noicc", name, "hw-x-" + cid[:12]))
         mac, gateway = "02:42:00:00:00:00", "172.18.0.1"
         store.put_endpoint(Endpoint("e" + cid[1:], cid, NET, "eth0", ifname, ip, 16, mac, gateway))
-    store.add_bindings([PortBinding(WEB, "tcp", "0.0.0.0", 8080, 80)])
+    store.add_bindings(WEB, [PortBinding.bound("tcp", 80, "0.0.0.0", 8080)])
     cfg = load({"metrics_address": metrics_address}, {}, None)
     node = Node(config=cfg, store=store, ipr=None, datapath=FakeDatapath(), supervisor=None)  # type: ignore[arg-type]
     node.uplinks["up0"] = (12, "10.1.0.1")

@@ -1,4 +1,4 @@
-"""Port spec parsing and display, against Docker's texts (go-connections nat, docker cli)."""
+"""Port spec parsing against Docker's texts (go-connections nat); the one binding type."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from controller.errors import HawserError, InvalidArgument, NotFound
-from controller.portspec import (
-    Binding,
-    PortRequest,
-    ephemeral_port_range,
-    format_port_lines,
-    format_ports_column,
+from controller.errors import HawserError, InvalidArgument
+from controller.ops.ports import ephemeral_port_range
+from controller.rules.portspec import (
+    Port,
+    PortBinding,
+    exposed,
     parse_expose,
     parse_publish,
+    require_datapath_protocols,
 )
 
-R = PortRequest
+R = PortBinding
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ R = PortRequest
         ("080:080", [R("tcp", 80, "", 80, 80)]),
     ],
 )
-def test_parse_publish_good(spec: str, expected: list[PortRequest]) -> None:
+def test_parse_publish_good(spec: str, expected: list[PortBinding]) -> None:
     assert parse_publish(spec) == expected
 
 
@@ -154,84 +154,27 @@ def test_ephemeral_port_range_of_this_machine() -> None:
     assert 0 < low <= high <= 65535
 
 
-def B(proto: str, cport: int, ip: str, hport: int) -> Binding:
-    return Binding(proto, cport, ip, hport)
+def test_bound_and_asked_bindings_are_one_type() -> None:
+    asked = parse_publish("127.0.0.1:8000-8010:80/udp")[0]
+    assert (asked.host_port, asked.host_port_text, asked.port) == (0, "8000-8010", Port(80, "udp"))
+    bound = PortBinding.bound("udp", 80, "127.0.0.1", 8003)
+    assert (bound.host_port, bound.host_port_text) == (8003, "8003")
+    assert R("tcp", 80, "", None, None).host_port_text == ""
+    assert str(Port(53, "udp")) == "53/udp"
 
 
-@pytest.mark.parametrize(
-    "bindings, exposed, expected",
-    [
-        ([], [], ""),
-        ([B("tcp", 80, "", 8080)], [(80, "tcp")], "0.0.0.0:8080->80/tcp"),
-        ([B("tcp", 7000, "0.0.0.0", 32768)], [], "0.0.0.0:32768->7000/tcp"),
-        ([], [(5432, "tcp")], "5432/tcp"),
-        (
-            [B("tcp", p, "", p) for p in (8000, 8001, 8002)],
-            [],
-            "0.0.0.0:8000-8002->8000-8002/tcp",
-        ),
-        ([], [(8000, "tcp"), (8001, "tcp"), (8002, "tcp")], "8000-8002/tcp"),
-        (
-            [B("tcp", 80, "", 8080), B("tcp", 443, "127.0.0.1", 443)],
-            [(80, "tcp"), (443, "tcp"), (5432, "tcp"), (53, "udp")],
-            "53/udp, 127.0.0.1:443->443/tcp, 5432/tcp, 0.0.0.0:8080->80/tcp",
-        ),
-        (
-            [B("tcp", 80, "", 80), B("udp", 80, "", 80)],
-            [],
-            "0.0.0.0:80->80/tcp, 0.0.0.0:80->80/udp",
-        ),
-        # a gap splits a group; Docker emits the closed group first
-        ([], [(1, "tcp"), (2, "tcp"), (4, "tcp")], "1-2/tcp, 4/tcp"),
-        # exposed-only listed once even if given twice
-        ([], [(5432, "tcp"), (5432, "tcp")], "5432/tcp"),
-        # one container port published twice with different host ports
-        (
-            [B("tcp", 80, "", 8080), B("tcp", 80, "", 8081)],
-            [],
-            "0.0.0.0:8080->80/tcp, 0.0.0.0:8081->80/tcp",
-        ),
-    ],
-)
-def test_format_ports_column(
-    bindings: list[Binding], exposed: list[tuple[int, str]], expected: str
-) -> None:
-    assert format_ports_column(bindings, exposed) == expected
+def test_exposed_ports_once_in_order_given() -> None:
+    published = parse_publish("8080:80") + parse_publish("53/udp")
+    assert exposed(["443", "80", "53/udp"], published) == [
+        Port(443, "tcp"), Port(80, "tcp"), Port(53, "udp"),
+    ]  # fmt: skip
+    assert len(exposed(["1-30000"], parse_publish("1-30000:1-30000"))) == 30000
 
 
-def test_format_port_lines_all_sorted() -> None:
-    bindings = [B("udp", 53, "", 5353), B("tcp", 80, "127.0.0.1", 8080), B("tcp", 80, "", 8080)]
-    assert format_port_lines(bindings) == [
-        "53/udp -> 0.0.0.0:5353",
-        "80/tcp -> 0.0.0.0:8080",
-        "80/tcp -> 127.0.0.1:8080",
-    ]
-
-
-def test_format_port_lines_private() -> None:
-    bindings = [B("tcp", 80, "", 8080), B("udp", 80, "", 9090)]
-    assert format_port_lines(bindings, "80", "web") == ["0.0.0.0:8080"]
-    assert format_port_lines(bindings, "80/tcp", "web") == ["0.0.0.0:8080"]
-    assert format_port_lines(bindings, "80/udp", "web") == ["0.0.0.0:9090"]
-
-
-@pytest.mark.parametrize(
-    "private, message",
-    [
-        ("81", "no public port '81/tcp' published for web"),
-        ("80/sctp", "no public port '80/sctp' published for web"),
-    ],
-)
-def test_format_port_lines_unpublished(private: str, message: str) -> None:
-    with pytest.raises(NotFound) as exc:
-        format_port_lines([B("tcp", 80, "", 8080)], private, "web")
-    assert exc.value.message == message
-    assert exc.value.status == 404
-
-
-def test_format_port_lines_bad_private() -> None:
+def test_only_datapath_protocols_can_be_published() -> None:
+    require_datapath_protocols(parse_publish("80") + parse_publish("53/udp"))
     with pytest.raises(InvalidArgument) as exc:
-        format_port_lines([], "abc", "web")
-    assert exc.value.message == 'strconv.ParseUint: parsing "abc": invalid syntax'
-    with pytest.raises(InvalidArgument, match="invalid proto: x"):
-        format_port_lines([], "80/x", "web")
+        require_datapath_protocols(parse_publish("9/sctp"))
+    assert exc.value.message == (
+        "publishing sctp ports is not supported by Hawser's datapath: 9/sctp"
+    )

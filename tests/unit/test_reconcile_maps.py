@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from controller.datapath.types import PortMapping
-from controller.model import Endpoint, Network, PortBinding
-from controller.reconcile_maps import (
+from controller.daemon.reconcile_maps import (
     EndpointEntry,
     wanted_endpoints,
     wanted_networks,
     wanted_ports,
 )
+from controller.datapath.types import PortMapping
+from controller.rules.model import Container, Endpoint, Network
+from controller.rules.portspec import PortBinding
 
 BRIDGE = Network(id="a" * 64, name="bridge", key=3, driver="bridge", created="",
                  subnet="172.17.0.0/16", gateway="172.17.0.1", bridge="hawser0")  # fmt: skip
@@ -18,9 +19,13 @@ SIDE = Network(id="b" * 64, name="side", key=4, driver="bridge", created="", int
 HOST = Network(id="c" * 64, name="host", key=1, driver="host", created="")
 
 
+INDEX = {"hwv1": 11, "hwv2": 12, "hwv3": 13, "hwv4": 14}
+
+
 def _ep(ctr: str, net: Network, ifname: str, ip: str, veth: str) -> Endpoint:
     return Endpoint(id=veth * 4, container_id=ctr, network_id=net.id, ifname=ifname,
-                    host_ifname=veth, ip=ip, prefixlen=16, mac=f"02:42:{ip}", gateway="")  # fmt: skip
+                    host_ifname=veth, ip=ip, prefixlen=16, mac=f"02:42:{ip}", gateway="",
+                    ifindex=INDEX.get(veth, 0))  # fmt: skip
 
 
 EPS = [
@@ -29,7 +34,6 @@ EPS = [
     _ep("c2", SIDE, "eth0", "172.30.0.3", "hwv3"),
     _ep("c3", BRIDGE, "eth1", "172.17.0.4", "hwv4"),  # its eth0 was disconnected
 ]
-INDEX = {"hwv1": 11, "hwv2": 12, "hwv3": 13, "hwv4": 14}
 
 
 def test_networks_are_the_bridge_networks_with_their_flags() -> None:
@@ -52,16 +56,25 @@ def test_endpoints_need_their_network_and_their_veth() -> None:
     }
 
 
-def test_ports_go_to_the_owners_eth0_only() -> None:
-    bindings = [
-        PortBinding("c1", "tcp", "0.0.0.0", 8080, 80),
-        PortBinding("c1", "udp", "10.0.0.1", 5353, 53),
-        PortBinding("c2", "tcp", "0.0.0.0", 8081, 80),
-        PortBinding("c3", "tcp", "0.0.0.0", 8082, 80),  # no eth0: not served
-        PortBinding("c1", "sctp", "0.0.0.0", 9000, 9000),  # not a datapath protocol
-        PortBinding("gone", "tcp", "0.0.0.0", 22012, 80),  # no endpoint at all
-    ]
-    assert wanted_ports(bindings, EPS, INDEX) == {
+def _ctr(ctr_id: str, serving: str) -> Container:
+    return Container(id=ctr_id, name=ctr_id, created="", network_mode="bridge", hostname="",
+                     netns="", ports_endpoint=serving)  # fmt: skip
+
+
+def test_ports_go_to_the_endpoint_each_container_names() -> None:
+    bindings = {
+        "c1": [PortBinding.bound("tcp", 80, "0.0.0.0", 8080),
+               PortBinding.bound("udp", 53, "10.0.0.1", 5353),
+               PortBinding.bound("sctp", 9000, "0.0.0.0", 9000)],  # not a datapath protocol
+        "c2": [PortBinding.bound("tcp", 80, "0.0.0.0", 8081)],
+        "c3": [PortBinding.bound("tcp", 80, "0.0.0.0", 8082)],  # none serves them
+        "c4": [PortBinding.bound("tcp", 80, "0.0.0.0", 8083)],  # its endpoint's veth is gone
+        "gone": [PortBinding.bound("tcp", 80, "0.0.0.0", 22012)],  # no container at all
+    }  # fmt: skip
+    ctrs = [_ctr("c1", "hwv1" * 4), _ctr("c2", "hwv3" * 4), _ctr("c3", ""),
+            _ctr("c4", "hwv5" * 4)]  # fmt: skip
+    eps = EPS + [_ep("c4", BRIDGE, "eth0", "172.17.0.5", "hwv5")]
+    assert wanted_ports(bindings, ctrs, eps, INDEX) == {
         ("tcp", "0.0.0.0", 8080): PortMapping("tcp", "0.0.0.0", 8080, "172.17.0.2", 80, 11),
         ("udp", "10.0.0.1", 5353): PortMapping("udp", "10.0.0.1", 5353, "172.17.0.2", 53, 11),
         ("tcp", "0.0.0.0", 8081): PortMapping("tcp", "0.0.0.0", 8081, "172.30.0.3", 80, 13),

@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 
 from cli.networks import build_create_body
-from controller import api, routes, validation
+from controller.api import routes, schemas, validation
+from controller.api.server import Request, Router, serve
 from controller.errors import InvalidArgument
 
-NET = routes.NETWORK_BODY
-RUN = routes.CONTAINER_BODY
-EXEC = routes.EXEC_BODY
-CONNECT = routes.CONNECT_BODY
+NET = schemas.NETWORK_BODY
+RUN = schemas.CONTAINER_BODY
+EXEC = schemas.EXEC_BODY
+CONNECT = schemas.CONNECT_BODY
 
 REFUSED: list[tuple[dict[str, Any], dict[str, Any], str]] = [
     (NET, {"Name": 123}, "json: cannot unmarshal number into field Name of type string"),
@@ -129,7 +130,7 @@ def test_the_published_document_is_openapi_31_with_the_validated_schemas() -> No
     doc = routes.build(node).openapi()  # type: ignore[arg-type]
     assert doc["openapi"] == "3.1.0"
     body = doc["paths"]["/v1/networks"]["post"]["requestBody"]["content"]["application/json"]
-    assert body["schema"] is routes.NETWORK_BODY
+    assert body["schema"] is schemas.NETWORK_BODY
     from jsonschema import Draft202012Validator
 
     for path in doc["paths"].values():
@@ -145,18 +146,18 @@ def test_the_published_document_is_openapi_31_with_the_validated_schemas() -> No
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    router = api.Router()
+    router = Router()
 
-    @router.add("POST", "/v1/things", "Make a thing", 201, routes.EXEC_BODY)
-    def make(req: api.Request) -> Any:
+    @router.add("POST", "/v1/things", "Make a thing", 201, schemas.EXEC_BODY)
+    def make(req: Request) -> Any:
         return {"Got": req.body}
 
-    @router.add("GET", "/v1/things/{ref}", "Show a thing", query={"force": routes._FLAG})
-    def show(req: api.Request) -> Any:
+    @router.add("GET", "/v1/things/{ref}", "Show a thing", query={"force": schemas.FLAG})
+    def show(req: Request) -> Any:
         return {"Ref": req.params["ref"]}
 
     path = tmp_path_factory.mktemp("api") / "api.sock"
-    srv = api.serve(router, Path(path))
+    srv = serve(router, Path(path))
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from ipaddress import IPv4Network
 
 import pytest
 
 from cli.networks import consolidate_ipam
-from cli.testing import FakeDaemon, invoke
-from controller import ipam
 from controller.errors import InvalidArgument
+from controller.rules import ipam
+from tests.fake_daemon import FakeDaemon, invoke
 
 
 def pick() -> IPv4Network:
@@ -63,12 +62,6 @@ def test_cli_consolidates_like_docker() -> None:
         {"Subnet": "10.1.0.0/24", "Gateway": "10.1.0.254"},
         {"Subnet": "10.2.0.0/24", "IPRange": "10.2.0.128/25", "AuxAddress": {"a": "10.2.0.5"}},
     ]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDaemon]:
-    with FakeDaemon() as daemon:
-        yield daemon
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from enum import Enum
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Protocol
 
-from controller.portspec import PortRequest
+from controller.rules.portspec import PortBinding
 
 LOCAL_ADDRESS_SPACE = "hawser-local"
 GLOBAL_ADDRESS_SPACE = "hawser-global"
@@ -122,7 +122,7 @@ class Connectivity:
 
     network_id: str
     endpoint_id: str
-    ports: tuple[PortRequest, ...]
+    ports: tuple[PortBinding, ...]
     exposed: tuple[ExposedPort, ...]
 
 

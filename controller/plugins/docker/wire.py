@@ -23,7 +23,7 @@ from controller.plugins.docker.backend import (
     Pool,
     PoolRequest,
 )
-from controller.portspec import PortRequest
+from controller.rules.portspec import PortBinding
 
 # option keys of libnetwork's netlabel package
 GENERIC = "com.docker.network.generic"
@@ -263,7 +263,7 @@ def _host_ip(text: str, where: str) -> str:
     return str(addr)
 
 
-def port_requests(raw: Any) -> tuple[PortRequest, ...]:
+def port_requests(raw: Any) -> tuple[PortBinding, ...]:
     """``com.docker.network.portmap``: HostPort 0 = Hawser picks; HostPortEnd > HostPort =
     any free port of the range (``-p 8000-8010:80``)."""
     if raw is None:
@@ -280,7 +280,7 @@ def port_requests(raw: Any) -> tuple[PortRequest, ...]:
         if high < low:
             raise InvalidArgument(f"{where}: HostPortEnd {high} is below HostPort {low}")
         out.append(
-            PortRequest(
+            PortBinding(
                 proto=_proto(entry, where),
                 container_port=_port(entry, "Port", where, zero=False),
                 host_ip=_host_ip(text_field(entry, "HostIP"), where),

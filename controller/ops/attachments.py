@@ -1,0 +1,65 @@
+"""`network connect` / `network disconnect`: endpoints added to or removed from a sandbox."""
+
+from __future__ import annotations
+
+from controller.errors import Conflict, InvalidArgument
+from controller.kernel.supervisor import is_running
+from controller.ops import endpoints, lookup, ports
+from controller.ops.node import Node
+from controller.rules import names
+from controller.store.transaction import operation
+
+HOST_TEXT = "container cannot be disconnected from host network or connected to host network"
+SHARED_TEXT = (
+    "container sharing network namespace with another container or host cannot be connected "
+    "to any other network"
+)
+NONE_TEXT = (
+    "container cannot be connected to multiple networks with one of the networks in private "
+    "(none) mode"
+)
+
+
+def connect(node: Node, net_ref: str, ctr_ref: str, ip: str | None, aliases: list[str]) -> None:
+    for alias in aliases:
+        names.validate_alias(alias)
+    with node.lock:
+        net = lookup.network(node.store, net_ref)
+        ctr = lookup.container(node.store, ctr_ref)
+        if net.driver == "host":
+            raise Conflict(HOST_TEXT)
+        if ctr.network_mode == "host" or ctr.owns_no_netns_mode:
+            raise Conflict(SHARED_TEXT)
+        if net.driver == "null" or ctr.network_mode == "none":
+            raise Conflict(NONE_TEXT)
+        if net.name == "bridge" and ip:
+            raise InvalidArgument(
+                "user specified IP address is supported on user defined networks only"
+            )
+        if net.name == "bridge" and aliases:
+            raise InvalidArgument(
+                "network-scoped alias is supported only for containers in user defined networks"
+            )
+        if not is_running(ctr):
+            raise Conflict(f"Container {ctr.id} is not running")
+        with operation(node.store) as undo:
+            ep = endpoints.attach(node, undo, ctr, net, requested_ip=ip, aliases=aliases)
+            if ports.serve(node, undo, ctr, ep):
+                node.store.put_container(ctr)
+            node.emit("endpoint_added", ctr, net, ep)
+
+
+def disconnect(node: Node, net_ref: str, ctr_ref: str, force: bool) -> None:
+    with node.lock:
+        net = lookup.network(node.store, net_ref)
+        ctr = lookup.container(node.store, ctr_ref)
+        if net.driver == "host" or ctr.network_mode == "host":
+            raise Conflict(HOST_TEXT)
+        eps = node.store.endpoints(container_id=ctr.id, network_id=net.id)
+        if not eps:
+            raise Conflict(f"container {ctr.id} is not connected to network {net.name}")
+        with operation(node.store) as undo:
+            if ports.unserve(node, ctr, eps[0], undo):
+                node.store.put_container(ctr)
+            node.emit("endpoint_removed", ctr, net, eps[0])
+            endpoints.detach(node, eps[0])

@@ -1,0 +1,70 @@
+"""The node: the state every operation takes (store, netlink handle, datapath, supervisor,
+configuration) and the events plugins subscribe to.
+
+The configuration and the API's route hooks are typed from the layers above (the daemon
+builds a Node from its Config; plugins add routes through it) without importing them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from controller.kernel.netlink import NodeNetlink
+from controller.kernel.supervisor import Supervisor
+from controller.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from controller.api.server import Router
+    from controller.daemon.config import Config
+    from controller.datapath import Datapath
+
+#: Events emitted inside an operation's transaction; a listener that raises undoes it.
+EVENTS = (
+    "network_created",  # (network)
+    "network_removed",  # (network)
+    "endpoint_added",  # (container, network, endpoint)
+    "endpoint_removed",  # (container, network, endpoint)
+    "container_created",  # (container) — after its endpoints, before its process starts
+    "container_removed",  # (container) — before its endpoints are detached
+    "resynced",  # () — the maps were made to match the store (start-up, periodic repair)
+    "started",  # () — after the first full sync, before the API listens
+    "stopping",  # ()
+)
+
+
+@dataclass
+class Node:
+    config: Config
+    store: Store
+    ipr: NodeNetlink  # one netlink socket, used from any thread
+    datapath: Datapath
+    supervisor: Supervisor
+    # one mutating operation at a time: store and kernel change together
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    uplinks: dict[str, tuple[int, str]] = field(default_factory=dict)  # ifname → (index, addr)
+    exits: dict[str, int] = field(default_factory=dict)  # exit codes of auto-removed containers
+    metrics_address: str = ""
+    listeners: dict[str, list[Callable[..., None]]] = field(default_factory=dict)
+    extra_routes: list[Callable[[Router, Node], None]] = field(default_factory=list)
+    observe: Callable[[str, float, bool], None] = lambda operation, seconds, failed: None
+    # notified (under lock) when a container's process exit is recorded or a container goes
+    exited: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exited = threading.Condition(self.lock)
+
+    @property
+    def name(self) -> str:
+        return str(self.config.node_name)
+
+    def on(self, event: str, listener: Callable[..., None]) -> None:
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event}")
+        self.listeners.setdefault(event, []).append(listener)
+
+    def emit(self, event: str, *args: Any) -> None:
+        for listener in self.listeners.get(event, []):
+            listener(*args)

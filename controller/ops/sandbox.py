@@ -1,0 +1,90 @@
+"""Building a container's sandbox: its netns, its first endpoint, its published ports and
+its /etc files (written while the kernel builds the rest)."""
+
+from __future__ import annotations
+
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from controller.kernel import links, netns, sandbox_files
+from controller.ops import endpoints, link_targets, ports
+from controller.ops.link_targets import LinkTarget
+from controller.ops.node import Node
+from controller.rules import hostsfile
+from controller.rules.model import Container, Endpoint, Network
+from controller.rules.portspec import PortBinding
+from controller.store.transaction import Undo
+
+_FILE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hawser-files")
+
+
+@dataclass
+class Mode:
+    """A resolved network mode and its objects."""
+
+    kind: str  # bridge | user | host | none | container
+    network: Network | None = None  # the bridge network joined (bridge, user)
+    joined: Container | None = None  # the sandbox shared (container:)
+
+    def text(self, requested: str) -> str:
+        """HostConfig.NetworkMode as Docker shows it."""
+        if self.joined:
+            return f"container:{self.joined.id}"
+        if self.kind == "bridge":
+            return "default" if requested == "default" else "bridge"
+        return requested
+
+
+def build(
+    node: Node,
+    undo: Undo,
+    ctr: Container,
+    mode: Mode,
+    endpoint_args: tuple[str | None, list[str]],
+    bound: list[PortBinding],
+    targets: list[LinkTarget],
+) -> None:
+    """netns, endpoint (``endpoint_args``: requested IP, aliases), published ports and /etc
+    files of a new container; every step registers its undo."""
+    endpoint: Endpoint | None = None
+    net = mode.network
+    if mode.kind in ("bridge", "user", "none"):
+        inside = None
+        if net is not None:
+            ip, aliases = endpoint_args
+            endpoint = endpoints.prepare(node, ctr, net, requested_ip=ip, aliases=aliases)
+            spec = endpoints.veth_spec(endpoint, net, default_route=not net.internal)
+            inside = functools.partial(links.create_veth_inside, spec=spec)
+            undo.push(links.delete_link, node.ipr, endpoint.host_ifname)
+        undo.push(sandbox_files.remove, ctr.netns)
+        files = _FILE_WRITER.submit(
+            sandbox_files.write,
+            ctr.netns,
+            hosts_text(ctr, endpoint, targets),
+            sandbox_files.resolv_text(ctr.dns, None),
+            ctr.hostname,
+        )
+        undo.push(netns.remove, ctr.netns)
+        try:
+            host_index = netns.create(ctr.netns, inside)  # sandbox and veth in one step
+        finally:
+            files.result()
+        if net is not None and endpoint is not None:
+            endpoints.finish(node, net, endpoint, undo, host_index or 0)
+            ports.publish(node, undo, ctr, endpoint, bound)
+    if endpoint is not None and net is not None:
+        node.emit("endpoint_added", ctr, net, endpoint)
+    node.emit("container_created", ctr)
+
+
+def hosts_text(ctr: Container, endpoint: Endpoint | None, targets: list[LinkTarget]) -> str:
+    ips = [endpoint.ip] if endpoint else []
+    return hostsfile.render_hosts(ctr.hostname, ips, link_targets.hosts_entries(targets))
+
+
+def restore_files(node: Node, ctr: Container) -> None:
+    """Write a stored sandbox's /etc files again, as ``run`` made them (reconcile)."""
+    eps = node.store.endpoints(container_id=ctr.id)
+    hosts = hosts_text(ctr, eps[0] if eps else None, link_targets.stored(node, ctr))
+    sandbox_files.write(ctr.netns, hosts, sandbox_files.resolv_text(ctr.dns, None), ctr.hostname)

@@ -1,0 +1,176 @@
+"""``GET /v1/monitor``: the datapath's sampled drop/trace events, fanned out to streams.
+
+One thread polls the perf buffer (opened on the first subscriber) and hands
+each event, decorated with names, to every subscriber whose filter matches.
+Sampling happens in the kernel; a slow subscriber loses events (counted)
+rather than slowing the others. A stream's first line is ``{"type": "subscribed"}``:
+from then on no matching event is missed, so a client can wait for it before causing
+traffic. Streams send a ``{"type": "heartbeat"}`` line when idle so that a client that
+went away is noticed within a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from controller.errors import InvalidArgument
+
+from .names import NameIndex, NameSource
+
+if TYPE_CHECKING:
+    from controller.ops.node import Node
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES = ("drop", "trace")
+HEARTBEAT = {"type": "heartbeat"}
+SUBSCRIBED = {"type": "subscribed"}
+POLL_MS = 200
+
+
+def wall_time(ts_ns: int) -> float:
+    """bpf_ktime_get_ns() (CLOCK_MONOTONIC) → Unix time."""
+    return time.time() - (time.monotonic_ns() - ts_ns) / 1e9
+
+
+def decorate(raw: dict[str, Any], names: NameIndex) -> tuple[dict[str, Any], set[str]]:
+    """The API's event object and the ids of the containers it involves."""
+    ifindex = int(raw.get("ifindex") or 0)
+    involved = {
+        ep.container_id
+        for ep in (
+            names.by_ifindex.get(ifindex),
+            names.by_ip.get(str(raw.get("src"))),
+            names.by_ip.get(str(raw.get("dst"))),
+        )
+        if ep is not None
+    }
+    event = {
+        "type": "drop" if raw.get("verdict") == "drop" else "trace",
+        "time": wall_time(int(raw.get("ts_ns") or time.monotonic_ns())),
+        "ifname": names.ifname(ifindex) if ifindex else "",
+        "container": names.container_of_ifindex(ifindex),
+        "direction": raw.get("direction"),
+        "verdict": raw.get("verdict"),
+        "reason": raw.get("reason"),
+        "proto": raw.get("proto"),
+        "src": raw.get("src"),
+        "sport": raw.get("sport"),
+        "src_container": names.container_of_ip(raw.get("src")),
+        "dst": raw.get("dst"),
+        "dport": raw.get("dport"),
+        "dst_container": names.container_of_ip(raw.get("dst")),
+        "len": raw.get("len"),
+    }
+    return event, involved
+
+
+@dataclass(eq=False)
+class Subscriber:
+    type: str | None = None
+    container_id: str | None = None
+    queue: queue.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: queue.Queue(maxsize=1000)
+    )
+    lost: int = 0
+
+    def match(self, event: dict[str, Any], involved: set[str]) -> bool:
+        if self.type is not None and event["type"] != self.type:
+            return False
+        return self.container_id is None or self.container_id in involved
+
+    def offer(self, event: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except queue.Full:
+            self.lost += 1
+
+
+class EventHub:
+    def __init__(self, node: Node, names: NameSource | None = None) -> None:
+        self.node = node
+        self.names = names or NameSource(node)
+        self._subs: set[Subscriber] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def subscribe(self, type_: str | None, container_id: str | None) -> Subscriber:
+        if type_ is not None and type_ not in EVENT_TYPES:
+            raise InvalidArgument(f"invalid event type: {type_} (use drop or trace)")
+        sub = Subscriber(type_, container_id)
+        with self._lock:
+            if self._thread is None:
+                self.node.datapath.open_events(self._on_event)
+                self._thread = threading.Thread(
+                    target=self._run, name="hawser-monitor", daemon=True
+                )
+                self._thread.start()
+            self._subs.add(sub)
+        return sub
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._subs)
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        with self._lock:
+            self._subs.discard(sub)
+        if sub.lost:
+            log.info("a monitor stream lost %d events (client too slow)", sub.lost)
+
+    def _on_event(self, raw: dict[str, Any]) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        if not subs:
+            return
+        event, involved = decorate(raw, self.names.get(max_age=1.0))
+        for sub in subs:
+            if sub.match(event, involved):
+                sub.offer(event)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.node.datapath.poll_events(POLL_MS)
+            except Exception as exc:  # the datapath is closing: stop quietly
+                if not self._stop.is_set():
+                    log.warning("monitor: polling datapath events failed: %s", exc)
+                    self._stop.wait(1.0)
+
+    def close(self) -> None:
+        """Stop polling (before the datapath closes) and end every stream."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            subs, self._subs = list(self._subs), set()
+        for sub in subs:
+            with contextlib.suppress(queue.Full):
+                sub.queue.put_nowait(None)
+
+    def stream(self, sub: Subscriber, heartbeat: float = 1.0) -> Iterator[dict[str, Any]]:
+        """The items of one ``/v1/monitor`` response; unsubscribes when closed.
+
+        ``sub`` is registered already, so the acknowledgement that comes first is true.
+        """
+        try:
+            yield {**SUBSCRIBED, "time": time.time()}
+            while not self._stop.is_set():
+                try:
+                    event = sub.queue.get(timeout=heartbeat)
+                except queue.Empty:
+                    yield {**HEARTBEAT, "time": time.time()}
+                    continue
+                if event is None:
+                    return
+                yield event
+        finally:
+            self.unsubscribe(sub)

@@ -1,0 +1,98 @@
+"""The objects Hawser manages, as stored: networks, containers, endpoints.
+
+Published ports are ``rules.portspec.PortBinding`` rows of their own (asked and bound).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controller.rules.portspec import Port
+
+BUILTIN_NETWORKS = ("bridge", "host", "none")
+DEFAULT_BRIDGE_DEVICE = "hawser0"
+
+
+@dataclass
+class Network:
+    id: str
+    name: str
+    key: int  # small integer naming the network in BPF maps
+    driver: str  # bridge | host | null
+    created: str
+    subnet: str = ""  # "" for host/none
+    gateway: str = ""
+    ip_range: str = ""
+    aux: dict[str, str] = field(default_factory=dict)
+    internal: bool = False
+    attachable: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    bridge: str = ""  # kernel device, "" for host/none
+    bridge_owned: bool = True  # Hawser made the device (False: an existing bridge, adopted)
+    gateway_owned: bool = True  # Hawser put the gateway address on it
+    icc: bool = True
+    masquerade: bool = True
+    host_binding_ipv4: str = "0.0.0.0"
+    mtu: int = 1500
+    snat_ip: str = ""
+    ipam_config_shown: bool = True  # user gave --subnet (inspect shows what was given, like Docker)
+    gateway_given: bool = False
+
+    @property
+    def is_bridge(self) -> bool:
+        return self.driver == "bridge"
+
+    @property
+    def builtin(self) -> bool:
+        return self.name in BUILTIN_NETWORKS
+
+
+@dataclass
+class Endpoint:
+    id: str
+    container_id: str
+    network_id: str
+    ifname: str  # inside the sandbox: eth0, eth1…
+    host_ifname: str  # host side veth
+    ip: str
+    prefixlen: int
+    mac: str
+    gateway: str
+    aliases: list[str] = field(default_factory=list)
+    static_ip: bool = False
+    ifindex: int = 0  # of host_ifname, stored when the veth is made
+
+
+@dataclass
+class Container:
+    id: str
+    name: str
+    created: str
+    network_mode: str  # bridge | host | none | container:<id> | <network name>
+    hostname: str
+    netns: str  # netns name ("" for host mode; the joined one for container: mode)
+    dns: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
+    expose: list[Port] = field(default_factory=list)  # --expose and the published ports
+    publish_all: bool = False
+    ports_endpoint: str = ""  # id of the endpoint serving the published ports ("" none)
+    links: list[str] = field(default_factory=list)  # "name:alias"
+    auto_remove: bool = False
+    status: str = "created"  # created | running | exited
+    pid: int = 0
+    exit_code: int = 0
+    started: str = ""
+    finished: str = ""
+
+    def __post_init__(self) -> None:
+        self.expose = [Port(*p) for p in self.expose]  # JSON gives lists
+
+    @property
+    def joined_container(self) -> str:
+        return self.network_mode[len("container:") :] if self.owns_no_netns_mode else ""
+
+    @property
+    def owns_no_netns_mode(self) -> bool:
+        return self.network_mode.startswith("container:")
