@@ -126,6 +126,8 @@ def _ports(filters: Filters, key: str) -> set[tuple[int, str]]:
 
 
 def _exit_code(item: Mapping[str, Any]) -> int | None:
+    if item.get("State") == "exited" and isinstance(item.get("ExitCode"), int):
+        return int(item["ExitCode"])
     status = str(item.get("Status") or "")
     found = re.match(r"Exited \((-?\d+)\)", status)
     return int(found.group(1)) if found else None

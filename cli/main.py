@@ -13,7 +13,7 @@ from typing import Any
 import click
 from click.shell_completion import get_completion_class
 
-from cli import bpf, containers, networks, ports, ps
+from cli import bpf, containers, lifecycle, networks, ports, ps
 from cli.client import DEFAULT_SOCKET, Client, CliError, pass_client, path_for
 from cli.output import cell
 from cli.usage import DockerUsage, docker_command_line
@@ -60,6 +60,11 @@ def hawser(ctx: click.Context, socket_path: str) -> None:
 hawser.add_command(networks.network)
 for _cmd in (
     containers.run,
+    lifecycle.create,
+    lifecycle.start,
+    lifecycle.stop,
+    lifecycle.restart,
+    lifecycle.wait,
     ps.ps,
     containers.inspect,
     containers.rm,

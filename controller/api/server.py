@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.api import validation
+from controller.api.hijack import Hijack
 from controller.errors import HawserError, InvalidArgument, one_line
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Request:
     params: dict[str, str]
     query: dict[str, str]
     body: dict[str, Any]
+    upgrade: str = ""  # the Upgrade header (``tcp`` for a hijacked stream)
 
 
 class Stream:
@@ -280,7 +282,8 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 route.check_body(body)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 route.check_query(query)
-                result = route.handler(Request(method, url.path, params, query, body))
+                upgrade = str(self.headers.get("Upgrade") or "")
+                result = route.handler(Request(method, url.path, params, query, body, upgrade))
                 failed = False
             except HawserError as exc:
                 self._send_json(exc.status, {"message": exc.message}, self.close_connection)
@@ -294,8 +297,26 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                     router.observe(route.handler.__name__, time.perf_counter() - started, failed)
             if isinstance(result, Stream):
                 self._send_stream(result.items)
+            elif isinstance(result, Hijack):
+                self._hijack(result)
             else:
                 self._send_json(route.status, result)
+
+        def _hijack(self, hijack: Hijack) -> None:
+            """Docker's upgrade: ``101 UPGRADED`` when the client asked for ``Upgrade: tcp``
+            (else ``200 OK``), then the connection is the stream until ``run`` returns."""
+            self.close_connection = True
+            if self.headers.get("Upgrade"):
+                head = "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+            else:
+                head = "HTTP/1.1 200 OK\r\n"
+            head += f"Content-Type: {hijack.media_type}\r\n\r\n"
+            try:
+                self.wfile.write(head.encode())
+                self.wfile.flush()
+                hijack.run(self.connection, self.rfile)  # type: ignore[arg-type]
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         def _refuse(self, method: str, path: str) -> None:
             """No route: 404, or 405 with ``Allow`` when the path takes other methods."""

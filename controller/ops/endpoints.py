@@ -45,8 +45,10 @@ def prepare(
     *,
     requested_ip: str | None = None,
     aliases: list[str] | None = None,
+    mac: str = "",
 ) -> Endpoint:
-    """The endpoint's identity and address (no kernel change yet)."""
+    """The endpoint's identity and address (no kernel change yet); its MAC is ``mac`` or
+    Docker's, derived from the address."""
     if node.store.endpoints(container_id=ctr.id, network_id=net.id):
         raise Conflict(f"endpoint with name {ctr.name} already exists in network {net.name}")
     ip = str(allocator(node, net).allocate(requested_ip))
@@ -59,7 +61,7 @@ def prepare(
         host_ifname=names.veth_name(ep_id),
         ip=ip,
         prefixlen=ipaddress.IPv4Network(net.subnet).prefixlen,
-        mac=mac_for(ip),
+        mac=mac or mac_for(ip),
         gateway=net.gateway,
         aliases=list(aliases or []),
         static_ip=requested_ip is not None,
