@@ -99,7 +99,11 @@ def run(
         return
     if interactive:
         ctx.exit(interactive_run(client, cid, opts["interactive"], opts["tty"]))
-    ctx.exit(attach_and_wait(client, cid))
+    try:
+        code = attach_and_wait(client, cid)
+    except DaemonError as exc:  # the start itself failed (a command not found…)
+        raise RunFailed(exc, start_failure(exc)) from exc
+    ctx.exit(code)
 
 
 def check_tty(stdin: bool, tty_mode: bool) -> None:
@@ -309,14 +313,7 @@ def exec_(
     if interactive or tty:
         check_tty(interactive, tty)
         ctx.exit(interactive_exec(client, container, body, interactive, tty))
-    try:
-        frames = client.stream("POST", path_for("containers", container, "exec"), body)
-        code = write_frames(frames)
-    except DaemonError as exc:
-        if exc.status == 400 and exc.message.startswith(START_FAILED):
-            click.echo(exc.message, err=True)  # what the process said, as Docker shows it
-            ctx.exit(start_failure(exc))
-        raise
+    code = write_frames(client.stream("POST", path_for("containers", container, "exec"), body))
     if code is None:
         raise CliError("exec stream ended without an exit status")
     ctx.exit(code)
@@ -348,10 +345,11 @@ def interactive_exec(
     try:
         sock, rest = hijack.upgrade(client, "POST", path_for("exec", exec_id, "start"), start_body)
     except DaemonError as exc:
-        if exc.status == 400 and exc.message.startswith(START_FAILED):
-            click.echo(exc.message, err=True)
-            return start_failure(exc)
-        raise
+        if exc.status != 400 or not exc.message.startswith(START_FAILED):
+            raise
+        click.echo(exc.message, err=True)  # as Docker prints it: the stream's text
+        failed = client.get(path_for("exec", exec_id, "json")) or {}
+        return int(failed.get("ExitCode") or start_failure(exc))
     on_resize = None
     if tty_mode:
 

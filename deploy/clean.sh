@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sweep what tests left behind. Touches only things carrying a test or Hawser name:
 #   - network namespaces named t-* or hw-* (their processes are killed first, by pid)
-#   - cgroup v2 directories named t-* at the cgroup root (their processes are killed, then rmdir)
+#   - cgroup v2 directories named t-* at the cgroup root (their processes are killed, then rmdir),
+#     and hawser/t*/ (test nodes' container cgroups: cgroup.kill, then rmdir)
 #   - bpffs pins under /sys/fs/bpf/hawser/t*
 #   - links in the root netns named hawser*/hw* of kind bridge, veth, vxlan or dummy, and only
 #     while no `hawser daemon` runs in the root netns (those would be its live links)
@@ -70,6 +71,22 @@ if [[ -n $cg2 ]]; then
         find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
         [[ -d $dir ]] && log "could not remove cgroup $dir" || log "removed cgroup $dir"
     done
+    # container cgroups of test nodes (hawser/t<hex>/<id>): cgroup.kill, then rmdir
+    for dir in "$cg2"/hawser/t*/; do
+        [[ -d $dir ]] || continue
+        dir="${dir%/}"
+        for ctr in "$dir"/*/; do
+            [[ -d $ctr ]] || continue
+            echo 1 >"${ctr%/}/cgroup.kill" 2>/dev/null || true
+        done
+        for _ in $(seq 50); do # the kill is asynchronous: until the folders can go
+            find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+            [[ -d $dir ]] || break
+            sleep 0.1
+        done
+        [[ -d $dir ]] && log "could not remove cgroup $dir" || log "removed cgroup $dir"
+    done
+    rmdir "$cg2/hawser" 2>/dev/null || true
 fi
 
 # --- bpffs pins ---

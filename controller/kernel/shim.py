@@ -36,6 +36,7 @@ import errno
 import fcntl
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -252,6 +253,7 @@ class Shim:
         )  # fmt: skip
         self.pid = 0
         self.status: int | None = None
+        self.listener: socket.socket
 
     # starting ------------------------------------------------------------------------------
     def _stdio(self) -> tuple[list[int], list[int]]:
@@ -323,7 +325,8 @@ class Shim:
         return {"pid": pid}
 
     # running -------------------------------------------------------------------------------
-    def serve(self) -> None:
+    def listen(self) -> None:
+        """Bind ctl.sock before the command starts: it answers once the daemon learns the pid."""
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(CTL_SOCKET)
@@ -331,6 +334,10 @@ class Shim:
         os.chmod(CTL_SOCKET, 0o600)
         listener.listen(8)
         listener.setblocking(False)
+        self.listener = listener
+
+    def serve(self) -> None:
+        listener = self.listener
         self.sel.register(listener, selectors.EVENT_READ, self._accept)
         for fd in self.outputs:
             self.sel.register(fd, selectors.EVENT_READ, self._stdio_ready)
@@ -554,9 +561,8 @@ class Shim:
         _, status = os.waitpid(self.pid, 0)
         self.status = exit_status(status)
         cgroup = self.spec["exec"].get("cgroup")
-        if cgroup:  # what the command left behind dies with it
-            with contextlib.suppress(OSError), open(os.path.join(cgroup, "cgroup.kill"), "w") as f:
-                f.write("1")
+        if cgroup:  # what the command left behind dies with it, before its exit is told
+            kill_cgroup(cgroup, DRAIN_SECONDS)
 
     def _drain(self) -> None:
         """Output still buffered in the pipes or the terminal, until EOF everywhere."""
@@ -578,6 +584,28 @@ class Shim:
             os.unlink(CTL_SOCKET)
 
 
+def kill_cgroup(path: str, timeout: float) -> None:
+    """SIGKILL every process of the cgroup and wait until it is empty (``cgroup.events``
+    turns ``populated 0``; the kernel signals each change with POLLPRI)."""
+    try:
+        with open(os.path.join(path, "cgroup.kill"), "w") as kill:
+            kill.write("1")
+        fd = os.open(os.path.join(path, "cgroup.events"), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLPRI | select.POLLERR)
+        deadline = time.monotonic() + timeout
+        while b"populated 0" not in os.pread(fd, 4096, 0).splitlines():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            poller.poll(left * 1000)
+    finally:
+        os.close(fd)
+
+
 def write_exit(folder: str, code: int) -> None:
     tmp = os.path.join(folder, EXIT_FILE + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -594,11 +622,15 @@ def supervise_main(folder: str) -> None:
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
         signal.signal(signum, signal.SIG_IGN)  # the daemon's, not ours: the command gets them
     shim = Shim(folder, spec)
+    shim.listen()
     report = shim.start()
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()
     os.dup2(devnull, 1)  # the daemon may go away; nothing more is said on stdout
     if shim.status is not None:
+        shim.listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(CTL_SOCKET)
         write_exit(folder, shim.status)
         return
     shim.serve()

@@ -204,7 +204,18 @@ def stream(node: Node, ref: str, body: dict[str, Any]) -> Iterator[dict[str, Any
         user=str(body.get("User") or ""),
     )
     detach = bool(body.get("Detach"))
-    started = start(node, session.id, detach=detach)
+    try:
+        started = start(node, session.id, detach=detach)
+    except StartFailed as exc:
+        if detach:
+            raise
+        failure = exc  # said in the stream, as Docker does, with the status it got
+
+        def failed() -> Iterator[dict[str, Any]]:
+            yield {"stream": "stderr", "data": failure.message + "\n"}
+            yield {"exit": failure.exit_code}
+
+        return failed()
     if detach:
         return started
     assert started.process is not None

@@ -126,8 +126,8 @@ def resume_policies(node: Node) -> int:
             )
             if not (pending or wanted) or policy.is_none:
                 continue
-            if not pending:
-                ctr.restart_count += 1
+            if not pending:  # a fresh start, as Docker's restore does: count and stop reset
+                ctr.restart_count, ctr.manually_stopped = 0, False
             ctr.status = "restarting"
             start_again(node, ctr)
             started += 1

@@ -109,6 +109,10 @@ def _start_locked(
             node.store.put_container(ctr)
     except StartFailed as exc:
         record_start_failure(node, ctr.id, exc)
+        if ctr.auto_remove:
+            from controller.ops import containers  # containers imports this module
+
+            containers.remove(node, ctr.id, force=True)
         raise
     return ctr
 
@@ -281,7 +285,9 @@ def wait(node: Node, ref: str, condition: str = "not-running") -> int:
                 return node.exits[ref]
             raise NotFound(f"No such container: {ref}")
         seq = node.exit_seq.get(found.id, 0)
-        if condition == "not-running" and not running(found):
+        # the stored status, not the pid: a command that just died is running until its
+        # exit (and code) is recorded
+        if condition == "not-running" and found.status not in ("running", "restarting"):
             return found.exit_code
         while True:
             current = node.store.container(found.id)
