@@ -170,3 +170,34 @@ def wait(ctx: click.Context, client: Client, refs: tuple[str, ...]) -> None:
         click.echo(str(resp.get("StatusCode", 0)))
     if failed:
         ctx.exit(1)
+
+
+@click.command("attach")
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN")
+@click.argument("container", shell_complete=complete_containers)
+@pass_client
+@click.pass_context
+def attach(ctx: click.Context, client: Client, no_stdin: bool, container: str) -> None:
+    """Attach local standard input, output, and error streams to a running container."""
+    found = client.get(path_for("containers", container)) or {}
+    cid, config = str(found.get("Id", container)), found.get("Config") or {}
+    tty_mode = bool(config.get("Tty"))
+    stdin = bool(config.get("OpenStdin")) and not no_stdin
+    if stdin:
+        containers.check_tty(stdin, tty_mode)
+    query = {"stdin": int(stdin)}
+    sock, rest = hijack.upgrade(client, "POST", path_for("containers", cid, "attach", query=query))
+
+    def on_resize() -> None:
+        now = hijack.terminal_size()
+        if now:
+            with contextlib.suppress(CliError):
+                client.post(path_for("containers", cid, "resize", query={"h": now[0], "w": now[1]}))
+
+    if tty_mode:
+        on_resize()  # the attached terminal's size, as Docker's attach sends it
+    hijack.stream(
+        sock, rest, tty_mode=tty_mode, stdin=stdin, on_resize=on_resize if tty_mode else None
+    )
+    resp = client.post(path_for("containers", cid, "wait")) or {}
+    ctx.exit(int(resp.get("StatusCode", 0)))

@@ -65,6 +65,7 @@ for _cmd in (
     lifecycle.stop,
     lifecycle.restart,
     lifecycle.wait,
+    lifecycle.attach,
     ps.ps,
     containers.inspect,
     containers.rm,

@@ -61,7 +61,7 @@ class Terminal:
     def expect(self, pattern: str | bytes, timeout: float = 15.0) -> re.Match[bytes]:
         """The first match of ``pattern`` printed after the previous match (AssertionError with
         what was printed when it does not come in time)."""
-        regex = re.compile(pattern.encode() if isinstance(pattern, str) else pattern)
+        regex = re.compile(pattern.encode() if isinstance(pattern, str) else pattern, re.DOTALL)
         deadline = time.monotonic() + timeout
         while True:
             found = regex.search(self.output, self._cursor)

@@ -56,14 +56,14 @@ def test_exec_it_shell_like_docker(hn: HawserNode) -> None:
     try:
         term.expect(rb"# ")
         term.send("stty size\r")
-        term.expect(rb"\r\n33 101\r\n")  # the window the client has
+        term.expect(rb"\r\n33 101\r\n# ")  # the window the client has
         term.resize(40, 132)  # SIGWINCH in the client → the resize call → the sandbox's pty
         term.send("stty size\r")
-        term.expect(rb"\r\n40 132\r\n")
+        term.expect(rb"\r\n40 132\r\n# ")
         term.send("ip -o -4 addr show eth0\r")
-        term.expect(re.escape(f"inet {ip}/16").encode())
+        term.expect(re.escape(f"inet {ip}/16").encode() + rb".*\r\n# ")
         term.send(f"ping -c1 -W2 {gateway}\r")
-        term.expect(rb"1 packets transmitted, 1 received")
+        term.expect(rb"1 packets transmitted, 1 received.*\r\n# ")
         term.send("echo sleeping; sleep 61; echo not-interrupted\r")
         term.expect(rb"\r\nsleeping\r\n")
         netns = f"/proc/{hn.json('inspect', 'box')[0]['State']['Pid']}/ns/net"
@@ -71,7 +71,7 @@ def test_exec_it_shell_like_docker(hn: HawserNode) -> None:
         term.send(CTRL_C)  # the terminal's interrupt: SIGINT to the foreground job only
         term.expect(rb"\^C\r?\n?[^\n]*# ")
         term.send("echo still-here\r")
-        term.expect(rb"\r\nstill-here\r\n")
+        term.expect(rb"\r\nstill-here\r\n# ")
         term.send(CTRL_D)
         assert term.wait() == 0
     finally:
@@ -121,6 +121,21 @@ def test_piped_stdin_with_i_and_no_terminal(hn: HawserNode) -> None:
         input="ignored\n", capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert (without_i.returncode, without_i.stdout) == (0, "")
+
+
+def test_attach_to_a_running_container(hn: HawserNode) -> None:
+    hn.cli("run", "-d", "-i", "--name", "att", "--", "sh", "-c", "echo ready; cat; exit 6")
+    attached = subprocess.run(
+        [HAWSER, "--socket", str(hn.socket), "attach", "att"],
+        input="typed\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (attached.returncode, attached.stdout) == (6, "typed\n")  # "ready" came before
+    assert hn.cli("logs", "att").stdout == "ready\ntyped\n"
+    refused = hn.cli("attach", "att", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "Error response from daemon: You cannot attach to a stopped container, start it first\n",
+    )
 
 
 def test_it_needs_a_terminal_on_stdin(hn: HawserNode) -> None:
