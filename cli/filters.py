@@ -23,6 +23,7 @@ PS_KEYS = frozenset(
     }
 )  # fmt: skip
 NETWORK_KEYS = frozenset({"dangling", "driver", "id", "label", "name", "scope", "type"})
+ACTIVE = ("running", "restarting", "paused")
 STATES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
 HEALTH = ("starting", "healthy", "unhealthy", "none")
 PREDEFINED_NETWORKS = ("bridge", "host", "none", "default")
@@ -185,7 +186,8 @@ def filter_containers(
             continue
         if since is not None and cid == since.get("Id"):
             break
-        if item.get("State") != "running" and not show_all and limit <= 0:
+        # Docker's State.Running, which a restarting (and a paused) container also is
+        if item.get("State") not in ACTIVE and not show_all and limit <= 0:
             continue
         names = container_names(item)
         if "name" in filters and not any(

@@ -92,3 +92,20 @@ def test_start_reports_each_failure_like_docker(fake: FakeDaemon) -> None:
     assert result.stderr == (
         "Error response from daemon: No such container: b\nError: failed to start containers: b\n"
     )
+
+
+def test_ps_filters_keep_restarting_containers_as_docker_does() -> None:
+    """A container waiting for its restart is Running for Docker's list: without -a a name
+    filter still finds it; an exited one needs -a (the positive control)."""
+    from cli import filters
+
+    items = [
+        {"Id": "a" * 64, "Names": ["/loop"], "State": "restarting"},
+        {"Id": "b" * 64, "Names": ["/done"], "State": "exited"},
+        {"Id": "c" * 64, "Names": ["/up"], "State": "running"},
+    ]
+    names = filters.parse(["name=o"])
+    found = filters.filter_containers(items, names, False, -1)
+    assert [i["Names"] for i in found] == [["/loop"]]
+    everything = filters.filter_containers(items, names, True, -1)
+    assert [i["Names"] for i in everything] == [["/loop"], ["/done"]]
