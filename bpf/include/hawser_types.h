@@ -131,6 +131,8 @@ struct hw_ep_stats {
     __u64 rx_bytes;
     __u64 tx_packets; /* sent by the endpoint (seen at its host veth) */
     __u64 tx_bytes;
+    __u64 drop_packets; /* sent by the endpoint and dropped by from-container */
+    __u64 drop_bytes;
 };
 
 struct hw_network {
