@@ -34,8 +34,9 @@ class NameIndex:
     by_ip: dict[str, EndpointName] = field(default_factory=dict)
     by_ifname: dict[str, EndpointName] = field(default_factory=dict)
     network_by_key: dict[int, str] = field(default_factory=dict)
-    # (proto, host_ip, host_port) → container name
+    # (proto, host_ip, host_port) → container name, and id
     port_owner: dict[tuple[str, str, int], str] = field(default_factory=dict)
+    port_owner_id: dict[tuple[str, str, int], str] = field(default_factory=dict)
     uplink_by_index: dict[int, str] = field(default_factory=dict)
     # ifindex → EndpointName, learnt from the endpoints map (ip → ifindex)
     by_ifindex: dict[int, EndpointName] = field(default_factory=dict)
@@ -71,7 +72,9 @@ class NameIndex:
         for ctr_id, bound in bindings.items():
             owner = ctr_names.get(ctr_id, "")
             for b in bound:
-                index.port_owner[(b.proto, b.host_ip, int(b.host_port))] = owner
+                key = (b.proto, b.host_ip, int(b.host_port))
+                index.port_owner[key] = owner
+                index.port_owner_id[key] = ctr_id
         index.uplink_by_index = {idx: ifname for ifname, (idx, _) in uplinks.items()}
         return index
 
