@@ -67,7 +67,9 @@ def set_node_sysctls(state: Path) -> None:
     if not record.exists():
         before = {name: read_sysctl(name) for name in SYSCTLS}
         tmp = record.with_suffix(".tmp")
-        tmp.write_text(json.dumps(before))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(before))
         tmp.replace(record)
     for name, value in SYSCTLS.items():
         links.write_sysctl(name, value)
@@ -277,7 +279,7 @@ def confirmed(prompt: str) -> bool:
     """Docker's ``[y/N]`` prompt: yes only for ``y``/``yes``; end of input is no."""
     click.echo(prompt + "\n\nAre you sure you want to continue? [y/N] ", nl=False)
     answer = sys.stdin.readline()
-    if not answer.endswith("\n"):
+    if not sys.stdin.isatty():  # the answer was not echoed: end the prompt's line
         click.echo()
     return answer.strip().lower() in ("y", "yes")
 
