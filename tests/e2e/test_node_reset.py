@@ -8,6 +8,8 @@ on the default bridge, published ports (a range too) and a host-mode container.
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -42,7 +44,15 @@ def test_stop_keeps_the_datapath_and_reset_leaves_the_node_as_before(tmp_path: P
         netns.ip(node.node_ns, "link", "set", "shaper0", "up")
         wait_for(lambda: census.addresses_settled(node.node_ns), 10, "IPv6 DAD on the node")
         before = census.node_state(node.node_ns, node.name)
-        node.start()
+        # systemd's readiness protocol, with a fake service manager: READY=1 means the API
+        # answers at once (the daemon is started as Type=notify is)
+        manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        manager.bind(str(tmp_path / "notify.sock"))
+        manager.settimeout(90)
+        node.start(env={**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}, wait=False)
+        ready = manager.recv(4096).decode().split("\n")
+        assert ready[0] == "READY=1" and f"MAINPID={node.pid}" in ready, ready
+        assert node.answers()
 
         # the default uplinks: up with an IPv4 address (uplink0), not shaper0
         running = census.node_state(node.node_ns, node.name)
@@ -70,6 +80,8 @@ def test_stop_keeps_the_datapath_and_reset_leaves_the_node_as_before(tmp_path: P
 
         # a clean stop keeps the whole datapath: served from outside AND from the node itself
         assert node.stop() == 0
+        assert manager.recv(4096).decode().startswith("STOPPING=1")
+        manager.close()
         assert {int(h["id"]) for h in census.hooks_of(node.name)} == hooks
         assert answers_http(node.ext_ns, node.node_ip, 8080)
         assert answers_http(node.node_ns, "127.0.0.1", 8080)  # the sock hooks, still there
