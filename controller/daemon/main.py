@@ -248,7 +248,10 @@ def _options(fn: Any) -> Any:
 @click.command("daemon")
 @_options
 def daemon_command(config_file: str | None, **flags: Any) -> None:
-    """Run the Hawser node daemon in the foreground."""
+    """Run the Hawser node daemon in the foreground.
+
+    `hawserd reset` (with the daemon stopped) removes everything it put on the node.
+    """
     cfg = _load(config_file, flags)
     logging.basicConfig(
         level=getattr(logging, str(cfg.log_level).upper(), logging.INFO),

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main as cli_main
+from cli import system as cli_system
 from cli.bpf import MONITOR_BANNER, TRACE_OFF, format_event, human_size
 from cli.output import ellipsis, go_quote, render_table, shown
 from tests.fake_daemon import FakeDaemon, invoke
@@ -342,6 +343,28 @@ def test_daemon_command_without_hawserd(monkeypatch: pytest.MonkeyPatch, tmp_pat
         f"Error: {tmp_path}/hawserd is missing: the daemon is installed with the client "
         "(make install)\n"
     )
+
+
+def test_system_reset_execs_hawserd_reset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    hawserd = tmp_path / "hawserd"
+    hawserd.write_text("#!/bin/sh\n")
+    calls: list[tuple[Path, list[str]]] = []
+    monkeypatch.setattr(cli_system, "hawserd_path", lambda: hawserd)
+    monkeypatch.setattr(cli_system.os, "execv", lambda path, argv: calls.append((path, argv)))
+    runner = CliRunner()
+    result = runner.invoke(
+        cli_main.hawser, ["--socket", "/s", "system", "reset", "-f", "--node-name", "n1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        (hawserd, [str(hawserd), "reset", "--force", "--node-name", "n1", "--socket", "/s"])
+    ]
+    calls.clear()
+    runner.invoke(cli_main.hawser, ["system", "reset", "--socket", "/t"])  # after it: the same
+    assert calls == [(hawserd, [str(hawserd), "reset", "--socket", "/t"])]
+    monkeypatch.setattr(cli_system, "hawserd_path", lambda: tmp_path / "missing")
+    missing = runner.invoke(cli_main.hawser, ["system", "reset", "-f"])
+    assert missing.exit_code == 1 and "missing" in missing.stderr
 
 
 def test_the_installed_hawserd_is_beside_hawser() -> None:
