@@ -174,6 +174,10 @@ def test_events_name_both_ends_even_at_a_published_address(tmp_path: Path) -> No
     other, involved = decorate(raw_event(ifindex=12, src="10.1.0.2", dst="10.1.0.1",
                                          dport=8081), names)  # fmt: skip
     assert other["dst_container"] == "" and involved == set()
+    # another host's port 8080 is not web's published port
+    elsewhere, involved = decorate(raw_event(src="172.18.0.2", dst="93.184.216.34", dport=8080),
+                                   names)  # fmt: skip
+    assert elsewhere["dst_container"] == "" and involved == {CLI}
     both, involved = decorate(raw_event(), names)
     assert (both["src_container"], both["dst_container"]) == ("cli", "web")
     assert involved == {CLI, WEB}

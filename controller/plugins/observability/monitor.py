@@ -54,6 +54,8 @@ def _end(names: NameIndex, ip: Any, port: Any, proto: Any) -> tuple[str, str]:
     ep = names.by_ip.get(str(ip))
     if ep is not None:
         return ep.container_id, ep.container
+    if str(ip) not in names.node_addrs:  # a port of some other host is nobody's here
+        return "", ""
     try:
         key = int(port or 0)
     except (TypeError, ValueError):

@@ -38,6 +38,8 @@ class NameIndex:
     port_owner: dict[tuple[str, str, int], str] = field(default_factory=dict)
     port_owner_id: dict[tuple[str, str, int], str] = field(default_factory=dict)
     uplink_by_index: dict[int, str] = field(default_factory=dict)
+    # the node's own addresses (uplinks, gateways, loopback): where published ports answer
+    node_addrs: set[str] = field(default_factory=lambda: {"127.0.0.1"})
     # ifindex → EndpointName, learnt from the endpoints map (ip → ifindex)
     by_ifindex: dict[int, EndpointName] = field(default_factory=dict)
 
@@ -57,6 +59,8 @@ class NameIndex:
         for net in networks:
             net_names[net.id] = net.name
             index.network_by_key[int(net.key)] = net.name
+            if getattr(net, "gateway", ""):
+                index.node_addrs.add(net.gateway)
         for ep in endpoints:
             name = EndpointName(
                 container_id=ep.container_id,
@@ -76,6 +80,7 @@ class NameIndex:
                 index.port_owner[key] = owner
                 index.port_owner_id[key] = ctr_id
         index.uplink_by_index = {idx: ifname for ifname, (idx, _) in uplinks.items()}
+        index.node_addrs |= {addr for _, addr in uplinks.values()}
         return index
 
     def learn_ifindexes(self, dp_endpoints: Iterable[dict[str, Any]]) -> None:
