@@ -14,8 +14,8 @@ from .codec import proto_name, u16_port, u32_ip
 from .tables import MAPS, Tables, entries, scalar
 from .writers import NET_ICC, NET_INTERNAL, NET_MASQ
 
-#: hw_ep_stats: rx = delivered to the endpoint by the datapath, tx = sent by it, drop = what
-#: it sent that from-container dropped
+#: hw_traffic of an endpoint: rx = delivered to it by the datapath, tx = sent by it,
+#: drop = what it sent that from-container dropped
 EP_STATS_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "drop_packets", "drop_bytes")
 
 
