@@ -126,11 +126,16 @@ struct hw_endpoint {
     __u8 pad[2];
 };
 
-struct hw_ep_stats {
-    __u64 rx_packets; /* delivered to the endpoint by the datapath */
+/* Traffic counters of one endpoint (rx: delivered to it by the datapath, tx: sent by it,
+ * seen at its host veth, drop: what it sent that from-container dropped) or of one remote
+ * node (rx: received from it through the tunnel and delivered, tx: sent to it; drop unused). */
+struct hw_traffic {
+    __u64 rx_packets;
     __u64 rx_bytes;
-    __u64 tx_packets; /* sent by the endpoint (seen at its host veth) */
+    __u64 tx_packets;
     __u64 tx_bytes;
+    __u64 drop_packets;
+    __u64 drop_bytes;
 };
 
 struct hw_network {
@@ -151,14 +156,6 @@ struct hw_tunnel {
     __u32 vni;
     __u8 mac[6];
     __u8 pad[2];
-};
-
-/* hawser_tunnel_stats value; key = a remote node's underlay address. */
-struct hw_tunnel_stats {
-    __u64 tx_packets; /* sent to that node through the tunnel */
-    __u64 tx_bytes;
-    __u64 rx_packets; /* received from it and delivered */
-    __u64 rx_bytes;
 };
 
 struct hw_lpm_key {

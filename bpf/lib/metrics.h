@@ -25,6 +25,19 @@ static __always_inline int hw_drop_budget(__u64 now)
     return 1;
 }
 
+/* A drop of what an endpoint sent, on its counters: the entry exists already (from-container
+ * counts every packet with hw_ep_count() first), so this never inserts; bounded by the
+ * endpoints map like the rest of hawser_endpoint_stats. */
+static __always_inline void hw_ep_drop(__u32 ifindex, __u32 len)
+{
+    struct hw_traffic *s = hawser_endpoint_stats.lookup(&ifindex);
+
+    if (s) {
+        s->drop_packets++;
+        s->drop_bytes += len;
+    }
+}
+
 static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32 len, __u32 ifindex,
                                        const struct hw_tuple *t)
 {
@@ -36,6 +49,8 @@ static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32
         s->packets++;
         s->bytes += len;
     }
+    if (reason != HW_FORWARDED && dir == HW_DIR_FROM_CONTAINER)
+        hw_ep_drop(ifindex, len);
     if (reason == HW_FORWARDED) {
         __u64 rate = hw_config(HW_CFG_TRACE_RATE);
         emit = rate && (bpf_get_prandom_u32() % rate) == 0;
@@ -75,17 +90,8 @@ static __always_inline void hw_count(__u32 counter)
         (*v)++;
 }
 
-static __always_inline void hw_ep_count(__u32 ifindex, __u32 len, int tx)
+static __always_inline void hw_traffic_add(struct hw_traffic *s, __u32 len, int tx)
 {
-    struct hw_ep_stats *s = hawser_endpoint_stats.lookup(&ifindex);
-
-    if (!s) {
-        struct hw_ep_stats init = {};
-        hawser_endpoint_stats.update(&ifindex, &init);
-        s = hawser_endpoint_stats.lookup(&ifindex);
-        if (!s)
-            return;
-    }
     if (tx) {
         s->tx_packets++;
         s->tx_bytes += len;
@@ -95,17 +101,22 @@ static __always_inline void hw_ep_count(__u32 ifindex, __u32 len, int tx)
     }
 }
 
+static __always_inline void hw_ep_count(__u32 ifindex, __u32 len, int tx)
+{
+    struct hw_traffic zero = {};
+    struct hw_traffic *s = hawser_endpoint_stats.lookup_or_try_init(&ifindex, &zero);
+
+    if (s)
+        hw_traffic_add(s, len, tx);
+}
+
 static __always_inline void hw_port_count(struct hw_port_key *k, __u32 len, int new_conn)
 {
-    struct hw_port_stats *s = hawser_port_stats.lookup(k);
+    struct hw_port_stats zero = {};
+    struct hw_port_stats *s = hawser_port_stats.lookup_or_try_init(k, &zero);
 
-    if (!s) {
-        struct hw_port_stats init = {};
-        hawser_port_stats.update(k, &init);
-        s = hawser_port_stats.lookup(k);
-        if (!s)
-            return;
-    }
+    if (!s)
+        return;
     s->packets++;
     s->bytes += len;
     if (new_conn)
