@@ -28,6 +28,8 @@ from controller.kernel.supervisor import Supervisor
 from controller.ops import containers, linkpolicy, networks
 from controller.ops.node import Node
 from controller.plugins import dns, observability
+from controller.plugins.cni import service as cni_service
+from controller.plugins.docker import service as docker_service
 from controller.rules import names
 from controller.store.sqlite import Store
 
@@ -38,7 +40,13 @@ GC_SECONDS = 30.0
 STATE_DIR_MODE = 0o700
 M_MMAP_THRESHOLD = -3  # mallopt(3) parameter
 #: What attaches through node events: each ``install(node)`` registers listeners, routes, servers.
-PLUGINS = (observability.install, linkpolicy.install, dns.install)
+PLUGINS = (
+    observability.install,
+    linkpolicy.install,
+    dns.install,
+    cni_service.install,
+    docker_service.install,
+)
 
 
 def map_large_buffers_apart(threshold: int = 1 << 20) -> None:
