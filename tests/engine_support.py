@@ -124,11 +124,15 @@ def store_rows(node: HawserNode) -> dict[str, int]:
 
 
 def leftovers(node: HawserNode) -> dict[str, Any]:
-    """What an engine's containers and networks could leave in Hawser: links, map entries,
-    rows, user networks. Empty lists and zero counts when nothing is left."""
+    """What an engine's containers and networks could leave in Hawser: links (other than the
+    bridges of the networks there are), map entries, rows, user networks. Empty lists and
+    zero counts when nothing is left."""
     nets = [n["Name"] for n in node.jsonl("network", "ls", "--format", "json")]
+    bridges = {"hawser0"} | {
+        f"hw-{n['ID'][:12]}" for n in node.jsonl("network", "ls", "--format", "json")
+    }
     return {
-        "links": [n for n in node.hawser_links() if n != "hawser0"],
+        "links": [n for n in node.hawser_links() if n not in bridges],
         "endpoints": node.jsonl("bpf", "endpoints", "--format", "json"),
         "ports": node.jsonl("bpf", "ports", "--format", "json"),
         "rows": {t: n for t, n in store_rows(node).items() if n},

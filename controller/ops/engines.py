@@ -45,11 +45,11 @@ def managed_elsewhere(kind: str, name: str, owner: str) -> Conflict:
 
 
 def check_network(net: Network, owner: str) -> None:
-    """An engine attaches to bridge networks; a network an engine made takes only its
-    engine's containers (its addresses are that engine's IPAM's)."""
+    """An engine attaches to user-defined bridge networks: Hawser's, or its own; a network an
+    engine made takes only that engine's containers (its addresses are that engine's IPAM's)."""
     if not net.is_bridge or net.builtin:
         raise InvalidArgument(f"network {net.name} is not a user-defined bridge network")
-    if net.owner != owner:
+    if net.engine_owned and net.owner != owner:
         raise managed_elsewhere("network", net.name, net.owner)
 
 
