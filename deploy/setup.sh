@@ -206,20 +206,11 @@ fi
 
 # --- CNI plugin -----------------------------------------------------------------------------
 # Runtimes exec plugins from /opt/cni/bin (containerd, CRI-O) or /usr/lib/cni (Debian's podman).
-# A two-line launcher with this venv's interpreter (absolute, -I: no PYTHON* variables of the
-# runtime leak in) rather than a symlink to the pip wrapper, which also imports re.
-cni_launcher="#!$VENV/bin/python3 -I
-from controller.plugins.cni.main import main
-raise SystemExit(main())"
-for dir in /usr/lib/cni /opt/cni/bin; do
-    if [[ "$(cat "$dir/hawser-cni" 2>/dev/null)" != "$cni_launcher" ]]; then
-        log "installing $dir/hawser-cni"
-        mkdir -p "$dir"
-        printf '%s\n' "$cni_launcher" >"$dir/hawser-cni.tmp"
-        chmod 755 "$dir/hawser-cni.tmp"
-        mv -f "$dir/hawser-cni.tmp" "$dir/hawser-cni"
-    fi
-done
+# A three-line launcher with this venv's interpreter and no site (controller/plugins/cni/launcher.py
+# says why) rather than a symlink to the pip wrapper.
+while read -r written; do
+    log "installing $written"
+done < <("$VENV/bin/python" -m controller.plugins.cni.launcher /usr/lib/cni /opt/cni/bin)
 
 # --- BPF smoke check ------------------------------------------------------------------------
 

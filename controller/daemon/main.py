@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import sys
 import threading
 import time
@@ -69,6 +70,19 @@ def default_cgroup() -> Path:
         ).exists():
             return candidate
     return Path("/sys/fs/cgroup")
+
+
+def notify_ready(environ: dict[str, str] | None = None) -> bool:
+    """systemd's ``Type=notify``: READY=1 on ``$NOTIFY_SOCKET`` once the API and the plugins
+    serve (so a unit ordered after Hawser, docker.service, starts only then)."""
+    path = (environ if environ is not None else os.environ).get("NOTIFY_SOCKET", "")
+    if not path:
+        return False
+    if path.startswith("@"):
+        path = "\0" + path[1:]  # an abstract socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        sock.sendto(b"READY=1", path)
+    return True
 
 
 class Daemon:
@@ -191,6 +205,7 @@ class Daemon:
         signal.signal(signal.SIGINT, stop)
         log.info("listening on unix://%s", self.cfg.socket)
         print(f"hawser daemon ready on unix://{self.cfg.socket}", flush=True)
+        notify_ready()
         try:
             server.serve_forever(poll_interval=0.2)
         finally:

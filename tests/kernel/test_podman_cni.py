@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from controller.plugins.cni import launcher
 from testbed import servers
 from testbed.engines import CNI_PLUGIN_DIR, PodmanEngine
 from testbed.hawser import EXT_IP, REPO, UPLINK_IP, HawserNode
@@ -39,11 +40,11 @@ NET, SUBNET, GATEWAY = "hawsernet", "10.220.0.0/24", "10.220.0.1"
 
 
 def cni_bin(tmp_path: Path) -> Path:
-    """A test-local plugin dir holding this checkout's ``hawser-cni`` (the machine's
-    /usr/lib/cni one belongs to whichever checkout last ran ``make install``)."""
+    """A test-local plugin dir holding this checkout's ``hawser-cni`` launcher, as ``make
+    install`` writes it (the machine's /usr/lib/cni one belongs to whichever checkout last
+    ran it)."""
     bin_dir = tmp_path / "cni-bin"
-    bin_dir.mkdir()
-    (bin_dir / "hawser-cni").symlink_to(REPO / ".venv" / "bin" / "hawser-cni")
+    launcher.install(bin_dir, str(REPO / ".venv" / "bin" / "python"), REPO)
     return bin_dir
 
 
