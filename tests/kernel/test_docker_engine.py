@@ -85,14 +85,17 @@ def test_docker_containers_on_a_hawser_network(dh: DockerOnHawser) -> None:
     dh.docker(
         "run", "-d", "--name", "web", "--network", "net1",
         "-p", "8080:80", "-p", "127.0.0.1:8081:80", "-p", "9000-9001:9000-9001",
-        "-p", "5353:5353/udp", "busybox", *httpd(9000, 9001),
+        "-p", "5353:5353/udp", "-p", "9002", "busybox", *httpd(9000, 9001, 9002),
     )  # fmt: skip
     web_ip = dh.ip_of("web")
     assert web_ip.startswith("10.210.0.")
 
     # published ports, served from the outside with the client's address kept
     wait_served(node, f"http://{UPLINK_IP}:8080/cgi-bin/ip", seen_as(EXT_IP))
-    for port in (9000, 9001):
+    picked = int(node.cli("port", "web", "9002").stdout.rsplit(":", 1)[1])  # -p 9002: Hawser's
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert low <= picked <= high
+    for port in (9000, 9001, picked):
         assert curl(node, f"http://{UPLINK_IP}:{port}/") == "busybox httpd\n"
     udp_echo_in(dh, "web", 5353)
     got = servers.client(node.ext_ns, "udp", UPLINK_IP, 5353, "dns?")
@@ -111,7 +114,7 @@ def test_docker_containers_on_a_hawser_network(dh: DockerOnHawser) -> None:
     assert (ps["ID"], ps["Owner"]) == (docker_id[:12], "docker")
     assert node.cli("port", "web").stdout.splitlines() == [
         "80/tcp -> 0.0.0.0:8080", "80/tcp -> 127.0.0.1:8081", "5353/udp -> 0.0.0.0:5353",
-        "9000/tcp -> 0.0.0.0:9000", "9001/tcp -> 0.0.0.0:9001",
+        "9000/tcp -> 0.0.0.0:9000", "9001/tcp -> 0.0.0.0:9001", f"9002/tcp -> 0.0.0.0:{picked}",
     ]  # fmt: skip
     assert dh.docker("port", "web").stdout == ""  # Docker reads a type it never fills for plugins
     inspect = node.json("inspect", "web")[0]
@@ -120,7 +123,7 @@ def test_docker_containers_on_a_hawser_network(dh: DockerOnHawser) -> None:
     ports = {
         (p["host_port"], p["container"]) for p in node.jsonl("bpf", "ports", "--format", "json")
     }
-    assert ports == {(8080, "web"), (8081, "web"), (9000, "web"), (9001, "web"), (5353, "web")}
+    assert ports == {(p, "web") for p in (8080, 8081, 9000, 9001, picked, 5353)}
     counted = metrics(dh)  # the datapath's own counters, under Docker's names
     conns = 'hawser_port_connections_total{container="web",host_ip="0.0.0.0",host_port="8080"'
     assert sample(counted, conns) >= 2  # the two curls to 8080 that were answered
@@ -142,15 +145,25 @@ def test_docker_containers_on_a_hawser_network(dh: DockerOnHawser) -> None:
     assert json.loads(out.splitlines()[0])["peer"][0] == UPLINK_IP
 
     # icc off: containers of that network cannot talk; the same client reaches its gateway
-    create_network(dh, "quiet", "10.211.0.0/24", "-o", "com.docker.network.bridge.enable_icc=false")
+    create_network(dh, "quiet", "10.211.0.0/24", "--gateway", "10.211.0.254", "--ip-range",
+                   "10.211.0.128/25", "--aux-address", "printer=10.211.0.129",
+                   "-o", "com.docker.network.bridge.enable_icc=false")  # fmt: skip
     dh.docker("run", "-d", "--name", "q1", "--network", "quiet", "busybox", *httpd())
     q1 = dh.ip_of("q1")
+    assert q1 == "10.211.0.130"  # in the range, past the aux address
     out = dh.docker(
         "run", "--rm", "--network", "quiet", "busybox", "sh", "-c",
-        f"ping -c1 -W2 10.211.0.1 >/dev/null && echo gateway; timeout 2 wget -qO- http://{q1}/"
+        f"ping -c1 -W2 10.211.0.254 >/dev/null && echo gateway; timeout 2 wget -qO- http://{q1}/"
         " || echo blocked",
     ).stdout  # fmt: skip
     assert out.split() == ["gateway", "blocked"]
+
+    # a second Hawser network joins the same sandbox, and leaves it
+    dh.docker("network", "connect", "quiet", "web")
+    assert set(node.json("inspect", "web")[0]["NetworkSettings"]["Networks"]) == {"net1", "quiet"}
+    assert curl(node, f"http://{UPLINK_IP}:8080/", timeout=1) == "busybox httpd\n"
+    dh.docker("network", "disconnect", "quiet", "web")
+    assert set(node.json("inspect", "web")[0]["NetworkSettings"]["Networks"]) == {"net1"}
 
     # a refusal reads as Hawser's one line; Docker rolls IPAM back
     bad = dh.docker(
@@ -228,8 +241,25 @@ def test_dockerd_with_iptables_keeps_its_rules_and_never_sees_hawser_packets(
         dh.docker("run", "--rm", "busybox", "ping", "-c1", "-W2", "172.31.250.1")
         dh.docker("run", "--rm", "busybox", "sh", "-c", f"echo x | timeout 5 nc {EXT_IP} 7000")
         assert forward_counters(node) != after
+        # Docker's own IPAM works too (Hawser takes the addresses it is given); internal: no
+        # default route, and nothing beyond the network
+        dh.docker("network", "create", "-d", "hawser", "--subnet", "10.216.0.0/24", "--internal",
+                  "dipam")  # fmt: skip
+        out = dh.docker(
+            "run",
+            "--rm",
+            "--network",
+            "dipam",
+            "busybox",
+            "sh",
+            "-c",
+            "ip -4 -o addr show eth0; ip route; ping -c1 -W2 10.216.0.1 >/dev/null "
+            f"&& echo gw; echo x | timeout 2 nc {EXT_IP} 7000 || echo cut off",
+        )
+        assert "inet 10.216.0.2/24" in out.stdout and "default" not in out.stdout
+        assert out.stdout.endswith("gw\ncut off\n")
         dh.docker("rm", "-f", "web", "client")
-        dh.docker("network", "rm", "net1")
+        dh.docker("network", "rm", "net1", "dipam")
         assert leftovers(node) == NOTHING_LEFT
         assert [r.split("] ", 1)[-1] for r in forward_counters(node)] == [
             r.split("] ", 1)[-1] for r in rules
