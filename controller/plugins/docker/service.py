@@ -32,7 +32,11 @@ class DockerPlugin:
         if not self.socket:
             return
         learned = self.names.wake if self.names is not None else lambda: None
-        self.server = PluginServer(OpsBackend(self.node, learned), Path(self.socket))
+        try:
+            self.server = PluginServer(OpsBackend(self.node, learned), Path(self.socket))
+        except OSError as exc:  # Hawser's own API works on: say why Docker will not find it
+            log.error("cannot serve the Docker plugin on %s: %s", self.socket, exc)
+            return
         if self.names is not None:
             self.names.start()
         log.info("docker network and IPAM plugin on unix://%s", self.socket)
