@@ -92,6 +92,7 @@ def test_docker_containers_on_a_hawser_network(dh: DockerOnHawser) -> None:
 
     # published ports, served from the outside with the client's address kept
     wait_served(node, f"http://{UPLINK_IP}:8080/cgi-bin/ip", seen_as(EXT_IP))
+    ps = dh.named("web")  # Docker's name reaches Hawser shortly after the start (names.py)
     picked = int(node.cli("port", "web", "9002").stdout.rsplit(":", 1)[1])  # -p 9002: Hawser's
     low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     assert low <= picked <= high
@@ -109,7 +110,6 @@ def test_docker_containers_on_a_hawser_network(dh: DockerOnHawser) -> None:
     assert "dockerd" in procs and "docker-proxy" not in procs
 
     # Hawser's views show Docker's container under Docker's name and id; Docker's cannot
-    ps = dh.named("web")
     docker_id = dh.docker("inspect", "-f", "{{.Id}}", "web").stdout.strip()
     assert (ps["ID"], ps["Owner"]) == (docker_id[:12], "docker")
     assert node.cli("port", "web").stdout.splitlines() == [
@@ -183,6 +183,7 @@ def test_docker_containers_on_a_hawser_network(dh: DockerOnHawser) -> None:
     for argv, what in (
         (("rm", "-f", "web"), "container web"),
         (("exec", "web", "--", "true"), "container web"),
+        (("logs", "web"), "container web"),
         (("network", "rm", "net1"), "network net1"),
         (("run", "--network", "net1", "--", "true"), "network net1"),
     ):
