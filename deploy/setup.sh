@@ -204,17 +204,13 @@ if [[ $want_stamp != "$have_stamp" || ! -x $VENV/bin/hawser ]]; then
     printf '%s\n' "$want_stamp" >"$STAMP"
 fi
 
-# --- CNI plugin -----------------------------------------------------------------------------
-# Runtimes exec plugins from /opt/cni/bin (containerd, CRI-O) or /usr/lib/cni (Debian's podman).
-# A three-line launcher with this venv's interpreter and no site (controller/plugins/cni/launcher.py
-# says why) rather than a symlink to the pip wrapper.
-while read -r written; do
-    log "installing $written"
-done < <("$VENV/bin/python" -m controller.plugins.cni.launcher /usr/lib/cni /opt/cni/bin)
+# --- on the machine: PATH entries, the socket's group, CNI launchers, the systemd unit ------
+
+"$REPO/deploy/system.sh" install
 
 # --- BPF smoke check ------------------------------------------------------------------------
 
 timeout 60 "$SYS_PY" "$REPO/deploy/bpf_smoke.py" ||
     die "BPF smoke check failed (see the message above); Hawser cannot run on this machine yet"
 
-log "ready (cgroup v2 at $cgroup2; CLI at $VENV/bin/hawser)"
+log "ready (cgroup v2 at $cgroup2; CLI at $(command -v hawser || echo "$VENV/bin/hawser"))"

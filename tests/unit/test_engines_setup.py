@@ -4,14 +4,12 @@ parameters, and the ``hawser-cni`` launcher ``make install`` writes."""
 from __future__ import annotations
 
 import configparser
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from controller.daemon import config
-from controller.daemon.main import notify_ready
 from controller.errors import InvalidArgument
 from controller.plugins.cni import launcher
 
@@ -24,15 +22,6 @@ def test_the_unit_starts_before_docker_and_says_when_it_serves() -> None:
     assert "docker.service" in unit["Unit"]["Before"].split()
     assert unit["Service"]["Type"] == "notify"
     assert "--docker-plugin-socket /run/docker/plugins/hawser.sock" in unit["Service"]["ExecStart"]
-
-
-def test_ready_is_sent_to_systemds_socket(tmp_path: Path) -> None:
-    path = tmp_path / "notify"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.bind(str(path))
-        assert notify_ready({"NOTIFY_SOCKET": str(path)}) is True
-        assert sock.recv(64) == b"READY=1"
-    assert notify_ready({}) is False  # not under systemd: nothing to say
 
 
 def test_engine_parameters() -> None:
