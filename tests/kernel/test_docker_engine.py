@@ -73,10 +73,10 @@ def metrics(dh: DockerOnHawser) -> str:
 
 def sample(text: str, prefix: str) -> float:
     """The value of the one sample of ``text`` whose line starts with ``prefix``."""
-    [value] = [
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
-    ]
-    return value
+    found = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)]
+    name = prefix.split("{", 1)[0]
+    assert len(found) == 1, [line for line in text.splitlines() if line.startswith(name)]
+    return found[0]
 
 
 def test_docker_containers_on_a_hawser_network(dh: DockerOnHawser) -> None:
@@ -125,7 +125,10 @@ def test_docker_containers_on_a_hawser_network(dh: DockerOnHawser) -> None:
     }
     assert ports == {(p, "web") for p in (8080, 8081, 9000, 9001, picked, 5353)}
     counted = metrics(dh)  # the datapath's own counters, under Docker's names
-    conns = 'hawser_port_connections_total{container="web",host_ip="0.0.0.0",host_port="8080"'
+    conns = (
+        'hawser_port_connections_total{container="web",container_port="80",host_ip="0.0.0.0",'
+        'host_port="8080",proto="tcp"}'
+    )
     assert sample(counted, conns) >= 2  # the two curls to 8080 that were answered
     assert sample(counted, 'hawser_endpoint_rx_packets_total{container="web",network="net1"}') > 0
 
