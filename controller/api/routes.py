@@ -9,7 +9,7 @@ from controller.api.hijack import Hijack
 from controller.api.server import Request, Router, stream
 from controller.errors import InvalidArgument
 from controller.kernel import logfile
-from controller.ops import attachments, containers, execs, lifecycle, lookup, networks
+from controller.ops import attachments, containers, engines, execs, lifecycle, lookup, networks
 from controller.ops.node import Node
 from controller.rules import timestamps
 from controller.rules.modes import RunRequest, parse_signal
@@ -135,6 +135,8 @@ def build(node: Node) -> Router:
     def container_logs(req: Request) -> Any:
         with node.lock:
             ctr = lookup.container(node.store, req.params["ref"])
+        if ctr.engine_owned:  # its output is the engine's (docker logs, podman logs)
+            raise engines.managed_elsewhere("container", ctr.name, ctr.owner)
         tail = req.query.get("tail", "all")
         query = logfile.LogQuery(
             follow=_flag(req, "follow"),

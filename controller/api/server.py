@@ -12,7 +12,9 @@ import json
 import logging
 import os
 import re
+import socket
 import socketserver
+import struct
 import sys
 import time
 import urllib.parse
@@ -51,6 +53,7 @@ class Request:
     query: dict[str, str]
     body: dict[str, Any]
     upgrade: str = ""  # the Upgrade header (``tcp`` for a hijacked stream)
+    peer_pid: int = 0  # the client's pid (SO_PEERCRED): hawser-cni's, the runtime's child
 
 
 class Stream:
@@ -283,10 +286,16 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 query = dict(urllib.parse.parse_qsl(url.query))
                 route.check_query(query)
                 upgrade = str(self.headers.get("Upgrade") or "")
-                result = route.handler(Request(method, url.path, params, query, body, upgrade))
+                request = Request(
+                    method, url.path, params, query, body, upgrade=upgrade,
+                    peer_pid=self._peer_pid(),
+                )  # fmt: skip
+                result = route.handler(request)
                 failed = False
             except HawserError as exc:
-                self._send_json(exc.status, {"message": exc.message}, self.close_connection)
+                extra = getattr(exc, "extra", {})  # fields a front end's client reads
+                payload = {"message": exc.message, **extra}
+                self._send_json(exc.status, payload, self.close_connection)
                 return
             except Exception as exc:  # one clear line, details in the log
                 log.exception("%s %s failed", method, url.path)
@@ -317,6 +326,13 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 hijack.run(self.connection, self.rfile)  # type: ignore[arg-type]
             except (BrokenPipeError, ConnectionResetError):
                 pass
+
+        def _peer_pid(self) -> int:
+            try:
+                creds = self.connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+            except OSError:
+                return 0
+            return int(struct.unpack("3i", creds)[0])
 
         def _refuse(self, method: str, path: str) -> None:
             """No route: 404, or 405 with ``Allow`` when the path takes other methods."""

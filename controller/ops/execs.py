@@ -83,7 +83,7 @@ def create(
     size: tuple[int, int] | None = None,
 ) -> ExecSession:
     with node.lock:
-        ctr = lookup.container(node.store, ref)
+        ctr = lifecycle.own(lookup.container(node.store, ref))
         if not is_running(ctr):
             raise Conflict(f"Container {ctr.id} is not running")
         if not cmd:

@@ -18,7 +18,7 @@ from typing import Any
 from controller.errors import Conflict, NotFound, StartFailed
 from controller.kernel import logfile, netns
 from controller.kernel.supervisor import ProcessSpec, is_running
-from controller.ops import link_targets, lookup
+from controller.ops import engines, link_targets, lookup
 from controller.ops.link_targets import LinkTarget
 from controller.ops.node import Node
 from controller.rules.model import Container
@@ -117,11 +117,19 @@ def _start_locked(
     return ctr
 
 
+def own(ctr: Container) -> Container:
+    """Processes of an engine's container are the engine's: Hawser neither runs nor signals
+    them (and its netns is not Hawser's to enter)."""
+    if ctr.engine_owned:
+        raise engines.managed_elsewhere("container", ctr.name, ctr.owner)
+    return ctr
+
+
 def start(node: Node, ref: str, attach: bool) -> Iterator[dict[str, Any]] | None:
     """Start a created or stopped container (a running one is left as it is); attached,
     stream its output until it exits, then its code."""
     with node.lock:
-        ctr = lookup.container(node.store, ref)
+        ctr = own(lookup.container(node.store, ref))
         if running(ctr) and not attach:
             return None
         offset = node.supervisor.log_size(ctr.id)
@@ -171,7 +179,7 @@ def attach(
     """A connection to the running command's stdio (``start_it``: start it first, holding
     its output for this connection)."""
     with node.lock:
-        ctr = lookup.container(node.store, ref)
+        ctr = own(lookup.container(node.store, ref))
         if not running(ctr):
             if not start_it:
                 raise Conflict("You cannot attach to a stopped container, start it first")
@@ -184,7 +192,7 @@ def attach(
 
 def resize(node: Node, ref: str, rows: int, cols: int) -> None:
     with node.lock:
-        ctr = lookup.container(node.store, ref)
+        ctr = own(lookup.container(node.store, ref))
         if not is_running(ctr) or not ctr.cmd:
             raise Conflict(f"Container {ctr.id} is not running")
         if ctr.tty:
@@ -193,7 +201,7 @@ def resize(node: Node, ref: str, rows: int, cols: int) -> None:
 
 def kill(node: Node, ref: str, signum: int) -> None:
     with node.lock:
-        ctr = lookup.container(node.store, ref)
+        ctr = own(lookup.container(node.store, ref))
         if not ctr.cmd or not is_running(ctr):
             raise Conflict(f"Cannot kill container: {ref}: Container {ctr.id} is not running")
         node.supervisor.signal(ctr.pid, signum)
@@ -223,7 +231,7 @@ def stop(node: Node, ref: str, timeout: int | None = None, signum: int = signal.
     """
     grace = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
     with node.lock:
-        ctr = lookup.container(node.store, ref)
+        ctr = own(lookup.container(node.store, ref))
         pending = node.cancel_restart(ctr.id)
         if running(ctr) or not ctr.manually_stopped:
             ctr.manually_stopped = True

@@ -11,6 +11,9 @@ from controller.rules.portspec import Port
 
 BUILTIN_NETWORKS = ("bridge", "host", "none")
 DEFAULT_BRIDGE_DEVICE = "hawser0"
+#: Who made a container or network: Hawser's own API, or an engine through a plugin (Docker's
+#: remote driver, a CNI runtime). An engine's objects are changed only through that engine.
+OWNERS = ("hawser", "docker", "cni")
 
 
 @dataclass
@@ -38,6 +41,11 @@ class Network:
     snat_ip: str = ""
     ipam_config_shown: bool = True  # user gave --subnet (inspect shows what was given, like Docker)
     gateway_given: bool = False
+    owner: str = "hawser"  # "docker": made by dockerd through the plugin (id is Docker's)
+
+    @property
+    def engine_owned(self) -> bool:
+        return self.owner != "hawser"
 
     @property
     def is_bridge(self) -> bool:
@@ -99,9 +107,18 @@ class Container:
     dns_options: list[str] = field(default_factory=list)
     mac_address: str = ""  # --mac-address asked (the endpoint has the one in use)
     sysctls: dict[str, str] = field(default_factory=dict)
+    # A sandbox whose netns an engine made and owns (Docker, a CNI runtime): Hawser made its
+    # veths, addresses, datapath entries and published ports, never its netns or process.
+    owner: str = "hawser"
+    engine_id: str = ""  # the engine's container id (CNI containerId; Docker's, once known)
+    sandbox_key: str = ""  # the engine's netns path, as the engine named it
 
     def __post_init__(self) -> None:
         self.expose = [Port(*p) for p in self.expose]  # JSON gives lists
+
+    @property
+    def engine_owned(self) -> bool:
+        return self.owner != "hawser"
 
     @property
     def joined_container(self) -> str:
