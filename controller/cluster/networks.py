@@ -28,9 +28,8 @@ from typing import Any
 
 from controller.cluster import pools
 from controller.cluster.client import Store
-from controller.cluster.errors import StoreError
 from controller.cluster.txn import KV, Compare, Delete, Get, Put
-from controller.errors import Conflict, NotFound
+from controller.errors import Conflict, NotFound, StoreError
 from controller.rules import ipam, names
 
 DRIVER = "overlay"

@@ -9,14 +9,9 @@ from controller.kernel import links, netns
 from controller.kernel.links import VethSpec
 from controller.ops.node import Node
 from controller.rules import ipam, names
+from controller.rules.ipam import mac_for
 from controller.rules.model import Container, Endpoint, Network
 from controller.store.transaction import Undo
-
-
-def mac_for(ip: str) -> str:
-    """Docker's scheme: 02:42 followed by the four bytes of the IPv4 address."""
-    packed = ipaddress.IPv4Address(ip).packed
-    return "02:42:" + ":".join(f"{b:02x}" for b in packed)
 
 
 def allocator(node: Node, net: Network) -> ipam.AddressAllocator:
