@@ -13,7 +13,7 @@ from typing import Any
 import click
 from click.shell_completion import get_completion_class
 
-from cli import bpf, containers, networks, ports, ps
+from cli import bpf, containers, networks, nodes, ports, ps
 from cli.client import DEFAULT_SOCKET, Client, CliError, pass_client, path_for
 from cli.output import cell
 from cli.usage import DockerUsage, docker_command_line
@@ -58,6 +58,7 @@ def hawser(ctx: click.Context, socket_path: str) -> None:
 
 
 hawser.add_command(networks.network)
+hawser.add_command(nodes.node)
 for _cmd in (
     containers.run,
     ps.ps,
@@ -87,8 +88,13 @@ def version(client: Client) -> None:
     click.echo(f" Node:              {info.get('Node', '')}")
 
 
+#: Keys ``docker info`` printed in words
+INFO_LABELS = {"ClusterStore": "Cluster Store", "ClusterAdvertise": "Cluster Advertise"}
+
+
 def _print_info(info: dict[str, Any]) -> None:
-    for key, value in info.items():
+    for raw, value in info.items():
+        key = INFO_LABELS.get(raw, raw)
         if isinstance(value, dict):
             click.echo(f"{key}:")
             for sub, subval in value.items():

@@ -29,15 +29,18 @@ def build(node: Node) -> Router:
     def info(req: Request) -> Any:
         from controller import __version__
 
-        return {
+        out: dict[str, Any] = {
             "Node": node.name,
             "Version": __version__,
             "StateDir": node.config.state_dir,
             "Socket": node.config.socket,
             "MetricsAddress": node.metrics_address,
             "Uplinks": sorted(node.uplinks),
-            "Config": dict(node.config.values),
         }
+        for section in node.info_sections:  # plugins' (Cluster Store, Cluster Advertise)
+            out.update(section())
+        out["Config"] = dict(node.config.values)
+        return out
 
     @add("POST", "/v1/networks", "Create a network", 201, schemas.NETWORK_BODY)
     def network_create(req: Request) -> Any:

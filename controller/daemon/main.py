@@ -27,7 +27,7 @@ from controller.kernel.netlink import NodeNetlink
 from controller.kernel.supervisor import Supervisor
 from controller.ops import containers, linkpolicy, networks
 from controller.ops.node import Node
-from controller.plugins import dns, observability
+from controller.plugins import dns, observability, overlay
 from controller.rules import names
 from controller.store.sqlite import Store
 
@@ -38,7 +38,7 @@ GC_SECONDS = 30.0
 STATE_DIR_MODE = 0o700
 M_MMAP_THRESHOLD = -3  # mallopt(3) parameter
 #: What attaches through node events: each ``install(node)`` registers listeners, routes, servers.
-PLUGINS = (observability.install, linkpolicy.install, dns.install)
+PLUGINS = (observability.install, linkpolicy.install, dns.install, overlay.install)
 
 
 def map_large_buffers_apart(threshold: int = 1 << 20) -> None:

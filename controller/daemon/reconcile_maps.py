@@ -204,6 +204,11 @@ def _sync_ports(
 
 def _sync_tunnel(node: Node, counts: Counter[str]) -> set[str]:
     """Make the tunnel map what the cluster view wants; the remote addresses it keeps."""
+    with node.tunnel_lock:
+        return _sync_tunnel_locked(node, counts)
+
+
+def _sync_tunnel_locked(node: Node, counts: Counter[str]) -> set[str]:
     dp = node.datapath
     have = {
         str(r["ip"]): TunnelEntry(str(r["node"]), int(r["vni"]), str(r["mac"])) for r in dp.tunnel()

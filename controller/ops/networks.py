@@ -210,6 +210,48 @@ def build_bridge(node: Node, net: Network, undo: Undo | None = None) -> None:
     refresh_node_addresses(node)
 
 
+def apply_network(node: Node, net: Network) -> Network:
+    """Make on this node, or bring up to date, a network another driver describes (an
+    overlay from the cluster store): bridge, datapath entry and row, all or nothing. A new
+    one gets the next free key; a local network of the same name refuses it."""
+    with node.lock:
+        old = node.store.network(net.id)
+        if old is None:
+            if any(n.name == net.name for n in node.store.networks()):
+                raise Conflict(f"network with name {net.name} already exists")
+            net.key = _next_key(node)
+        else:
+            net.key = old.key
+            if old.subnet != net.subnet:
+                node.datapath.delete_subnet(old.subnet)
+        with operation(node.store) as undo:
+            build_bridge(node, net, undo if old is None else None)
+            node.store.put_network(net)
+            if old is None:
+                node.emit("network_created", net)
+        return net
+
+
+def withdraw_network(node: Node, net_id: str) -> Network | None:
+    """Remove a network another driver no longer describes (refused while this node has
+    endpoints on it); the network removed, None when there was none."""
+    with node.lock:
+        net = node.store.network(net_id)
+        if net is None:
+            return None
+        if node.store.endpoints(network_id=net.id):
+            raise Conflict(
+                f"error while removing network: network {net.name} id {net.id} has active endpoints"
+            )
+        with operation(node.store):
+            node.emit("network_removed", net)
+            node.store.delete_network(net.id)
+            node.datapath.delete_network(net.key)
+            release_bridge(node, net)
+        refresh_node_addresses(node)
+        return net
+
+
 def bridge_mac(network_id: str) -> str:
     """A stable, locally administered unicast MAC for a network's bridge."""
     return "02:" + ":".join(network_id[i : i + 2] for i in range(0, 10, 2))

@@ -63,8 +63,10 @@ class Node:
     # endpoints of global networks on other nodes (DNS answers for them, inspect shows them)
     remote_endpoints: Callable[[], Sequence[RemoteEndpoint]] = lambda: ()
     # the tunnel map as it should be (remote endpoint IP → entry); None while not known
-    # (no full sync with the cluster store yet): reconcile then leaves the map as it is
+    # (no full sync with the cluster store yet): reconcile then leaves the map as it is.
+    # Whoever writes the map holds ``tunnel_lock`` from reading what is wanted to writing.
     tunnel_entries: Callable[[], Mapping[str, TunnelEntry] | None] = _no_tunnel
+    tunnel_lock: threading.Lock = field(default_factory=threading.Lock)
     kernel_links: set[str] = field(default_factory=set)  # links a plugin owns (never orphans)
     # more /metrics families (prometheus_client Metric objects), read at each scrape
     metric_sources: list[Callable[[], Iterable[Any]]] = field(default_factory=list)
