@@ -138,8 +138,8 @@ class MapWriters(Tables):
         t = self._t("hawser_tunnel")
         keys = (t.Key * len(entries))()
         values = (t.Leaf * len(entries))()
-        for k, v, (ip, entry) in zip(keys, values, entries.items(), strict=True):
-            k.value = ip_u32(ip)
+        for i, (v, (ip, entry)) in enumerate(zip(values, entries.items(), strict=True)):
+            keys[i] = ip_u32(ip)  # an array of a scalar key type holds plain ints
             v.node_ip = ip_u32(entry.node)
             if not 0 < entry.vni < 2**24:
                 raise InvalidArgument(f"invalid VXLAN network identifier: {entry.vni}")
