@@ -210,15 +210,22 @@ def build_bridge(node: Node, net: Network, undo: Undo | None = None) -> None:
     refresh_node_addresses(node)
 
 
+def local_subnets(node: Node, exclude: str = "") -> list[ipaddress.IPv4Network]:
+    """Subnets this node's networks (but ``exclude``) and routes use."""
+    return _taken_subnets(node, exclude) + _route_subnets(node)
+
+
 def apply_network(node: Node, net: Network) -> Network:
     """Make on this node, or bring up to date, a network another driver describes (an
     overlay from the cluster store): bridge, datapath entry and row, all or nothing. A new
-    one gets the next free key; a local network of the same name refuses it."""
+    one gets the next free key; a network of the same name, or a subnet it overlaps,
+    refuses it."""
     with node.lock:
         old = node.store.network(net.id)
         if old is None:
             if any(n.name == net.name for n in node.store.networks()):
                 raise Conflict(f"network with name {net.name} already exists")
+            ipam.check_overlap(ipaddress.IPv4Network(net.subnet), local_subnets(node, net.id))
             net.key = _next_key(node)
         else:
             net.key = old.key

@@ -241,8 +241,9 @@ def test_tcp_bulk_and_udp_both_ways_cross_the_underlay_only_as_vxlan(cluster: Cl
 def test_two_overlays_are_isolated_and_rm_works_anywhere(cluster: Cluster) -> None:
     d1, d2, d3 = cluster.daemons
     d1.cli("network", "create", "-d", "overlay", "-o", "com.docker.network.driver.mtu=1400",
-           "other")  # fmt: skip
+           "--attachable", "other")  # fmt: skip
     wait_for(lambda: "other" in networks_of(d2), 1.0, "other on n2")
+    assert networks_of(d2)["other"]["Attachable"] is True
     run(d1, "c3", "other")
     run(d2, "c4", "other")
     c3, ip4, ip2 = sandbox(d1, "c3"), ip_of(d2, "c4", "other"), ip_of(d2, "c2", "demo")
@@ -265,6 +266,17 @@ def test_two_overlays_are_isolated_and_rm_works_anywhere(cluster: Cluster) -> No
     d3.cli("network", "rm", "other")
     for d in (d1, d2, d3):
         wait_for(lambda d=d: "other" not in networks_of(d), 1.0, f"other gone from {d.name}")
+    # a global subnet that a node uses locally is not applied there (and says why)
+    d3.cli("network", "create", "--subnet", "10.0.5.0/24", "mine")
+    assert "Pool overlaps" in failing(d3, "network", "create", "-d", "overlay",
+                                      "--subnet", "10.0.5.0/24", "clash")  # fmt: skip
+    clash = d1.cli("network", "create", "-d", "overlay", "--subnet", "10.0.5.0/24", "clash")
+    wait_for(lambda: "clash" in networks_of(d2), 1.0, "clash on n2")
+    assert "clash" not in networks_of(d3) and "mine" in networks_of(d3)
+    assert (f"cluster: network {clash.stdout.strip()[:12]} not applied here: Pool overlaps "
+            "with other one on this address space") in d3.log()  # fmt: skip
+    d1.cli("network", "rm", "clash")
+    d3.cli("network", "rm", "mine")
 
 
 def test_published_port_and_masquerade_go_through_the_gateway_network(cluster: Cluster) -> None:

@@ -53,6 +53,7 @@ class OverlayDriver:
         with node.lock:
             if any(n.name == req.name for n in node.store.networks()):
                 raise Conflict(f"network with name {req.name} already exists")
+            local = networks.local_subnets(node)
         self.agent.require_store()
         spec = NetworkSpec(
             name=req.name,
@@ -65,7 +66,7 @@ class OverlayDriver:
             options=dict(req.options),
             labels=dict(req.labels),
         )
-        made = cluster_networks.create(self.agent.store, spec)
+        made = cluster_networks.create(self.agent.store, spec, local=local)
         self.agent.wait_applied(made.create_revision)
         with node.lock:
             net = node.store.network(made.id)
