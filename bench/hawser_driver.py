@@ -40,8 +40,8 @@ def unavailable_reason() -> str | None:
     """Why Hawser cannot be measured, or None when its daemon command exists."""
     if not HAWSER.exists():
         return f"{HAWSER} is missing (pip install -e . not run)"
-    if not (REPO / "controller" / "daemon.py").exists():
-        return "controller/daemon.py does not exist yet (the daemon is not written)"
+    if not (REPO / "controller" / "daemon" / "main.py").exists():
+        return "controller/daemon/main.py does not exist (the daemon is not written)"
     res = subprocess.run(
         [str(HAWSER), "daemon", "--help"], capture_output=True, text=True, timeout=60, check=False
     )

@@ -70,6 +70,9 @@ class ClusterAgent:
         self.sync_seconds = 0.0  # how long the last full read took to apply
         self._lock = threading.Lock()  # the view and what is derived from it
         self._remote: list[RemoteEndpoint] | None = None
+        # the tunnel map as last read or written by this agent (None: read it again; the
+        # periodic resync may have changed it)
+        self._programmed: dict[str, TunnelEntry] | None = None
         self._wake = threading.Condition()
         self._pending = False
         self._synced = threading.Event()
@@ -200,6 +203,8 @@ class ClusterAgent:
             return self.remote_endpoints_locked()
 
     def tunnel_entries(self) -> Mapping[str, TunnelEntry] | None:
+        """What the tunnel map should hold (the reconcile asks, holding ``tunnel_lock``)."""
+        self._programmed = None  # the reconcile is about to write: read the map next time
         if not self._synced.is_set():
             return None
         with self._lock:
@@ -321,22 +326,27 @@ class ClusterAgent:
                 log.exception("cluster: programming the tunnel map failed")
 
     def _program(self) -> None:
-        """Make the tunnel map the view's (diffed against the map itself), then tell the
-        DNS (and anyone else) that the remote endpoints changed."""
+        """Make the tunnel map the view's (diffed against the map as this agent last saw
+        it, read again after a resync), then tell the DNS (and anyone else) that the remote
+        endpoints changed."""
         dp = self.node.datapath
         with self.node.tunnel_lock:
             with self._lock:
                 want = self.view.tunnel()
-            have = {
-                str(r["ip"]): TunnelEntry(str(r["node"]), int(r["vni"]), str(r["mac"]))
-                for r in dp.tunnel()
-            }
+            have = self._programmed
+            if have is None:
+                have = {
+                    str(r["ip"]): TunnelEntry(str(r["node"]), int(r["vni"]), str(r["mac"]))
+                    for r in dp.tunnel()
+                }
+            self._programmed = None  # unknown until the writes went through
             wrong = {ip: entry for ip, entry in want.items() if have.get(ip) != entry}
             stale = [ip for ip in have if ip not in want]
             if wrong:
                 dp.set_tunnel_endpoints(wrong)
             if stale:
                 dp.delete_tunnel_endpoints(stale)
+            self._programmed = want
         self.node.emit("remote_endpoints_changed")
 
     # this node's endpoints in the store ----------------------------------------------------
