@@ -13,7 +13,8 @@ two overlays isolated; a published port and masquerade through the gateway netwo
 address allocator and names under concurrent creates on three nodes, the overlay row of the
 Grafana dashboard on a real Prometheus, then the faults (etcd stopped and started, a
 daemon started while etcd is down, a node killed, a daemon killed and restarted within its
-lease) and the nodes' rulesets, untouched.
+lease, the periodic repair of the tunnel map, the VXLAN device and the sandbox DNS map) and
+the nodes' rulesets, untouched.
 """
 
 from __future__ import annotations
@@ -294,7 +295,34 @@ def test_published_port_and_masquerade_go_through_the_gateway_network(cluster: C
     servers.serve(cluster.scope, cluster.outside, "tcp", 7100)
     out = servers.client(sandbox(d1, "c1"), "tcp", cluster.underlay.bridge_ip, 7100, "masq")
     assert out["reply"]["peer"][0] == cluster.address(0) and out["reply"]["data"] == "masq"
+    # leaving its last overlay, a container leaves the gateway network too (its ports stop)
+    d1.cli("network", "disconnect", "demo", "c5")
+    assert set(d1.json("inspect", "c5")[0]["NetworkSettings"]["Networks"]) == set()
+    assert "error" in servers.client(cluster.outside, "tcp", cluster.address(0), 8080, "x",
+                                     timeout=1)  # fmt: skip
     d1.cli("rm", "-f", "c5")
+
+
+def test_a_container_on_a_bridge_network_connects_to_an_overlay(cluster: Cluster) -> None:
+    _, d2, _ = cluster.daemons
+    d2.cli("network", "create", "local2")
+    run(d2, "b1", "local2")
+    b1 = sandbox(d2, "b1")
+    c1 = sandbox(cluster.daemons[0], "c1")
+    assert resolve(c1, "b1") == ""
+    d2.cli("network", "connect", "--alias", "bee", "demo", "b1")
+    nets = d2.json("inspect", "b1")[0]["NetworkSettings"]["Networks"]
+    assert set(nets) == {"local2", "demo"}  # its bridge network keeps the way out: no eth1
+    route = sh(*netns_exec(b1, "ip", "route", "show", "default")).stdout
+    assert "dev eth0" in route, route
+    ip = nets["demo"]["IPAddress"]
+    wait_for(lambda: resolve(c1, "bee") == ip, 1.0, "b1's alias on n1")
+    assert ping(b1, "c1") and ping(c1, ip)
+    d2.cli("network", "disconnect", "demo", "b1")
+    wait_for(lambda: resolve(c1, "b1") == "", 1.0, "b1 gone from n1's DNS")
+    assert not ping(c1, ip)
+    d2.cli("rm", "-f", "b1")
+    d2.cli("network", "rm", "local2")
 
 
 CREATE_BODY = {"Network": "ipam", "Detach": True}
@@ -544,6 +572,48 @@ def test_a_daemon_killed_and_restarted_within_its_lease_interrupts_nothing(
     run(d1, "c7", "demo")
     assert ping(c2, "c7")
     d1.cli("rm", "-f", "c7")
+
+
+def _bpftool(*args: str) -> Any:
+    return json.loads(sh("bpftool", "-j", *args).stdout or "null")
+
+
+def _hexbytes(*parts: bytes) -> list[str]:
+    return [f"{b:02x}" for b in b"".join(parts)]
+
+
+def test_the_reconcile_repairs_the_tunnel_map_the_device_and_sandbox_dns(
+    cluster: Cluster,
+) -> None:
+    d1, d2, _ = cluster.daemons
+    pins = Path("/sys/fs/bpf/hawser", d2.name, "v3")
+    c1_ip = ip_of(d1, "c1", "demo")
+    d2.restart("--resync-interval", "1")  # the periodic repair, every second here
+    # drift behind the daemon's back: a stray tunnel entry, a stray sandbox DNS entry, the
+    # VXLAN device gone
+    stray = _hexbytes(socket.inet_aton("10.0.0.99"))
+    sh("bpftool", "map", "update", "pinned", str(pins / "hawser_tunnel"), "key", "hex", *stray,
+       "value", "hex", *_hexbytes(socket.inet_aton("198.18.0.9"), (256).to_bytes(4, "little"),
+                                  bytes.fromhex("02420a000063"), b"\0\0"))  # fmt: skip
+    cookie = _hexbytes((0xC0FFEE).to_bytes(8, "little"))
+    sh("bpftool", "map", "update", "pinned", str(pins / "hawser_sandbox_dns"), "key", "hex",
+       *cookie, "value", "hex", *_hexbytes(socket.inet_aton("10.0.0.1"), bytes(4)))  # fmt: skip
+    assert "10.0.0.99" in tunnel(d2)  # positive controls: the drift is there
+    assert _bpftool("map", "lookup", "pinned", str(pins / "hawser_sandbox_dns"), "key", "hex",
+                    *cookie)  # fmt: skip
+    netns.ip(d2.netns, "link", "del", "hawser_vx")
+
+    def repaired() -> bool:
+        found = sh(*procs.enter(d2.netns, "ip", "-d", "-j", "link", "show", "hawser_vx"),
+                   check=False)  # fmt: skip
+        if found.returncode != 0:
+            return False
+        gone = sh("bpftool", "map", "lookup", "pinned", str(pins / "hawser_sandbox_dns"),
+                  "key", "hex", *cookie, check=False).returncode != 0  # fmt: skip
+        return gone and "10.0.0.99" not in tunnel(d2) and c1_ip in tunnel(d2)
+
+    wait_for(repaired, 10, "the repair of n2's tunnel map, device and sandbox DNS map")
+    assert ping(sandbox(d2, "c2"), c1_ip) and ping(sandbox(d2, "c2"), "c1")
 
 
 def test_the_nodes_rulesets_are_untouched(cluster: Cluster) -> None:
