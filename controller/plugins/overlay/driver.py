@@ -67,12 +67,17 @@ class OverlayDriver:
             labels=dict(req.labels),
         )
         made = cluster_networks.create(self.agent.store, spec, local=local)
-        self.agent.wait_applied(made.create_revision)
-        with node.lock:
-            net = node.store.network(made.id)
-        if net is None:
-            why = self.agent.skipped.get(made.id, "not applied")
-            raise HawserError(f"network {req.name} was created in the cluster but not here: {why}")
+        try:
+            self.agent.wait_applied(made.create_revision)
+            with node.lock:
+                net = node.store.network(made.id)
+            if net is None:
+                why = self.agent.skipped.get(made.id, "not applied")
+                raise HawserError(f"network {req.name} could not be applied on this node: {why}")
+        except HawserError:
+            with contextlib.suppress(HawserError):  # nothing half-made: not in the cluster either
+                cluster_networks.remove(self.agent.store, made.id)
+            raise
         return net
 
     def remove_network(self, node: Node, net: Network) -> None:
