@@ -85,11 +85,8 @@ static __always_inline int hw_hairpin(struct __sk_buff *skb, struct hw_pkt *p,
                                       const struct hw_network *snet, __u64 now)
 {
     struct hw_port_key pk;
-    struct hw_port_val *pv;
+    struct hw_port_val *pv = hw_published(&pk, p);
 
-    if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
-        return HW_MISS;
-    pv = hw_port_lookup(&pk, p->t.proto, p->t.daddr, p->t.dport, hw_is_node_addr(p->t.daddr));
     if (!pv)
         return HW_MISS;
     if (pv->backend_ip == p->t.saddr) /* to itself: seen as coming from its gateway */

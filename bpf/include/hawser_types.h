@@ -126,10 +126,13 @@ struct hw_endpoint {
     __u8 pad[2];
 };
 
-struct hw_ep_stats {
-    __u64 rx_packets; /* delivered to the endpoint by the datapath */
+/* Traffic counters of one endpoint (rx: delivered to it by the datapath, tx: sent by it,
+ * seen at its host veth) or of one remote node (rx: received from it through the tunnel
+ * and delivered, tx: sent to it). */
+struct hw_traffic {
+    __u64 rx_packets;
     __u64 rx_bytes;
-    __u64 tx_packets; /* sent by the endpoint (seen at its host veth) */
+    __u64 tx_packets;
     __u64 tx_bytes;
 };
 
@@ -151,14 +154,6 @@ struct hw_tunnel {
     __u32 vni;
     __u8 mac[6];
     __u8 pad[2];
-};
-
-/* hawser_tunnel_stats value; key = a remote node's underlay address. */
-struct hw_tunnel_stats {
-    __u64 tx_packets; /* sent to that node through the tunnel */
-    __u64 tx_bytes;
-    __u64 rx_packets; /* received from it and delivered */
-    __u64 rx_bytes;
 };
 
 struct hw_lpm_key {

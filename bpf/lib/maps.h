@@ -61,7 +61,7 @@ HW_MAP("percpu_hash", struct hw_port_key, struct hw_port_stats, hawser_port_stat
 /* writer: controller (attach_endpoint); readers: from-uplink, from-container */
 HW_MAP("hash", __u32, struct hw_endpoint, hawser_endpoints, HW_ENDPOINTS_SIZE);
 /* writer: from-uplink, from-container; reader: controller (endpoint_stats) */
-HW_MAP("percpu_hash", __u32, struct hw_ep_stats, hawser_endpoint_stats, HW_ENDPOINTS_SIZE);
+HW_MAP("percpu_hash", __u32, struct hw_traffic, hawser_endpoint_stats, HW_ENDPOINTS_SIZE);
 /* writer: controller (set_network); readers: from-uplink, from-container */
 HW_MAP("hash", __u32, struct hw_network, hawser_networks, HW_NETWORKS_SIZE);
 /* writer: controller (set_network); reader: from-container */
@@ -87,7 +87,7 @@ HW_MAP("percpu_array", __u32, struct hw_stat, hawser_stats, HW_DIR_SLOTS *HW_REA
  * readers: from-container (encapsulation, ARP answers) */
 HW_MAP("hash", __u32, struct hw_tunnel, hawser_tunnel, HW_TUNNEL_SIZE);
 /* writers: from-container (tx), from-tunnel (rx); reader: controller (metrics per node) */
-HW_MAP("percpu_hash", __u32, struct hw_tunnel_stats, hawser_tunnel_stats, HW_TUNNEL_NODES_SIZE);
+HW_MAP("percpu_hash", __u32, struct hw_traffic, hawser_tunnel_stats, HW_TUNNEL_NODES_SIZE);
 /* writers: from-uplink, from-container, to-uplink; reader: controller (flow event counters) */
 HW_MAP("percpu_array", __u32, __u64, hawser_counters, HW_CNT_SLOTS);
 /* writer: controller (start); readers: all programs */

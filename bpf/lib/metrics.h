@@ -75,17 +75,8 @@ static __always_inline void hw_count(__u32 counter)
         (*v)++;
 }
 
-static __always_inline void hw_ep_count(__u32 ifindex, __u32 len, int tx)
+static __always_inline void hw_traffic_add(struct hw_traffic *s, __u32 len, int tx)
 {
-    struct hw_ep_stats *s = hawser_endpoint_stats.lookup(&ifindex);
-
-    if (!s) {
-        struct hw_ep_stats init = {};
-        hawser_endpoint_stats.update(&ifindex, &init);
-        s = hawser_endpoint_stats.lookup(&ifindex);
-        if (!s)
-            return;
-    }
     if (tx) {
         s->tx_packets++;
         s->tx_bytes += len;
@@ -95,17 +86,22 @@ static __always_inline void hw_ep_count(__u32 ifindex, __u32 len, int tx)
     }
 }
 
+static __always_inline void hw_ep_count(__u32 ifindex, __u32 len, int tx)
+{
+    struct hw_traffic zero = {};
+    struct hw_traffic *s = hawser_endpoint_stats.lookup_or_try_init(&ifindex, &zero);
+
+    if (s)
+        hw_traffic_add(s, len, tx);
+}
+
 static __always_inline void hw_port_count(struct hw_port_key *k, __u32 len, int new_conn)
 {
-    struct hw_port_stats *s = hawser_port_stats.lookup(k);
+    struct hw_port_stats zero = {};
+    struct hw_port_stats *s = hawser_port_stats.lookup_or_try_init(k, &zero);
 
-    if (!s) {
-        struct hw_port_stats init = {};
-        hawser_port_stats.update(k, &init);
-        s = hawser_port_stats.lookup(k);
-        if (!s)
-            return;
-    }
+    if (!s)
+        return;
     s->packets++;
     s->bytes += len;
     if (new_conn)

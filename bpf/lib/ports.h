@@ -29,4 +29,13 @@ hw_port_lookup(struct hw_port_key *k, __u8 proto, __u32 daddr, __u16 dport, int 
     return hawser_ports.lookup(k);
 }
 
+/* The published port p is addressed to (TCP or UDP to a node or host address), or NULL. */
+static __always_inline struct hw_port_val *hw_published(struct hw_port_key *k,
+                                                        const struct hw_pkt *p)
+{
+    if (p->t.proto != IPPROTO_TCP && p->t.proto != IPPROTO_UDP)
+        return NULL;
+    return hw_port_lookup(k, p->t.proto, p->t.daddr, p->t.dport, hw_is_node_addr(p->t.daddr));
+}
+
 #endif

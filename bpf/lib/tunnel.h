@@ -14,22 +14,11 @@
 
 static __always_inline void hw_tunnel_count(__u32 node_ip, __u32 len, int tx)
 {
-    struct hw_tunnel_stats *s = hawser_tunnel_stats.lookup(&node_ip);
+    struct hw_traffic zero = {};
+    struct hw_traffic *s = hawser_tunnel_stats.lookup_or_try_init(&node_ip, &zero);
 
-    if (!s) {
-        struct hw_tunnel_stats init = {};
-        hawser_tunnel_stats.update(&node_ip, &init);
-        s = hawser_tunnel_stats.lookup(&node_ip);
-        if (!s)
-            return;
-    }
-    if (tx) {
-        s->tx_packets++;
-        s->tx_bytes += len;
-    } else {
-        s->rx_packets++;
-        s->rx_bytes += len;
-    }
+    if (s)
+        hw_traffic_add(s, len, tx);
 }
 
 /* Size of the IP packets p becomes on the wire: a GSO packet is cut into

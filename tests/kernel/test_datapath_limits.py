@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from controller.datapath import Datapath
+from controller.datapath import Datapath, PortMapping
 from testbed.datapath import EXT_IP, NODE_IP, DatapathTopology, close_datapath
 from testbed.procs import PY, netns_exec
 from testbed.topology import Container
@@ -105,3 +105,30 @@ def test_tables_smaller_than_the_flows_never_mistranslate(
     caps = {m["name"]: (m["entries"], m["capacity"]) for m in dp.maps()}
     assert caps["hawser_ct"][0] <= caps["hawser_ct"][1] == TABLE
     assert caps["hawser_nat"][0] <= caps["hawser_nat"][1] == TABLE
+
+
+def test_a_redirect_the_kernel_refuses_is_a_counted_drop(
+    small: tuple[DatapathTopology, Datapath, Container],
+) -> None:
+    """An endpoint entry whose veth index is unusable: the published port's packets are
+    counted as `redirect` drops, never as forwarded. Control: the same port answers first."""
+    topo, dp, c = small
+    topo.server(c.name, "udp", 9100)
+    dp.add_ports([PortMapping("udp", "0.0.0.0", 19100, c.ip, 9100, c.ifindex)])
+    try:
+        assert topo.client(topo.ext, "udp", NODE_IP, 19100, "first")["reply"]["data"] == "first"
+        eps = dp._t("hawser_endpoints")
+        key = eps.Key(int.from_bytes(bytes(map(int, c.ip.split("."))), "little"))  # network order
+        leaf = eps[key]
+        leaf.ifindex = 0
+        eps[key] = leaf
+        drops = {(s["direction"], s["reason"]): s["packets"] for s in dp.stats()}
+        forwarded = drops[("from_uplink", "forwarded")]
+        r = topo.client(topo.ext, "udp", NODE_IP, 19100, "second", timeout=1)
+        assert "error" in r
+        after = {(s["direction"], s["reason"]): s["packets"] for s in dp.stats()}
+        assert after[("from_uplink", "redirect")] == drops[("from_uplink", "redirect")] + 1
+        assert after[("from_uplink", "forwarded")] == forwarded
+    finally:
+        dp.attach_endpoint(c.ifindex, c.ip, c.mac, 1)  # the module's other tests use it
+        dp.delete_ports([PortMapping("udp", "0.0.0.0", 19100, c.ip, 9100, c.ifindex)])
