@@ -11,17 +11,20 @@ DAEMON_ARGS ?=
 PYTEST_ARGS ?=
 C_SOURCES    = $(shell find bpf -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | sort)
 
-.PHONY: help install install-bench run test unit kernel e2e lint fmt bench bench-quick clean
+.PHONY: help install install-bench uninstall run test unit kernel e2e lint fmt bench bench-quick clean
 
 help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z0-9-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 	@echo "  variables:     DAEMON_ARGS='...' for run, PYTEST_ARGS='...' for the test targets"
 
-install: ## install what is missing (apt, kernel headers, bpffs, venv) and smoke-test BPF
+install: ## install what is missing (apt, kernel headers, bpffs, venv), hawser/hawserd on the PATH, the hawser group; smoke-test BPF
 	@deploy/setup.sh
 
 install-bench: ## install, plus the benchmark tools (iperf3, wrk)
 	@deploy/setup.sh --bench
+
+uninstall: ## remove everything Hawser put on this node (hawserd reset, asks first; FORCE=1 does not), then what install put outside the checkout
+	@deploy/uninstall.sh
 
 run: install ## start `hawser daemon` in the foreground (DAEMON_ARGS passed through)
 	$(VENV)/bin/hawser daemon $(DAEMON_ARGS)
@@ -58,5 +61,5 @@ bench: install-bench ## full benchmark run, ~26 min on a quiet machine (writes B
 bench-quick: install-bench ## validation run, ~5 min (results and a report preview under bench/results/)
 	$(PY) bench/run.py --quick
 
-clean: ## sweep test leftovers: t-*/hw-* netns, Hawser links, bpffs pins, test processes
+clean: ## sweep what the test suites left (t-* names, test nodes' sandboxes and pins), never a live daemon's
 	@deploy/clean.sh

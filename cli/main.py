@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as dist_version
-from pathlib import Path
-from typing import Any
 
 import click
 from click.shell_completion import get_completion_class
 
-from cli import bpf, containers, networks, nodes, ports, ps
+from cli import bpf, containers, networks, nodes, ports, ps, system
 from cli.client import DEFAULT_SOCKET, Client, CliError, pass_client, path_for
-from cli.output import cell
+from cli.system import hawserd_path
 from cli.usage import DockerUsage, docker_command_line
 
 
@@ -88,38 +85,8 @@ def version(client: Client) -> None:
     click.echo(f" Node:              {info.get('Node', '')}")
 
 
-#: Keys ``docker info`` printed in words
-INFO_LABELS = {"ClusterStore": "Cluster Store", "ClusterAdvertise": "Cluster Advertise"}
-
-
-def _print_info(info: dict[str, Any]) -> None:
-    for raw, value in info.items():
-        key = INFO_LABELS.get(raw, raw)
-        if isinstance(value, dict):
-            click.echo(f"{key}:")
-            for sub, subval in value.items():
-                click.echo(f" {sub}: {cell(subval)}")
-        elif isinstance(value, list):
-            click.echo(f"{key}: {', '.join(cell(v) for v in value)}")
-        else:
-            click.echo(f"{key}: {cell(value)}")
-
-
-@hawser.command("info")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@pass_client
-def info(client: Client, fmt: str) -> None:
-    """Display node-wide information."""
-    data = client.get(path_for("info")) or {}
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=4))
-    else:
-        _print_info(data)
-
-
-def hawserd_path() -> Path:
-    """The daemon's executable, installed beside this client (same environment)."""
-    return Path(sys.executable).parent / "hawserd"
+hawser.add_command(system.info)
+hawser.add_command(system.system)
 
 
 @click.command(

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Sweep what tests left behind. Touches only things carrying a test or Hawser name:
-#   - network namespaces named t-* or hw-* (their processes are killed first, by pid)
-#   - cgroup v2 directories named t-* at the cgroup root (their processes are killed, then rmdir)
-#   - bpffs pins under /sys/fs/bpf/hawser/t*
-#   - links in the root netns named hawser*/hw* of kind bridge, veth, vxlan or dummy, and only
-#     while no `hawser daemon` runs in the root netns (those would be its live links)
+# Sweep what the test suites left behind, and nothing else. Test names: netns, cgroups and
+# links `t-<hex>-…`; test nodes `t<6 hex>` (a HawserNode's --node-name) and `t-<6 hex>` (a bare
+# datapath's). A node whose daemon still runs is never touched: `make clean` leaves a live
+# daemon's sandboxes, pins and hooks alone, and never touches a node of another name
+# (`hw-main-…` of `make run` included: `hawser system reset` is what removes a real node).
+#   - network namespaces t-* (their processes are killed first, by pid)
+#   - sandboxes hw-<test node>-* and their /etc/netns folders, of test nodes with no live daemon
+#   - cgroup v2 directories t-* at the cgroup root (their processes are killed, then rmdir)
+#   - bpffs pins /sys/fs/bpf/hawser/<test node> of test nodes with no live daemon, and socket
+#     hooks whose maps no node has pinned any more
 #   - the tests' etcds (data dirs /dev/shm/hawser-etcd-*, testbed/etcd.py) and their data
 set -euo pipefail
 
@@ -13,6 +17,39 @@ log() { printf 'clean: %s\n' "$*"; }
 [[ $(id -u) -eq 0 ]] || {
     echo "clean: ERROR: run as root" >&2
     exit 1
+}
+
+TEST_NODE='^t-?[0-9a-f]{6}$'
+
+# --node-name of every running daemon (hawserd, or `hawser daemon` before its exec)
+mapfile -t LIVE_NODES < <(/usr/bin/python3 - <<'PY'
+import os
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace").split("\0")
+    except OSError:
+        continue
+    if not any(a.endswith("/hawserd") or a == "hawserd" for a in argv[:2]) and not (
+        any(a.endswith("/hawser") for a in argv[:2]) and "daemon" in argv[1:3]
+    ):
+        continue
+    name = "main"
+    for i, a in enumerate(argv):
+        if a == "--node-name" and i + 1 < len(argv):
+            name = argv[i + 1]
+        elif a.startswith("--node-name="):
+            name = a.split("=", 1)[1]
+    print(name)
+PY
+)
+
+sweepable() { # a test node without a live daemon
+    local node="$1" live
+    [[ $node =~ $TEST_NODE ]] || return 1
+    for live in "${LIVE_NODES[@]}"; do
+        [[ $live == "$node" ]] && return 1
+    done
+    return 0
 }
 
 kill_pids() { # TERM, wait up to 2 s, then KILL; by pid only
@@ -28,9 +65,17 @@ kill_pids() { # TERM, wait up to 2 s, then KILL; by pid only
     kill -KILL "$@" 2>/dev/null || true
 }
 
-# --- network namespaces ---
+# --- network namespaces: test topologies, and sandboxes of test nodes ---
 while read -r ns _; do
-    [[ $ns == t-* || $ns == hw-* ]] || continue
+    if [[ $ns == hw-* ]]; then
+        node="${ns#hw-}"
+        node="${node%-*}"
+        if ! sweepable "$node"; then
+            continue
+        fi
+    elif [[ $ns != t-* ]]; then
+        continue
+    fi
     mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null || true)
     if ((${#pids[@]})); then
         log "netns $ns: stopping ${#pids[@]} process(es): ${pids[*]}"
@@ -39,6 +84,15 @@ while read -r ns _; do
     log "deleting netns $ns"
     ip netns delete "$ns" 2>/dev/null || log "could not delete netns $ns"
 done < <(ip netns list 2>/dev/null)
+for dir in /etc/netns/hw-*/; do
+    [[ -d $dir ]] || continue
+    name="$(basename "$dir")"
+    node="${name#hw-}"
+    node="${node%-*}"
+    sweepable "$node" || continue
+    log "removing /etc/netns/$name"
+    rm -rf -- "/etc/netns/$name"
+done
 
 # --- test etcds (netns ones went with their netns above) ---
 mapfile -t pids < <(pgrep -f -- '^[^ ]*etcd .*--data-dir /dev/shm/hawser-etcd-' || true)
@@ -72,15 +126,16 @@ if [[ -n $cg2 ]]; then
     done
 fi
 
-# --- bpffs pins ---
+# --- bpffs pins of test nodes ---
 if [[ -d /sys/fs/bpf/hawser ]]; then
     for pin in /sys/fs/bpf/hawser/t*; do
         [[ -e $pin ]] || continue
+        sweepable "$(basename "$pin")" || continue
         log "removing pin $pin"
         rm -rf -- "$pin"
     done
 fi
-# socket hooks whose maps no node has pinned any more (daemons killed with -9)
+# socket hooks whose maps no node has pinned any more (test daemons killed with -9)
 if [[ -x .venv/bin/python ]]; then
     .venv/bin/python - <<'PY' || true
 from pathlib import Path
@@ -91,26 +146,5 @@ if n:
     print(f"clean: detached {n} orphan socket hook(s)")
 PY
 fi
-
-# --- Hawser links in the root netns ---
-self_ns="$(readlink /proc/self/ns/net)"
-daemon_here=0
-for pid in $(pgrep -f -- 'hawser daemon|/hawserd( |$)' || true); do  # hawser daemon execs hawserd
-    [[ $(readlink "/proc/$pid/ns/net" 2>/dev/null) == "$self_ns" ]] && daemon_here=1
-done
-while read -r name kind; do
-    [[ $name == hawser* || $name == hw* ]] || continue
-    case "$kind" in bridge | veth | vxlan | dummy) ;; *) continue ;; esac
-    if ((daemon_here)); then
-        log "keeping link $name: a hawser daemon runs in this netns"
-        continue
-    fi
-    log "deleting $kind link $name"
-    ip link delete "$name" 2>/dev/null || true # a veth peer may have gone with its partner
-done < <(ip -d -j link show 2>/dev/null | /usr/bin/python3 -c '
-import json, sys
-for link in json.load(sys.stdin):
-    print(link["ifname"], link.get("linkinfo", {}).get("info_kind", "-"))
-')
 
 log "done"

@@ -204,26 +204,13 @@ if [[ $want_stamp != "$have_stamp" || ! -x $VENV/bin/hawser ]]; then
     printf '%s\n' "$want_stamp" >"$STAMP"
 fi
 
-# --- CNI plugin -----------------------------------------------------------------------------
-# Runtimes exec plugins from /opt/cni/bin (containerd, CRI-O) or /usr/lib/cni (Debian's podman).
-# A two-line launcher with this venv's interpreter (absolute, -I: no PYTHON* variables of the
-# runtime leak in) rather than a symlink to the pip wrapper, which also imports re.
-cni_launcher="#!$VENV/bin/python3 -I
-from controller.plugins.cni.main import main
-raise SystemExit(main())"
-for dir in /usr/lib/cni /opt/cni/bin; do
-    if [[ "$(cat "$dir/hawser-cni" 2>/dev/null)" != "$cni_launcher" ]]; then
-        log "installing $dir/hawser-cni"
-        mkdir -p "$dir"
-        printf '%s\n' "$cni_launcher" >"$dir/hawser-cni.tmp"
-        chmod 755 "$dir/hawser-cni.tmp"
-        mv -f "$dir/hawser-cni.tmp" "$dir/hawser-cni"
-    fi
-done
+# --- on the machine: PATH entries, the socket's group, CNI launchers, the systemd unit ------
+
+"$REPO/deploy/system.sh" install
 
 # --- BPF smoke check ------------------------------------------------------------------------
 
 timeout 60 "$SYS_PY" "$REPO/deploy/bpf_smoke.py" ||
     die "BPF smoke check failed (see the message above); Hawser cannot run on this machine yet"
 
-log "ready (cgroup v2 at $cgroup2; CLI at $VENV/bin/hawser)"
+log "ready (cgroup v2 at $cgroup2; CLI at $(command -v hawser || echo "$VENV/bin/hawser"))"

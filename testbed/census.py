@@ -59,6 +59,60 @@ def remove_sandboxes(node: str) -> list[str]:
     return left
 
 
+def _ip_json(ns: str, *args: str) -> Any:
+    out = sh(*netns.enter(ns, *args)).stdout
+    return json.loads(out) if out.strip() else []
+
+
+def addresses_settled(ns: str) -> bool:
+    """No address of netns ``ns`` is still tentative (IPv6 duplicate address detection adds
+    a link-local address's local route about a second after the link comes up)."""
+    return "tentative" not in sh(*netns.enter(ns, "ip", "-6", "addr", "show")).stdout
+
+
+def node_state(ns: str, node: str) -> dict[str, Any]:
+    """A node as the kernel has it, for before/after comparisons: the links of netns ``ns``
+    (kind, flags, MTU, MAC, master, addresses), its routes, qdiscs and tc filters, its
+    forwarding sysctl and ruleset; Hawser node ``node``'s sandboxes, folders and pins."""
+    links = {}
+    for link in _ip_json(ns, "ip", "-d", "-j", "addr", "show"):
+        info = link.get("linkinfo", {})
+        links[link["ifname"]] = {
+            "kind": info.get("info_kind", ""),
+            "flags": sorted(link.get("flags", [])),
+            "mtu": link.get("mtu"),
+            "mac": link.get("address"),
+            "master": link.get("master", ""),
+            "addresses": sorted(
+                f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])
+            ),
+        }
+    every_route = _ip_json(ns, "ip", "-j", "route", "show", "table", "all")
+    routes = sorted(json.dumps(r, sort_keys=True) for r in every_route)
+    qdiscs = sorted(
+        f"{q['dev']} {q['kind']} {q.get('handle', '')} {q.get('parent', q.get('root', ''))}"
+        for q in _ip_json(ns, "tc", "-j", "qdisc", "show")
+    )
+    filters = []
+    for name in links:
+        for side in ("ingress", "egress"):
+            for f in _ip_json(ns, "tc", "-j", "filter", "show", "dev", name, side):
+                opts = f.get("options", {})
+                filters.append(f"{name} {side} {f.get('kind')} {opts.get('bpf_name', '')}")
+    forwarding = sh(*netns.enter(ns, "cat", "/proc/sys/net/ipv4/ip_forward")).stdout.strip()
+    return {
+        "links": links,
+        "routes": routes,
+        "qdiscs": qdiscs,
+        "filters": sorted(filters),
+        "ip_forward": forwarding,
+        "ruleset": netns_ruleset(ns),
+        "sandboxes": sandbox_netns(node),
+        "folders": sandbox_folders(node),
+        "pins": (BPFFS_HAWSER / node).exists(),
+    }
+
+
 # rules and mounts ------------------------------------------------------------------------
 def _rules(*prefix: str, tools: tuple[tuple[str, ...], ...]) -> str:
     out = []

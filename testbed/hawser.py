@@ -78,13 +78,15 @@ class Daemon:
             *self.args, *extra,
         )  # fmt: skip
 
-    def start(self, *extra: str, wait: bool = True, timeout: float = 30) -> float:
-        """Start the daemon (``extra`` flags after the standing ones); with ``wait``, return
-        the seconds until its API answered."""
+    def start(
+        self, *extra: str, wait: bool = True, timeout: float = 30, env: dict[str, str] | None = None
+    ) -> float:
+        """Start the daemon (``extra`` flags after the standing ones; ``env`` its whole
+        environment, default ours); with ``wait``, return the seconds until its API answered."""
         started = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.process = Proc(self.argv(*extra), log=self.log_path)
+        self.process = Proc(self.argv(*extra), log=self.log_path, env=env)
         if wait:
             self.wait_ready(timeout)
         return time.monotonic() - started

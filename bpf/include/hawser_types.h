@@ -127,13 +127,15 @@ struct hw_endpoint {
 };
 
 /* Traffic counters of one endpoint (rx: delivered to it by the datapath, tx: sent by it,
- * seen at its host veth) or of one remote node (rx: received from it through the tunnel
- * and delivered, tx: sent to it). */
+ * seen at its host veth, drop: what it sent that from-container dropped) or of one remote
+ * node (rx: received from it through the tunnel and delivered, tx: sent to it; drop unused). */
 struct hw_traffic {
     __u64 rx_packets;
     __u64 rx_bytes;
     __u64 tx_packets;
     __u64 tx_bytes;
+    __u64 drop_packets;
+    __u64 drop_bytes;
 };
 
 struct hw_network {

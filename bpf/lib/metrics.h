@@ -25,6 +25,19 @@ static __always_inline int hw_drop_budget(__u64 now)
     return 1;
 }
 
+/* A drop of what an endpoint sent, on its counters: the entry exists already (from-container
+ * counts every packet with hw_ep_count() first), so this never inserts; bounded by the
+ * endpoints map like the rest of hawser_endpoint_stats. */
+static __always_inline void hw_ep_drop(__u32 ifindex, __u32 len)
+{
+    struct hw_traffic *s = hawser_endpoint_stats.lookup(&ifindex);
+
+    if (s) {
+        s->drop_packets++;
+        s->drop_bytes += len;
+    }
+}
+
 static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32 len, __u32 ifindex,
                                        const struct hw_tuple *t)
 {
@@ -36,6 +49,8 @@ static __always_inline void hw_account(void *ctx, __u32 dir, __u32 reason, __u32
         s->packets++;
         s->bytes += len;
     }
+    if (reason != HW_FORWARDED && dir == HW_DIR_FROM_CONTAINER)
+        hw_ep_drop(ifindex, len);
     if (reason == HW_FORWARDED) {
         __u64 rate = hw_config(HW_CFG_TRACE_RATE);
         emit = rate && (bpf_get_prandom_u32() % rate) == 0;

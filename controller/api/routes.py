@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.api import container_view, schemas
+from controller.api import container_view, schemas, system_info
 from controller.api.server import Request, Router, stream
 from controller.errors import InvalidArgument
 from controller.kernel.supervisor import is_running, pid_alive
@@ -25,22 +25,9 @@ def build(node: Node) -> Router:
     def openapi(req: Request) -> Any:
         return router.openapi()
 
-    @add("GET", "/v1/info", "Daemon information and effective configuration")
+    @add("GET", "/v1/info", "The node: containers, networks, kernel, datapath, configuration")
     def info(req: Request) -> Any:
-        from controller import __version__
-
-        out: dict[str, Any] = {
-            "Node": node.name,
-            "Version": __version__,
-            "StateDir": node.config.state_dir,
-            "Socket": node.config.socket,
-            "MetricsAddress": node.metrics_address,
-            "Uplinks": sorted(node.uplinks),
-        }
-        for section in node.info_sections:  # plugins' (Cluster Store, Cluster Advertise)
-            out.update(section())
-        out["Config"] = dict(node.config.values)
-        return out
+        return system_info.info(node)
 
     @add("POST", "/v1/networks", "Create a network", 201, schemas.NETWORK_BODY)
     def network_create(req: Request) -> Any:

@@ -351,11 +351,14 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             log.exception("api request failed")
 
 
-def serve(router: Router, path: Path) -> UnixServer:
+def serve(router: Router, path: Path, gid: int | None = None) -> UnixServer:
+    """Listen on ``path``: mode 0660, group ``gid`` (None: root's group)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() or path.is_symlink():
         path.unlink()
     server = UnixServer(str(path), _make_handler(router))
+    if gid is not None:
+        os.chown(path, -1, gid)
     os.chmod(path, 0o660)
     return server
 

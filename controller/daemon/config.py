@@ -90,6 +90,20 @@ def _store_opts(value: Any) -> list[str]:
     return items
 
 
+def _sample_rate(value: Any) -> int:
+    rate = int(str(value).strip())
+    if not 0 <= rate < 2**32:
+        raise ValueError("use 0 (off) or N >= 1: one traced packet in N")
+    return rate
+
+
+def _group(value: Any) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?|[0-9]+", text):
+        raise ValueError("use a group name or a numeric group id")
+    return text
+
+
 def _node_name(value: Any) -> str:
     text = str(value)
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,15}", text):
@@ -121,6 +135,14 @@ PARAMETERS: tuple[Parameter, ...] = (
         "127.0.0.1:9323",
         "Prometheus endpoint HOST:PORT (empty disables)",
     ),
+    Parameter(
+        "group",
+        "--group",
+        _group,
+        "hawser",
+        "group that owns the API socket (mode 0660); the default group may be missing "
+        "(the socket is then root's), a group named here must exist",
+    ),
     Parameter("uplink", "--uplink", _str_list, [], "uplink interface (repeatable)", True),
     Parameter("node_name", "--node-name", _node_name, "main", "prefix of netns and bpffs pins"),
     Parameter(
@@ -140,6 +162,23 @@ PARAMETERS: tuple[Parameter, ...] = (
         [],
         "base=CIDR,size=N (repeatable)",
         True,
+    ),
+    Parameter(
+        "trace_sample_rate",
+        "--trace-sample-rate",
+        _sample_rate,
+        0,
+        "trace 1 of N forwarded packets for `hawser monitor --type trace` (0 = off); "
+        "PUT /v1/monitor/config changes it at run time, and a `hawser monitor "
+        "--trace-sample-rate N` raises it while it runs",
+    ),
+    Parameter(
+        "metrics_port_detail",
+        "--metrics-port-detail",
+        _bool,
+        False,
+        "also export one series per published host port (hawser_port_detail_*); by default "
+        "a binding, a whole range included, is one series",
     ),
     Parameter(
         "cgroup_path", "--cgroup-path", str, "", "cgroup v2 for socket hooks (default: v2 root)"

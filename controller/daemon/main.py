@@ -4,6 +4,7 @@ uplinks, shut down."""
 from __future__ import annotations
 
 import ctypes
+import grp
 import logging
 import os
 import random
@@ -19,8 +20,9 @@ import click
 from controller.api import routes
 from controller.api.server import serve
 from controller.daemon import config as config_mod
-from controller.daemon import reconcile, reconcile_maps
+from controller.daemon import reconcile, reconcile_maps, reset
 from controller.daemon.config import Config
+from controller.daemon.notify import Notifier
 from controller.errors import HawserError
 from controller.kernel import links
 from controller.kernel.netlink import NodeNetlink
@@ -54,6 +56,27 @@ def map_large_buffers_apart(threshold: int = 1 << 20) -> None:
         mallopt(M_MMAP_THRESHOLD, threshold)
 
 
+def socket_gid(cfg: Config) -> int | None:
+    """The API socket's group: ``--group`` (name or id). The default group may be missing
+    (the socket is then root's only, with a warning); a group the user named must exist."""
+    name = str(cfg.group)
+    if name.isdigit():
+        return int(name)
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        if cfg.sources.get("group", "default") == "default":
+            log.warning(
+                "group %s not found: the API socket is root's only (make install creates it)",
+                name,
+            )
+            return None
+        raise HawserError(
+            f"cannot create the API socket {cfg.socket}: group {name} not found "
+            f"(create it with groupadd {name}, or name another with --group)"
+        ) from None
+
+
 def default_cgroup() -> Path:
     for candidate in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
         if (candidate / "cgroup.procs").exists() and (
@@ -69,9 +92,12 @@ class Daemon:
 
         self.cfg = cfg
         self.stopping = threading.Event()
+        self.notifier = Notifier()
+        self.gid = socket_gid(cfg)
         dp_config = DatapathConfig(
             node=cfg.node_name,
             cgroup_path=Path(cfg.cgroup_path) if cfg.cgroup_path else default_cgroup(),
+            trace_sample_rate=int(cfg.trace_sample_rate),
         )
         Datapath.check_prerequisites(dp_config)
         state = cfg.state_path
@@ -79,7 +105,7 @@ class Daemon:
         os.chmod(state, STATE_DIR_MODE)  # an older or hand-made folder may be wider
         store = Store(state / "hawser.db")
         ipr = NodeNetlink()
-        links.write_sysctl("net.ipv4.ip_forward", "1")
+        reset.set_node_sysctls(state)  # ip_forward; `hawserd reset` puts back what it was
         datapath = Datapath(dp_config, ipr)
         self.node = node = Node(
             config=cfg,
@@ -91,6 +117,11 @@ class Daemon:
         for install in PLUGINS:
             install(node)
         datapath.start(current_cookie())
+        log.info(
+            "BPF datapath compiled in %.2f s, pinned at %s",
+            datapath.compile_seconds,
+            dp_config.pin_dir,
+        )
 
     def _on_exit(self, ctr_id: str, code: int) -> None:
         try:
@@ -172,7 +203,7 @@ class Daemon:
         log.info("reconciled: %s", counts)
         self.scan_uplinks()
         node.emit("started")
-        server = serve(routes.build(node), Path(self.cfg.socket))
+        server = serve(routes.build(node), Path(self.cfg.socket), self.gid)
         threading.Thread(target=self._maintenance_loop, daemon=True).start()
 
         def stop(signum: int, frame: Any) -> None:
@@ -182,13 +213,18 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         log.info("listening on unix://%s", self.cfg.socket)
+        # the socket listens: connections queue until serve_forever takes them
+        self.notifier.ready(f"listening on unix://{self.cfg.socket}")
         print(f"hawser daemon ready on unix://{self.cfg.socket}", flush=True)
         try:
             server.serve_forever(poll_interval=0.2)
         finally:
+            self.notifier.stopping()
             server.server_close()
             Path(self.cfg.socket).unlink(missing_ok=True)
             node.emit("stopping")
+            # the datapath stays whole (tc programs, sock hooks, pins): published ports keep
+            # answering, from outside and from the node, until a successor replaces it
             node.datapath.close()
             node.store.close()
             node.ipr.close()
@@ -212,11 +248,11 @@ def _options(fn: Any) -> Any:
 @click.command("daemon")
 @_options
 def daemon_command(config_file: str | None, **flags: Any) -> None:
-    """Run the Hawser node daemon in the foreground."""
-    try:
-        cfg = config_mod.load(flags, os.environ, config_file)
-    except HawserError as exc:
-        raise click.ClickException(exc.message) from None
+    """Run the Hawser node daemon in the foreground.
+
+    `hawserd reset` (with the daemon stopped) removes everything it put on the node.
+    """
+    cfg = _load(config_file, flags)
     logging.basicConfig(
         level=getattr(logging, str(cfg.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -230,6 +266,37 @@ def daemon_command(config_file: str | None, **flags: Any) -> None:
         sys.exit(1)
 
 
-def main() -> None:
-    """Console-script entry point ``hawserd``."""
-    daemon_command.main(prog_name="hawserd")
+def _load(config_file: str | None, flags: dict[str, Any]) -> Config:
+    try:
+        return config_mod.load(flags, os.environ, config_file)
+    except HawserError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@click.command("reset")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@_options
+def reset_command(force: bool, config_file: str | None, **flags: Any) -> None:
+    """Remove everything this node's daemon put on the machine (the daemon must be stopped).
+
+    Takes the daemon's options (--node-name, --state-dir, --socket, --cgroup-path, a config
+    file, HAWSER_* variables) to know which node; the others are ignored.
+    """
+    cfg = _load(config_file, flags)
+    logging.basicConfig(level=logging.WARNING, format="hawserd reset: %(message)s")
+    cgroup = Path(cfg.cgroup_path) if cfg.cgroup_path else default_cgroup()
+    try:
+        code = reset.run(cfg, force, cgroup)
+    except HawserError as exc:
+        click.echo(f"hawserd reset: {exc.message}", err=True)
+        sys.exit(1)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point ``hawserd``: the daemon, or ``hawserd reset``."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["reset"]:
+        reset_command.main(args=args[1:], prog_name="hawserd reset")
+    else:
+        daemon_command.main(args=args, prog_name="hawserd")

@@ -15,8 +15,10 @@ Public surface (see ``Datapath`` for each method)::
     port_stats(), endpoint_stats(); dp.open_events(cb) + dp.poll_events(ms)
     reconcile (controller/daemon/reconcile_maps.py): uplinks(), subnets(), flow_addresses(),
     forget_uplink / forget_endpoint / forget_endpoint_stats / delete_subnet (no tc change)
-    dp.close()    # detach sock hooks, keep pins and tc filters (restart keeps flows)
-    dp.destroy()  # also remove the node's pins
+    dp.set_trace_rate(n) / trace_rate()           # 1 of n forwarded packets as trace events
+    dp.close()    # release fds: sock hooks, tc filters and pins stay (a restart keeps flows)
+    dp.destroy()  # detach the sock hooks and remove the node's pins
+    teardown.remove_node(...)                     # `hawserd reset`: every trace, offline
 
 ``current_cookie()`` / ``cookie_of("/run/netns/NAME")`` give the netns cookie
 ``start`` needs.

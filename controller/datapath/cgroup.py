@@ -41,6 +41,13 @@ class SockHooks:
             self.detach()
             raise
 
+    def release(self) -> None:
+        """Forget the attachments and close the cgroup fd: the hooks stay attached."""
+        self._attached.clear()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
     def detach(self) -> None:
         from bcc import BPF
 

@@ -14,13 +14,14 @@ import os
 import shutil
 from typing import Any
 
-from controller.errors import InvalidArgument
+from controller.errors import DatapathUnavailable, InvalidArgument
 
 from . import cgroup, codec, prereq, source, stale, tc
 from .codec import ip_u32
 from .compile import compile_bpf
 from .flows import Flows
 from .readers import Readers
+from .tables import MAPS
 from .types import DatapathConfig
 from .writers import MapWriters
 
@@ -61,26 +62,66 @@ class Datapath(MapWriters, Flows, Readers):
             "hawser_from_tunnel",
         ):
             self._progs[name] = self.bpf.load_func(name.encode(), BPF.SCHED_CLS).fd
-        cfg = self._t("hawser_config")
-        cfg[ctypes.c_uint(_CFG["HW_CFG_NETNS_COOKIE"])] = ctypes.c_ulonglong(netns_cookie)
-        cfg[ctypes.c_uint(_CFG["HW_CFG_TRACE_RATE"])] = ctypes.c_ulonglong(
-            self.config.trace_sample_rate
-        )
-        cfg[ctypes.c_uint(_CFG["HW_CFG_DROP_EVENTS_PER_SEC"])] = ctypes.c_ulonglong(
-            self.config.drop_events_per_sec
-        )
+        self._set_config("HW_CFG_NETNS_COOKIE", netns_cookie)
+        self._set_config("HW_CFG_TRACE_RATE", self.config.trace_sample_rate)
+        self._set_config("HW_CFG_DROP_EVENTS_PER_SEC", self.config.drop_events_per_sec)
         self._load_state()
-        # a killed predecessor's hooks stay attached: replace them, new ones first
-        leftovers = stale.predecessors(self.config.cgroup_path, self.config.pin_dir)
+        # A predecessor's hooks stay attached (a daemon stop keeps them, a kill -9 cannot
+        # detach): replace them, new ones first. Older pin versions' too (an upgrade), whose
+        # pins then go: their maps are no program's any more.
+        node_dir = self.config.pin_dir.parent
+        older = [d for d in sorted(node_dir.glob("v*")) if d != self.config.pin_dir]
+        leftovers = stale.predecessors(self.config.cgroup_path, [self.config.pin_dir, *older])
         self._hooks = cgroup.SockHooks(self.bpf, self.config.cgroup_path)
         self._hooks.attach()
         for hook in leftovers:
             stale.detach(self.config.cgroup_path, hook)
+        for folder in older:
+            shutil.rmtree(folder, ignore_errors=True)
 
-    def close(self) -> None:
-        """Detach the sock hooks and release fds; pins and tc filters stay."""
+    def _set_config(self, name: str, value: int) -> None:
+        cfg = self._t("hawser_config")
+        cfg[ctypes.c_uint(_CFG[name])] = ctypes.c_ulonglong(value)
+
+    def set_trace_rate(self, rate: int) -> None:
+        """Trace 1 of ``rate`` forwarded packets from now on (0 = none)."""
+        if not 0 <= rate < 2**32:
+            raise InvalidArgument(f"invalid trace sample rate: {rate}")
+        self._set_config("HW_CFG_TRACE_RATE", rate)
+
+    def _get_config(self, name: str) -> int:
+        cfg = self._t("hawser_config")
+        return int(cfg[ctypes.c_uint(_CFG[name])].value)
+
+    def trace_rate(self) -> int:
+        return self._get_config("HW_CFG_TRACE_RATE")
+
+    def describe(self) -> dict[str, Any]:
+        """What ``hawser info`` shows of the datapath (no map is read but the config)."""
+        try:
+            rate: int | None = self.trace_rate()
+            tunnel = self._get_config("HW_CFG_TUNNEL_IFINDEX")
+        except DatapathUnavailable:
+            rate, tunnel = None, 0
+        return {
+            "TunnelDevice": tunnel,
+            "PinPath": str(self.config.pin_dir),
+            "Maps": len(MAPS),
+            "CompileSeconds": round(self.compile_seconds, 2),
+            "CgroupPath": str(self.config.cgroup_path),
+            "SockHooks": list(cgroup.HOOKS),
+            "TraceSampleRate": rate,
+        }
+
+    def close(self, detach_hooks: bool = False) -> None:
+        """Release fds. The sock hooks stay attached, like the tc programs and the pins: the
+        node keeps its whole datapath across a daemon stop, and a successor replaces them
+        (``start``). ``detach_hooks`` (``destroy``) takes them away."""
         if self._hooks:
-            self._hooks.detach()
+            if detach_hooks:
+                self._hooks.detach()
+            else:
+                self._hooks.release()
             self._hooks = None
         if self.bpf is not None and self._perf_open:
             events = self.bpf[b"hawser_events"]
@@ -96,8 +137,9 @@ class Datapath(MapWriters, Flows, Readers):
         self._progs.clear()
 
     def destroy(self) -> None:
-        """Remove this node's pins (maps die with the last program using them)."""
-        self.close()
+        """Detach the sock hooks and remove this node's pins (maps die with the last program
+        using them; tc filters are their links' owners' to remove)."""
+        self.close(detach_hooks=True)
         node_dir = self.config.pin_dir.parent
         if node_dir.exists():
             shutil.rmtree(node_dir)

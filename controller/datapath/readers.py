@@ -14,6 +14,10 @@ from .codec import proto_name, u16_port, u32_ip
 from .tables import MAPS, Tables, entries, scalar
 from .writers import NET_ICC, NET_INTERNAL, NET_MASQ
 
+#: hw_traffic of an endpoint: rx = delivered to it by the datapath, tx = sent by it,
+#: drop = what it sent that from-container dropped
+EP_STATS_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "drop_packets", "drop_bytes")
+
 
 class Readers(Tables):
     def uplinks(self) -> dict[int, str]:
@@ -118,7 +122,7 @@ class Readers(Tables):
                 "backend_port": u16_port(v.backend_port),
                 "ifindex": v.ifindex,
             }
-            for k, v in self._t("hawser_ports").items()
+            for k, v in entries(self._t("hawser_ports"))  # batched: ranges make it large
         ]
 
     def endpoints(self) -> list[dict[str, Any]]:
@@ -183,7 +187,7 @@ class Readers(Tables):
         for k in t:
             cpus = t.getvalue(k)
             row: dict[str, Any] = {"ifindex": k.value}
-            for f in ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes"):
+            for f in EP_STATS_FIELDS:
                 row[f] = sum(getattr(c, f) for c in cpus)
             out.append(row)
         return out

@@ -1,4 +1,5 @@
-"""Socket hooks left on a cgroup by a daemon that was killed (kill -9 cannot detach).
+"""Socket hooks left on a cgroup by a daemon that stopped (it keeps them attached on purpose)
+or was killed (kill -9 cannot detach).
 
 A cgroup attachment keeps its program alive after the loading process dies. A restarted
 daemon recognises its predecessor's programs by the maps they use: the ones pinned in its
@@ -60,9 +61,14 @@ def detach(cgroup: Path, hook: dict[str, Any]) -> None:
     )
 
 
-def predecessors(cgroup: Path, pin_dir: Path) -> list[dict[str, Any]]:
-    """Hooks attached now that use this node's pinned maps (call before attaching anew)."""
-    ours = pinned_map_ids(pin_dir)
+def predecessors(cgroup: Path, pin_dirs: list[Path]) -> list[dict[str, Any]]:
+    """Hooks attached now that use maps pinned in these folders (a node's pin versions):
+    call before attaching anew."""
+    ours: set[int] = set()
+    for pin_dir in pin_dirs:
+        ours |= pinned_map_ids(pin_dir)
+    if not ours:
+        return []
     return [hook for hook in hawser_hooks(cgroup) if hook["map_ids"] & ours]
 
 

@@ -7,6 +7,8 @@ may be given access to the API, never to the files behind it).
 
 from __future__ import annotations
 
+import grp
+import secrets
 import stat
 from pathlib import Path
 
@@ -64,3 +66,26 @@ def test_a_restart_narrows_an_older_wider_state(tmp_path: Path) -> None:
         assert mode(hn.state_dir / "hawser.db-wal") == 0o600
     finally:
         hn.close()
+
+
+def test_the_socket_belongs_to_the_group_given_and_a_missing_group_is_refused(
+    tmp_path: Path,
+) -> None:
+    nogroup = grp.getgrnam("nogroup").gr_gid
+    hn = HawserNode(tmp_path / "given", ["--group", "nogroup"])
+    try:
+        hn.start()
+        st = hn.socket.stat()
+        assert (st.st_gid, mode(hn.socket)) == (nogroup, 0o660)
+    finally:
+        hn.close()
+    missing = f"t{secrets.token_hex(4)}"
+    refused = HawserNode(tmp_path / "missing", ["--group", missing])
+    try:
+        refused.start(wait=False)
+        assert refused.process is not None
+        assert refused.process.popen.wait(30) == 1
+        assert f"group {missing} not found" in refused.log()
+        assert not refused.socket.exists()
+    finally:
+        refused.close()

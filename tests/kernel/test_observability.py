@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from cli.bpf import MONITOR_BANNER
+from cli.bpf import MONITOR_BANNER, TRACE_OFF
 from testbed import procs
 from testbed.hawser import HAWSER, REPO, HawserNode
 from testbed.procs import PY, LineReader, Proc, netns_exec
@@ -257,46 +257,94 @@ def _read_lines_until(reader: LineReader, pattern: str, seconds: float) -> list[
     return reader.until(lambda line: re.search(pattern, line) is not None, seconds)
 
 
-def _icc_drops(node: Node) -> tuple[float, int]:
-    metrics = metric(node.metrics(), "hawser_drop_count_total", reason="icc",
+def _icc_drops(node: Node) -> tuple[float, int, dict[str, float]]:
+    """icc drops in /metrics and `hawser bpf stats`, and drops per container."""
+    samples = node.metrics()
+    metrics = metric(samples, "hawser_drop_count_total", reason="icc",
                      direction="from_container")  # fmt: skip
     rows = json_rows(node.hawser("bpf", "stats", "--format", "json").stdout)
     cli = sum(int(r["packets"]) for r in rows if r["reason"] == "icc")
-    return metrics, cli
+    per_container = {
+        name: metric(samples, "hawser_endpoint_drop_packets_total", container=name)
+        for name in ("cli", "web", "egress")
+    }
+    return metrics, cli, per_container
 
 
-def _icc_drop_line(src: str, dst: str) -> str:
-    return rf"drop icc tcp {re.escape(src)}:\d+ -> {re.escape(dst)}:80"
+def _icc_drop_line(src: str, dst: str, src_name: str, dst_name: str) -> str:
+    """A monitor line naming both ends: ``… drop icc tcp SRC:PORT (cli) -> DST:80 (web)``."""
+    return (
+        rf"drop icc tcp {re.escape(src)}:\d+ \({src_name}\) -> {re.escape(dst)}:80 \({dst_name}\)"
+    )
 
 
 def test_icc_drop_moves_counters_and_reaches_monitor(node: Node, scenario: dict[str, Any]) -> None:
     ips = scenario["ips"]
-    before_metrics, before_cli = _icc_drops(node)
+    before_metrics, before_cli, before_ctr = _icc_drops(node)
     involved, involved_out = _monitor(node, "--type", "drop", "--container", "cli")
     other, other_out = _monitor(node, "--type", "drop", "--container", "egress")
     r = node.hawser("exec", "cli", "--", PY, "-c", PROBE, ips["web"], "80")
     assert r.stdout.startswith("failed"), f"icc=false must block cli → web: {r.stdout}"
 
-    cli_drop = _icc_drop_line(ips["cli"], ips["web"])
+    cli_drop = _icc_drop_line(ips["cli"], ips["web"], "cli", "web")
     seen = _read_lines_until(involved_out, cli_drop, 10)
     assert any(re.search(cli_drop, line) for line in seen), seen
     # a later drop that involves egress: once the other stream shows it, a cli -> web event
     # would have reached that stream before it (one queue per stream, in order)
     r = node.hawser("exec", "egress", "--", PY, "-c", PROBE, ips["web"], "80")
     assert r.stdout.startswith("failed"), r.stdout
-    egress_drop = _icc_drop_line(ips["egress"], ips["web"])
+    egress_drop = _icc_drop_line(ips["egress"], ips["web"], "egress", "web")
     theirs = _read_lines_until(other_out, egress_drop, 10)
     assert any(re.search(egress_drop, line) for line in theirs), theirs
     assert not [line for line in theirs if re.search(cli_drop, line)], theirs
     for proc in (involved, other):
         proc.stop(5, sig=signal.SIGINT)
 
-    after_metrics, after_cli = _icc_drops(node)
+    after_metrics, after_cli, after_ctr = _icc_drops(node)
     assert after_metrics > before_metrics
     assert after_cli > before_cli
+    # drops per container: counted on the senders (cli, egress), not on web they aimed at
+    assert after_ctr["cli"] > before_ctr["cli"] and after_ctr["egress"] > before_ctr["egress"]
+    assert after_ctr["web"] == before_ctr["web"]
     # the streams ended with their clients (heartbeats notice within about a second)
     until(lambda: metric(node.metrics(), "hawser_monitor_streams") == 0, 10, interval=0.2)
     assert metric(node.metrics(), "hawser_monitor_streams") == 0
+
+
+def test_trace_shows_a_published_port_flow_named_at_both_ends(
+    node: Node, scenario: dict[str, Any]
+) -> None:
+    # off by default: the monitor says so rather than waiting in silence
+    off = node.spawn([HAWSER, "--socket", str(node.socket), "monitor", "--type", "trace"],
+                     lines=True)  # fmt: skip
+    assert off.err is not None
+    assert off.err.until(lambda line: "tracing is off" in line, 15)[-1] == TRACE_OFF
+    off.stop(5, sig=signal.SIGINT)
+    assert node.get("/v1/monitor/config")["EffectiveTraceSampleRate"] == 0
+
+    proc, out = _monitor(node, "--type", "trace", "--trace-sample-rate", "1", "--format", "json",
+                         "--container", "web")  # fmt: skip
+    assert node.get("/v1/monitor/config")["EffectiveTraceSampleRate"] == 1  # while it runs
+    r = sh(*netns_exec(node.ext_ns, PY, "-c", HTTP_GET, f"http://{node.node_ip}:8080/", "1"))
+    assert r.stdout.split() == ["200"]
+
+    def inbound(line: str) -> bool:
+        ev = json.loads(line)
+        return (ev["direction"], ev["src"]) == ("from_uplink", node.ext_ip)
+
+    seen = out.until(inbound, 10)
+    assert seen and inbound(seen[-1]), seen
+    event = json.loads(seen[-1])
+    assert (event["type"], event["verdict"], event["reason"]) == ("trace", "forward", "forwarded")
+    # as delivered: translated to the backend, both ends named
+    assert (event["dst"], event["dport"]) == (scenario["ips"]["web"], 80)
+    assert (event["src_container"], event["dst_container"]) == ("", "web")
+    assert all(json.loads(line)["type"] == "trace" for line in seen)
+    proc.stop(5, sig=signal.SIGINT)
+    # the stream's rate goes with it: the node is back to no tracing
+    until(lambda: node.get("/v1/monitor/config")["EffectiveTraceSampleRate"] == 0, 10,
+          interval=0.2)  # fmt: skip
+    assert node.get("/v1/monitor/config")["EffectiveTraceSampleRate"] == 0
 
 
 def test_bpf_ct_shows_published_port_flow_with_translation(
@@ -308,16 +356,19 @@ def test_bpf_ct_shows_published_port_flow_with_translation(
     live = [r for r in rows if r["type"] == "dnat" and r["state"] == "established"]
     assert live, json.dumps(rows, indent=1)
     flow = live[0]
-    assert flow["src"] == ips["web"] and int(flow["sport"]) == 80
-    assert flow["dst"] == node.ext_ip
-    assert flow["nat_src"] == f"{node.node_ip}:8080"  # replies leave as the published address
-    assert flow["src_container"] == "web"
-    # the masqueraded egress connection is tracked too, translated to the uplink address
+    # as the flow was opened: the outside client -> the published address -> the backend
+    assert (flow["src"], flow["dst"], int(flow["dport"])) == (node.ext_ip, node.node_ip, 8080)
+    assert flow["backend"] == f"{ips['web']}:80" and flow["nat_src"] == ""
+    assert (flow["src_container"], flow["dst_container"]) == ("", "web")
+    # the masqueraded egress connection: opened by egress, its source translated
     snat = json_rows(node.hawser("bpf", "ct", "--addr", ips["egress"], "--format", "json").stdout)
-    assert any(r["type"] == "snat" and r["nat_src"].startswith(node.node_ip + ":") for r in snat)
+    [out] = [r for r in snat if r["type"] == "snat"]
+    assert (out["src"], out["dst"], int(out["dport"])) == (ips["egress"], node.ext_ip, 7000)
+    assert out["nat_src"].startswith(node.node_ip + ":") and out["src_container"] == "egress"
     # the table form is readable and a bad filter is a one-line error
-    table = node.hawser("bpf", "ct", "--port", "8080").stdout
-    assert table.splitlines()[0].split()[:5] == ["PROTO", "SRC", "SPORT", "DST", "DPORT"]
+    table = node.hawser("bpf", "ct", "--port", "8080").stdout.splitlines()
+    assert table[0].split()[:4] == ["PROTO", "SOURCE", "DESTINATION", "BACKEND"]
+    assert any(f"{node.ext_ip}:" in ln and f"{ips['web']}:80 (web)" in ln for ln in table), table
     bad = node.hawser("bpf", "ct", "--addr", "nonsense", check=False)
     assert bad.returncode != 0 and "invalid IP address: nonsense" in bad.stderr
 
@@ -339,6 +390,13 @@ def test_bpf_tables_are_named(node: Node, scenario: dict[str, Any]) -> None:
     assert maps["hawser_ct"]["entries"] >= 2 and 0 < maps["hawser_ct"]["pressure"] < 1
     nat = json_rows(node.hawser("bpf", "nat", "--format", "json").stdout)
     assert any(r["container"] == "egress" for r in nat), nat
+    # stats: only the counters that counted something, unless --all
+    shown = json_rows(node.hawser("bpf", "stats", "--format", "json").stdout)
+    every = json_rows(node.hawser("bpf", "stats", "--all", "--format", "json").stdout)
+    assert shown and all(r["packets"] or r["bytes"] for r in shown)
+    assert len(every) > len(shown) and any(not r["packets"] for r in every)
+    text = node.fetch(f"http://{node.metrics_address}/metrics")
+    assert "hawser_operation_duration_seconds_count" in text and "_created" not in text
 
 
 #: Rows whose queries need another setup, and the test that proves them on Prometheus
@@ -400,6 +458,7 @@ def test_every_grafana_query_returns_data(node: Node, scenario: dict[str, Any]) 
     assert value('sum(increase(hawser_drop_count_total{reason="icc"}[$__range]))') > 0
     assert value('sum(hawser_port_bytes_total{container="web"})') > 0
     assert value('sum(hawser_endpoint_rx_bytes_total{container="web"})') > 0
+    assert value('sum(hawser_endpoint_drop_packets_total{container="cli"})') > 0  # its icc drop
     assert value("sum(hawser_nat_entries)") >= 1  # the egress flow
     assert value('sum(hawser_operation_errors_total{operation="container_remove"})') >= 1
     assert value('sum(hawser_operation_duration_seconds_count{operation="container_create"})') >= 3

@@ -140,6 +140,8 @@ def test_dashboard_covers_the_required_views(dash: dict[str, Any]) -> None:
         "hawser_bpf_map_pressure",
         "hawser_endpoint_rx_bytes_total",
         "hawser_endpoint_tx_bytes_total",
+        "hawser_endpoint_drop_packets_total",
+        "container_port",  # published ports per binding (a range is one series)
         "hawser_operation_duration_seconds_bucket",
         "hawser_operation_errors_total",
     ):
@@ -183,7 +185,10 @@ def test_systemd_unit() -> None:
     unit.read_string((ROOT / "deploy/hawser.service").read_text())
     assert {"Unit", "Service", "Install"} <= set(unit.sections())
     exec_start = unit["Service"]["ExecStart"].replace("\\\n", " ")
-    assert re.search(r"/hawser daemon\b", exec_start)
+    # the link `make install` makes (deploy/system.sh, default prefix /usr/local)
+    assert exec_start.split()[0] == "/usr/local/bin/hawserd"
+    assert 'PREFIX="${HAWSER_PREFIX:-/usr/local}"' in (ROOT / "deploy/system.sh").read_text()
+    assert unit["Service"]["Type"] == "notify"
     flags = {p.flag for p in PARAMETERS}
     for flag in re.findall(r"(--[\w-]+)", exec_start):
         assert flag in flags, f"{flag} is not a daemon parameter"

@@ -78,6 +78,8 @@ def test_install_serves_metrics_and_operations(tmp_path: Path) -> None:
         assert 'hawser_operation_errors_total{operation="container_remove"} 1.0' in text
         assert 'hawser_drop_count_total{direction="from_container",reason="icc"} 4.0' in text
         assert "hawser_monitor_streams 0.0" in text
+        # counters and histograms come without their `_created` timestamps
+        assert "_created" not in text, [ln for ln in text.splitlines() if "_created" in ln]
         assert "hawser_process_resident_memory_bytes" in text
     finally:
         node.emit("stopping")

@@ -34,6 +34,7 @@ class FakeDatapath:
 
     def __init__(self) -> None:
         self.started = True
+        self.rate = 0
         self.events: list[dict[str, Any]] = []
         self.callback: Any = None
         self.eps = [
@@ -81,7 +82,8 @@ class FakeDatapath:
         return list(self.eps)
 
     def endpoint_stats(self) -> list[dict[str, Any]]:
-        return [{"ifindex": 7, "rx_packets": 6, "rx_bytes": 482, "tx_packets": 5, "tx_bytes": 999}]
+        return [{"ifindex": 7, "rx_packets": 6, "rx_bytes": 482, "tx_packets": 5, "tx_bytes": 999,
+                 "drop_packets": 2, "drop_bytes": 148}]  # fmt: skip
 
     def policy(self) -> list[dict[str, Any]]:
         return [{"src": "172.18.0.2", "dst": "172.18.0.3", "proto": "tcp", "dport": 80}]
@@ -92,7 +94,7 @@ class FakeDatapath:
         return [
             {**base, "proto": "tcp", "src": "172.18.0.3", "sport": 80, "dst": "10.1.0.2",
              "dport": 40000, "type": "dnat", "state": "established",
-             "nat_src": "10.1.0.1:8080", "nat_dst": None, "ifindex": 7},
+             "nat_src": "10.1.0.1:8080", "nat_dst": "10.1.0.2:40000", "ifindex": 7},
             {**base, "proto": "udp", "src": "172.18.0.2", "sport": 5000, "dst": "10.1.0.2",
              "dport": 53, "type": "snat", "state": "new", "nat_src": "10.1.0.1:33000",
              "nat_dst": None, "ifindex": 6},
@@ -115,6 +117,18 @@ class FakeDatapath:
     def tunnel_stats(self) -> list[dict[str, Any]]:
         return [{"node": "198.18.0.2", "tx_packets": 9, "tx_bytes": 900, "rx_packets": 7,
                  "rx_bytes": 700}]  # fmt: skip
+
+    def set_trace_rate(self, rate: int) -> None:
+        self._check()
+        self.rate = rate
+
+    def trace_rate(self) -> int:
+        return self.rate
+
+    def describe(self) -> dict[str, Any]:
+        return {"PinPath": "/sys/fs/bpf/hawser/x/v4", "Maps": 18, "CompileSeconds": 1.5,
+                "CgroupPath": "/sys/fs/cgroup", "SockHooks": ["hawser_connect4"],
+                "TraceSampleRate": self.rate, "TunnelDevice": 0}  # fmt: skip
 
     def open_events(self, callback: Any) -> None:
         self._check()
@@ -196,6 +210,16 @@ def test_rows_carry_names_and_counters(node: Node) -> None:
                     "packets": 4, "bytes": 296}]  # fmt: skip
 
 
+def test_stats_hide_zero_rows_unless_all(node: Node) -> None:
+    names, dp = snapshot(node), node.datapath
+    shown = {(r["direction"], r["reason"]) for r in inspect.stats(dp, names)}
+    assert shown == {("from_container", "forwarded"), ("from_container", "icc")}
+    every = inspect.stats(dp, names, show_all=True)
+    assert len(every) == 9 and ("from_uplink", "isolation") in {
+        (r["direction"], r["reason"]) for r in every
+    }  # the zero rows exist: only hidden
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -213,10 +237,44 @@ def test_ct_filters(node: Node, query: dict[str, str], expected: int) -> None:
     assert len(rows) == expected
 
 
-def test_ct_rows_show_translation_and_names(node: Node) -> None:
+def test_ct_rows_show_each_flow_in_its_original_direction(node: Node) -> None:
     [row] = inspect.ct(node.datapath, snapshot(node), inspect.CtFilter({"port": "8080"}))
-    assert row["nat_src"] == "10.1.0.1:8080" and row["nat_dst"] == ""
-    assert (row["src_container"], row["ifname"], row["age_s"]) == ("web", "hwvweb", 1.2)
+    # the key is the backend's reply (172.18.0.3:80 -> 10.1.0.2:40000): shown as opened
+    assert (row["src"], row["sport"], row["dst"], row["dport"]) == ("10.1.0.2", 40000,
+                                                                    "10.1.0.1", 8080)  # fmt: skip
+    assert (row["backend"], row["nat_src"]) == ("172.18.0.3:80", "")
+    assert (row["src_container"], row["dst_container"]) == ("", "web")
+    assert (row["ifname"], row["age_s"]) == ("hwvweb", 1.2)
+    [snat] = inspect.ct(node.datapath, snapshot(node), inspect.CtFilter({"proto": "udp"}))
+    assert (snat["src"], snat["sport"], snat["dst"], snat["dport"]) == ("172.18.0.2", 5000,
+                                                                        "10.1.0.2", 53)  # fmt: skip
+    assert (snat["nat_src"], snat["backend"], snat["src_container"]) == ("10.1.0.1:33000", "",
+                                                                         "cli")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        # a container reaching its own published port: seen by itself as from its gateway
+        ({"type": "dnat", "src": "172.18.0.3", "sport": 80, "dst": "172.18.0.1", "dport": 41000,
+          "nat_src": "10.1.0.1:8080", "nat_dst": "172.18.0.3:41000", "hairpin_snat": True},
+         ("172.18.0.3", 41000, "10.1.0.1", 8080, "172.18.0.3:80", "172.18.0.1:41000")),
+        # an icc-allowed flow is keyed by its reply
+        ({"type": "allow", "src": "172.18.0.3", "sport": 80, "dst": "172.18.0.2",
+          "dport": 41000, "nat_src": None, "nat_dst": None},
+         ("172.18.0.2", 41000, "172.18.0.3", 80, "", "")),
+        # the node's own flow moved to another port
+        ({"type": "node_snat", "src": "10.1.0.1", "sport": 40000, "dst": "10.1.0.2",
+          "dport": 53, "nat_src": "10.1.0.1:61001", "nat_dst": None},
+         ("10.1.0.1", 40000, "10.1.0.2", 53, "", "10.1.0.1:61001")),
+    ],
+)  # fmt: skip
+def test_original_direction_of_every_entry_type(
+    raw: dict[str, Any], shown: tuple[Any, ...]
+) -> None:
+    row = inspect.original_direction({"proto": "tcp", "state": "established", **raw})
+    assert (row["src"], row["sport"], row["dst"], row["dport"], row["backend"],
+            row["nat_src"]) == shown  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -250,9 +308,13 @@ def test_collector_exports_datapath_counters(node: Node) -> None:
     assert (
         m[("hawser_drop_bytes_total", (("direction", "from_container"), ("reason", "icc")))] == 296
     )
-    port = (("container", "web"), ("host_ip", "0.0.0.0"), ("host_port", "8080"), ("proto", "tcp"))
+    port = (("container", "web"), ("container_port", "80"), ("host_ip", "0.0.0.0"),
+            ("host_port", "8080"), ("proto", "tcp"))  # fmt: skip
     assert m[("hawser_port_connections_total", port)] == 2
     assert m[("hawser_port_bytes_total", port)] == 900
+    web = (("container", "web"), ("network", "noicc"))
+    assert m[("hawser_endpoint_drop_packets_total", web)] == 2
+    assert m[("hawser_endpoint_drop_bytes_total", web)] == 148
     assert (
         m[("hawser_endpoint_tx_bytes_total", (("container", "web"), ("network", "noicc")))] == 999
     )

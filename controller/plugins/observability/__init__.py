@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 from prometheus_client.process_collector import ProcessCollector
 
 from .collector import DatapathCollector
@@ -38,6 +38,9 @@ def install(node: Node) -> None:
     - on the node's "stopping" event the listener and the event poller stop.
     Raises InvalidArgument for a malformed address, HawserError when it cannot listen.
     """
+    # counters and histograms without their `_created` series: a timestamp per series that
+    # doubles the series count and that no dashboard reads (process-wide, set once here)
+    disable_created_metrics()
     names = NameSource(node)
     registry = CollectorRegistry()
     ops = Operations(registry)

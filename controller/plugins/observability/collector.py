@@ -4,7 +4,9 @@ Nothing is copied into Python between scrapes: every sample comes from the
 datapath's maps at the moment Prometheus asks, and series exist only for what
 exists (a removed container's endpoint and port series disappear with it).
 Conntrack entries are counted, never decoded: a scrape's cost must not grow
-with the per-entry work of ``Datapath.ct()``.
+with the per-entry work of ``Datapath.ct()``. Published ports are exported per binding, a
+port range published as one being one series (20,000 ports are 3 series, not 60,000);
+``--metrics-port-detail`` adds one series per port.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -27,9 +30,80 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PORT_LABELS = ["proto", "host_ip", "host_port", "container"]
+RX_HELP = (
+    "delivered to the container on this endpoint by the datapath (published-port traffic, "
+    "replies to its masqueraded flows, other containers of the network on this node)"
+)
+TX_HELP = "sent by the container on this endpoint (seen at its host-side veth)"
+DROP_HELP = (
+    "sent by the container on this endpoint and dropped by the datapath (icc, isolation, "
+    "internal network, …: hawser_drop_count_total has the reasons)"
+)
+
+#: A published binding: one port, or a range published as one (``-p 20000-39999:20000-39999``)
+BINDING_LABELS = ["container", "proto", "host_ip", "host_port", "container_port"]
+PORT_LABELS = ["proto", "host_ip", "host_port", "container"]  # --metrics-port-detail
 ENDPOINT_LABELS = ["container", "network"]
 CT_MAP, NAT_MAP = "hawser_ct", "hawser_nat"
+PortKey = tuple[str, str, int]
+
+
+@dataclass
+class PortGroup:
+    """Consecutive ports of one container mapped to consecutive container ports, on one
+    protocol and host address: what a ``-p`` range made (``docker ps`` shows it as one)."""
+
+    container: str
+    proto: str
+    host_ip: str
+    low: int
+    high: int
+    backend_low: int
+    backend_high: int
+    totals: list[int] = field(default_factory=lambda: [0, 0, 0])  # conns, packets, bytes
+
+    @property
+    def labels(self) -> list[str]:
+        def span(low: int, high: int) -> str:
+            return str(low) if low == high else f"{low}-{high}"
+
+        return [
+            self.container, self.proto, self.host_ip,
+            span(self.low, self.high), span(self.backend_low, self.backend_high),
+        ]  # fmt: skip
+
+
+def port_groups(
+    rows: list[dict[str, Any]], owner: Callable[[dict[str, Any]], str]
+) -> tuple[list[PortGroup], dict[PortKey, PortGroup]]:
+    """The port map's entries merged into bindings, and each port's binding. O(n log n)."""
+
+    def order(r: dict[str, Any]) -> tuple[str, str, str, str, int]:
+        return (r["_owner"], r["proto"], r["host_ip"], r["backend_ip"], int(r["host_port"]))
+
+    for r in rows:
+        r["_owner"] = owner(r)
+    groups: list[PortGroup] = []
+    of: dict[PortKey, PortGroup] = {}
+    last: PortGroup | None = None
+    last_backend = ""
+    for r in sorted(rows, key=order):
+        port, backend = int(r["host_port"]), int(r["backend_port"])
+        if (
+            last is not None
+            and (last.container, last.proto, last.host_ip)
+            == (r["_owner"], r["proto"], r["host_ip"])
+            and last_backend == r["backend_ip"]
+            and port == last.high + 1
+            and backend == last.backend_high + 1
+        ):
+            last.high, last.backend_high = port, backend
+        else:
+            last = PortGroup(r["_owner"], r["proto"], r["host_ip"], port, port, backend, backend)
+            last_backend = r["backend_ip"]
+            groups.append(last)
+        of[(r["proto"], r["host_ip"], port)] = last
+    return groups, of
 
 
 class Families:
@@ -72,24 +146,37 @@ class Families:
             "Overlay bytes exchanged with another node (tx: sent to it, rx: received)",
             labels=["node", "direction"],
         )
+        what = "to a published binding (a port range published as one is one series)"
         self.port_conns = CounterMetricFamily(
-            "hawser_port_connections", "New flows to a published port", labels=PORT_LABELS
+            "hawser_port_connections", f"New flows {what}", labels=BINDING_LABELS
         )
         self.port_packets = CounterMetricFamily(
-            "hawser_port_packets", "Packets to a published port", labels=PORT_LABELS
+            "hawser_port_packets", f"Packets {what}", labels=BINDING_LABELS
         )
         self.port_bytes = CounterMetricFamily(
-            "hawser_port_bytes", "Bytes to a published port", labels=PORT_LABELS
+            "hawser_port_bytes", f"Bytes {what}", labels=BINDING_LABELS
         )
+        self.port_detail = [
+            CounterMetricFamily(
+                f"hawser_port_detail_{unit}",
+                f"{text} to one published host port (--metrics-port-detail)",
+                labels=PORT_LABELS,
+            )
+            for unit, text in (("connections", "New flows"), ("packets", "Packets"),
+                               ("bytes", "Bytes"))
+        ]  # fmt: skip
         self.ep = {
             f"{d}_{u}": CounterMetricFamily(
-                f"hawser_endpoint_{d}_{u}",
-                f"{u.capitalize()} {'received from' if d == 'rx' else 'sent by'} the container"
-                " on this endpoint (seen at its host-side veth)",
-                labels=ENDPOINT_LABELS,
+                f"hawser_endpoint_{d}_{u}", help_text, labels=ENDPOINT_LABELS
             )
-            for d in ("rx", "tx")
-            for u in ("packets", "bytes")
+            for d, u, help_text in (
+                ("rx", "packets", f"Packets {RX_HELP}"),
+                ("rx", "bytes", f"Bytes {RX_HELP}"),
+                ("tx", "packets", f"Packets {TX_HELP}"),
+                ("tx", "bytes", f"Bytes {TX_HELP}"),
+                ("drop", "packets", f"Packets {DROP_HELP}"),
+                ("drop", "bytes", f"Bytes {DROP_HELP}"),
+            )
         }
         self.ct_entries = GaugeMetricFamily(
             "hawser_conntrack_entries", "Entries in the conntrack map (hawser_ct)"
@@ -105,7 +192,7 @@ class Families:
             "hawser_bpf_map_pressure", "Entries / capacity of a BPF hash map", labels=["map_name"]
         )
 
-    def all(self) -> list[Metric]:
+    def all(self, port_detail: bool = False) -> list[Metric]:
         return [
             self.build_info,
             self.datapath_up,
@@ -120,6 +207,7 @@ class Families:
             self.port_conns,
             self.port_packets,
             self.port_bytes,
+            *(self.port_detail if port_detail else []),
             *self.ep.values(),
             self.ct_entries,
             self.nat_entries,
@@ -128,7 +216,38 @@ class Families:
         ]
 
 
-def fill(f: Families, dp: Any, names: NameIndex) -> None:
+def _fill_ports(f: Families, dp: Any, names: NameIndex, detail: bool) -> None:
+    """One series per binding (a range is one), from the port map; per port on request."""
+
+    def owner(p: dict[str, Any]) -> str:
+        key = (p["proto"], p["host_ip"], int(p["host_port"]))
+        return names.port_owner.get(key) or names.container_of_ip(p["backend_ip"])
+
+    rows = dp.ports()
+    groups, of = port_groups(rows, owner)
+    stats = dp.port_stats()
+    for s in stats:
+        group = of.get((s["proto"], s["host_ip"], int(s["host_port"])))
+        if group is not None:  # else: counters of an entry deleted since (reconcile sweeps)
+            group.totals[0] += s["conns"]
+            group.totals[1] += s["packets"]
+            group.totals[2] += s["bytes"]
+    for g in groups:
+        f.port_conns.add_metric(g.labels, g.totals[0])
+        f.port_packets.add_metric(g.labels, g.totals[1])
+        f.port_bytes.add_metric(g.labels, g.totals[2])
+    if not detail:
+        return
+    by_port = {(s["proto"], s["host_ip"], int(s["host_port"])): s for s in stats}
+    for r in rows:
+        key = (r["proto"], r["host_ip"], int(r["host_port"]))
+        labels = [r["proto"], r["host_ip"], str(r["host_port"]), r["_owner"]]
+        s = by_port.get(key, {})
+        for family, field_name in zip(f.port_detail, ("conns", "packets", "bytes"), strict=True):
+            family.add_metric(labels, s.get(field_name, 0))
+
+
+def fill(f: Families, dp: Any, names: NameIndex, port_detail: bool = False) -> None:
     """Fill the families from the datapath's inspection methods; raises if a map is unreadable."""
     for r in dp.stats():
         if r["reason"] == "forwarded":
@@ -145,15 +264,7 @@ def fill(f: Families, dp: Any, names: NameIndex) -> None:
             f.tunnel_packets.add_metric([t["node"], direction], t[f"{direction}_packets"])
             f.tunnel_bytes.add_metric([t["node"], direction], t[f"{direction}_bytes"])
 
-    stats = {(s["proto"], s["host_ip"], int(s["host_port"])): s for s in dp.port_stats()}
-    for p in dp.ports():
-        key = (p["proto"], p["host_ip"], int(p["host_port"]))
-        owner = names.port_owner.get(key) or names.container_of_ip(p["backend_ip"])
-        labels = [p["proto"], p["host_ip"], str(p["host_port"]), owner]
-        s = stats.get(key, {})
-        f.port_conns.add_metric(labels, s.get("conns", 0))
-        f.port_packets.add_metric(labels, s.get("packets", 0))
-        f.port_bytes.add_metric(labels, s.get("bytes", 0))
+    _fill_ports(f, dp, names, port_detail)
 
     ep_stats = {int(s["ifindex"]): s for s in dp.endpoint_stats()}
     for e in dp.endpoints():
@@ -161,8 +272,8 @@ def fill(f: Families, dp: Any, names: NameIndex) -> None:
         network = names.network_by_key.get(int(e["network"]), str(e["network"]))
         labels = [ep.container if ep else e["ip"], network]
         s = ep_stats.get(int(e["ifindex"]), {})
-        for field, family in f.ep.items():
-            family.add_metric(labels, s.get(field, 0))
+        for stat, family in f.ep.items():
+            family.add_metric(labels, s.get(stat, 0))
 
     for m in dp.maps():
         f.map_entries.add_metric([m["name"]], m["entries"])
@@ -178,9 +289,10 @@ class DatapathCollector(Collector):
     def __init__(self, node: Node, index: Callable[[Node], NameIndex] = snapshot) -> None:
         self.node = node
         self.index = index
+        self.port_detail = bool(getattr(node.config, "metrics_port_detail", False))
 
     def describe(self) -> Iterator[Metric]:
-        return iter(Families().all())
+        return iter(Families().all(self.port_detail))
 
     @staticmethod
     def _empty() -> Families:
@@ -192,7 +304,7 @@ class DatapathCollector(Collector):
         f = self._empty()
         started = time.perf_counter()
         try:
-            fill(f, self.node.datapath, self.index(self.node))
+            fill(f, self.node.datapath, self.index(self.node), self.port_detail)
             up = 1
         except DatapathUnavailable as exc:  # not started yet, or shutting down
             log.debug("BPF maps unavailable for /metrics: %s", exc)
@@ -208,4 +320,4 @@ class DatapathCollector(Collector):
                 more.extend(source())
             except Exception as exc:  # a scrape never fails
                 log.warning("a metrics source failed: %s", exc)
-        return iter(f.all() + more)
+        return iter(f.all(self.port_detail) + more)

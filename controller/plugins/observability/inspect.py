@@ -100,7 +100,9 @@ def policy(dp: Any, names: NameIndex) -> list[Row]:
     return sorted(rows, key=lambda r: (r["src"], r["dst"], r["proto"], r["dport"]))
 
 
-def stats(dp: Any, names: NameIndex) -> list[Row]:
+def stats(dp: Any, names: NameIndex, show_all: bool = False) -> list[Row]:
+    """Counters per direction and reason; only the ones that counted something, unless
+    ``show_all`` (every direction × reason the datapath knows)."""
     return [
         {
             "direction": r["direction"],
@@ -110,6 +112,7 @@ def stats(dp: Any, names: NameIndex) -> list[Row]:
             "bytes": r["bytes"],
         }
         for r in dp.stats()
+        if show_all or r["packets"] or r["bytes"]
     ]
 
 
@@ -170,38 +173,62 @@ class CtFilter:
         if self.proto is not None and row.get("proto") != self.proto:
             return False
         sides = [(row.get("src"), row.get("sport")), (row.get("dst"), row.get("dport"))]
-        sides += [_addr(row.get(k)) for k in ("nat_src", "nat_dst", "to")]
+        sides += [_addr(row.get(k)) for k in ("backend", "nat_src", "to")]
         if self.addr is not None and self.addr not in {a for a, _ in sides}:
             return False
         return self.port is None or self.port in {p for _, p in sides}
 
 
+def original_direction(r: Row) -> Row:
+    """A conntrack row as the flow was opened: client → address it dialled (→ backend).
+
+    The CT key is the tuple the lookup sees at from-container: for a published port that is
+    the backend's reply (backend → client, the client and published address in the value),
+    for an icc-allowed flow the reply too; a masqueraded flow's key is its own first packet.
+    """
+    kind = r["type"]
+    src, sport, dst, dport = r["src"], r["sport"], r["dst"], r["dport"]
+    backend = nat_src = ""
+    if kind == "dnat" and r.get("nat_src") and r.get("nat_dst"):
+        backend = f"{src}:{sport}"
+        (src, sport), (dst, dport) = _addr(r.get("nat_dst")), _addr(r.get("nat_src"))
+        if r.get("hairpin_snat"):  # a container to its own published port: seen from its gateway
+            nat_src = f"{r['dst']}:{r['dport']}"
+    elif kind == "allow":
+        src, sport, dst, dport = dst, dport, src, sport
+    elif kind in ("snat", "node_snat"):
+        nat_src = r.get("nat_src") or ""
+    return {
+        "proto": r["proto"],
+        "src": src,
+        "sport": sport,
+        "dst": dst,
+        "dport": dport,
+        "backend": backend,
+        "nat_src": nat_src,
+        "type": kind,
+        "state": r["state"],
+    }
+
+
 def ct(dp: Any, names: NameIndex, flt: CtFilter) -> list[Row]:
+    """Conntrack entries, each in its original direction (``original_direction``)."""
     rows = []
     for r in dp.ct():
-        if not flt.match(r):
+        row = original_direction(r)
+        if not flt.match(row):
             continue
-        nat_dst, _ = _addr(r.get("nat_dst"))
-        rows.append(
-            {
-                "proto": r["proto"],
-                "src": r["src"],
-                "sport": r["sport"],
-                "dst": r["dst"],
-                "dport": r["dport"],
-                "type": r["type"],
-                "state": r["state"],
-                "nat_src": r.get("nat_src") or "",
-                "nat_dst": r.get("nat_dst") or "",
-                "src_container": names.container_of_ip(r["src"]),
-                "dst_container": names.container_of_ip(r["dst"]) or names.container_of_ip(nat_dst),
-                "ifname": names.ifname(int(r.get("ifindex") or 0)) if r.get("ifindex") else "",
-                "packets": r.get("packets", 0),
-                "bytes": r.get("bytes", 0),
-                "age_s": round(float(r.get("age_s", 0.0)), 1),
-                "idle_s": round(float(r.get("idle_s", 0.0)), 1),
-            }
+        backend_ip, _ = _addr(row["backend"])
+        row.update(
+            src_container=names.container_of_ip(row["src"]),
+            dst_container=names.container_of_ip(backend_ip or row["dst"]),
+            ifname=names.ifname(int(r.get("ifindex") or 0)) if r.get("ifindex") else "",
+            packets=r.get("packets", 0),
+            bytes=r.get("bytes", 0),
+            age_s=round(float(r.get("age_s", 0.0)), 1),
+            idle_s=round(float(r.get("idle_s", 0.0)), 1),
         )
+        rows.append(row)
     return sorted(rows, key=lambda r: (r["proto"], r["src"], r["sport"], r["dst"], r["dport"]))
 
 

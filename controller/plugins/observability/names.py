@@ -34,9 +34,12 @@ class NameIndex:
     by_ip: dict[str, EndpointName] = field(default_factory=dict)
     by_ifname: dict[str, EndpointName] = field(default_factory=dict)
     network_by_key: dict[int, str] = field(default_factory=dict)
-    # (proto, host_ip, host_port) → container name
+    # (proto, host_ip, host_port) → container name, and id
     port_owner: dict[tuple[str, str, int], str] = field(default_factory=dict)
+    port_owner_id: dict[tuple[str, str, int], str] = field(default_factory=dict)
     uplink_by_index: dict[int, str] = field(default_factory=dict)
+    # the node's own addresses (uplinks, gateways, loopback): where published ports answer
+    node_addrs: set[str] = field(default_factory=lambda: {"127.0.0.1"})
     # ifindex → EndpointName, learnt from the endpoints map (ip → ifindex)
     by_ifindex: dict[int, EndpointName] = field(default_factory=dict)
 
@@ -56,6 +59,8 @@ class NameIndex:
         for net in networks:
             net_names[net.id] = net.name
             index.network_by_key[int(net.key)] = net.name
+            if getattr(net, "gateway", ""):
+                index.node_addrs.add(net.gateway)
         for ep in endpoints:
             name = EndpointName(
                 container_id=ep.container_id,
@@ -71,8 +76,11 @@ class NameIndex:
         for ctr_id, bound in bindings.items():
             owner = ctr_names.get(ctr_id, "")
             for b in bound:
-                index.port_owner[(b.proto, b.host_ip, int(b.host_port))] = owner
+                key = (b.proto, b.host_ip, int(b.host_port))
+                index.port_owner[key] = owner
+                index.port_owner_id[key] = ctr_id
         index.uplink_by_index = {idx: ifname for ifname, (idx, _) in uplinks.items()}
+        index.node_addrs |= {addr for _, addr in uplinks.values()}
         return index
 
     def learn_ifindexes(self, dp_endpoints: Iterable[dict[str, Any]]) -> None:
