@@ -41,6 +41,7 @@ from testbed.hawser import REPO, Daemon
 from testbed.procs import Proc, netns_exec
 from testbed.shell import sh
 from testbed.topology import new_netns
+from testbed.under_test import PIN_VERSION
 from testbed.wait import wait_for
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
@@ -93,7 +94,7 @@ def tunnel(d: Daemon) -> dict[str, dict[str, Any]]:
 
 
 def stats(d: Daemon) -> dict[tuple[str, str], int]:
-    return {(r["direction"], r["reason"]): int(r["packets"]) for r in d.get("/v1/bpf/stats")}
+    return {(r["direction"], r["reason"]): int(r["packets"]) for r in d.get("/v1/bpf/stats?all=1")}
 
 
 def networks_of(d: Daemon) -> dict[str, dict[str, Any]]:
@@ -586,7 +587,7 @@ def test_the_reconcile_repairs_the_tunnel_map_the_device_and_sandbox_dns(
     cluster: Cluster,
 ) -> None:
     d1, d2, _ = cluster.daemons
-    pins = Path("/sys/fs/bpf/hawser", d2.name, "v3")
+    pins = Path("/sys/fs/bpf/hawser", d2.name, PIN_VERSION)
     c1_ip = ip_of(d1, "c1", "demo")
     d2.restart("--resync-interval", "1")  # the periodic repair, every second here
     # drift behind the daemon's back: a stray tunnel entry, a stray sandbox DNS entry, the
