@@ -106,10 +106,12 @@ CONTAINER_HEADERS = {
     "Mounts": "MOUNTS",
     "LocalVolumes": "LOCAL VOLUMES",
     "Networks": "NETWORKS",
+    "Owner": "OWNER",
 }
+#: Docker's columns, then who made the container: hawser, or an engine (docker, cni)
 CONTAINER_TABLE = (
     "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}"
-    "\\t{{.Names}}"
+    "\\t{{.Names}}\\t{{.Owner}}"
 )
 CONTAINER_RAW = (
     "container_id: {{.ID}}\nimage: {{.Image}}\ncommand: {{.Command}}\n"

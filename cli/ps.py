@@ -48,6 +48,7 @@ def ps_row(c: Mapping[str, Any], trunc: bool) -> dict[str, str]:
         "Mounts": "",
         "Names": _names(c.get("Names") or [], trunc),
         "Networks": ",".join(sorted(nets)),
+        "Owner": c.get("Owner") or "hawser",
         "Ports": ports_column(c.get("Ports") or []),
         "RunningFor": c.get("RunningFor", ""),
         "Size": "0B",

@@ -69,18 +69,14 @@ install_group() {
 
 install_cni() {
     # Runtimes exec plugins from /opt/cni/bin (containerd, CRI-O) or /usr/lib/cni (Debian's
-    # podman). A two-line launcher with this venv's interpreter (absolute, -I: no PYTHON*
-    # variables of the runtime leak in) rather than a symlink to the pip wrapper.
-    local dir launcher="#!$VENV/bin/python3 -I
-from controller.plugins.cni.main import main
-raise SystemExit(main())"
+    # podman). A three-line launcher with this venv's interpreter (absolute; -IS: no PYTHON*
+    # variables of the runtime leak in, no site: controller/plugins/cni/launcher.py says why)
+    # rather than a symlink to the pip wrapper. The launcher module writes it only when it differs.
+    local dir written
     for dir in "${CNI_DIRS[@]}"; do
-        if [[ "$(cat "$dir/hawser-cni" 2>/dev/null)" != "$launcher" ]]; then
-            log "installing $dir/hawser-cni"
-            mkdir -p "$dir"
-            printf '%s\n' "$launcher" >"$dir/hawser-cni.tmp"
-            chmod 755 "$dir/hawser-cni.tmp"
-            mv -f "$dir/hawser-cni.tmp" "$dir/hawser-cni"
+        written="$(cd "$REPO" && "$VENV/bin/python3" -m controller.plugins.cni.launcher "$dir")"
+        if [[ -n $written ]]; then
+            log "installing $written"
         fi
         record "file $dir/hawser-cni"
     done

@@ -45,6 +45,8 @@ class Daemon:
         *,
         metrics_address: str = "",
         log_path: Path | None = None,
+        docker_plugin_socket: str = "",
+        docker_host: str = "",
     ) -> None:
         self.netns = netns
         self.workdir = workdir
@@ -54,6 +56,9 @@ class Daemon:
         self.state_dir = workdir / "state"
         self.socket = workdir / "hawser.sock"
         self.log_path = log_path or workdir / "daemon.log"
+        # off unless a test asks: the default path is the machine's /run/docker/plugins
+        self.docker_plugin_socket = docker_plugin_socket
+        self.docker_host = docker_host
         self.process: Proc | None = None
 
     @property
@@ -75,6 +80,7 @@ class Daemon:
             self.netns, HAWSER, "daemon",
             "--state-dir", str(self.state_dir), "--socket", str(self.socket),
             "--node-name", self.name, "--metrics-address", self.metrics_listen,
+            "--docker-plugin-socket", self.docker_plugin_socket, "--docker-host", self.docker_host,
             *self.args, *extra,
         )  # fmt: skip
 

@@ -1,5 +1,5 @@
 """A stand-in for the daemon's CNI endpoints (the contract in controller/plugins/cni/client.py),
-for driving the real ``hawser-cni`` executable before phase B serves them."""
+for driving the real ``hawser-cni`` executable without a daemon (its unit tests)."""
 
 from __future__ import annotations
 

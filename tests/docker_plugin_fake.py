@@ -1,6 +1,6 @@
 """An in-memory DockerBackend for the protocol tests: it records every call and answers like
 Hawser will (pools, addresses, MACs), so the protocol layer can be driven by unit tests and
-by a real dockerd before the operations layer is wired (phase B)."""
+by a real dockerd without the operations layer (the real backend: plugins/docker/ops_backend)."""
 
 from __future__ import annotations
 

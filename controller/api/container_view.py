@@ -94,6 +94,7 @@ def summary(node: Node, ctr: Container) -> dict[str, Any]:
         "RunningFor": humanize.duration(max(0.0, age)) + " ago",
         "Ports": listing,
         "NetworkSettings": {"Networks": _networks_dict(node, ctr)},
+        "Owner": ctr.owner,  # who made it: hawser, docker or cni (Hawser's own field)
     }
 
 
@@ -138,8 +139,10 @@ def inspect(node: Node, ctr: Container) -> dict[str, Any]:
             "AutoRemove": ctr.auto_remove,
             "PublishAllPorts": ctr.publish_all,
         },
+        "Owner": ctr.owner,
+        "EngineId": ctr.engine_id,
         "NetworkSettings": {
-            "SandboxKey": str(netns.path(ctr.netns)) if ctr.netns else "",
+            "SandboxKey": str(netns.path(ctr.netns)) if ctr.netns else ctr.sandbox_key,
             "IPAddress": first.ip if first else "",
             "Gateway": first.gateway if first else "",
             "MacAddress": first.mac if first else "",

@@ -8,7 +8,7 @@ from controller.api import container_view, schemas, system_info
 from controller.api.server import Request, Router, stream
 from controller.errors import InvalidArgument
 from controller.kernel.supervisor import is_running, pid_alive
-from controller.ops import attachments, containers, lifecycle, lookup, networks
+from controller.ops import attachments, containers, engines, lifecycle, lookup, networks
 from controller.ops.node import Node
 from controller.rules.modes import RunRequest, parse_signal
 
@@ -112,6 +112,8 @@ def build(node: Node) -> Router:
     def container_logs(req: Request) -> Any:
         with node.lock:
             ctr = lookup.container(node.store, req.params["ref"])
+        if ctr.engine_owned:  # its output is the engine's (docker logs, podman logs)
+            raise engines.managed_elsewhere("container", ctr.name, ctr.owner)
         frames = node.supervisor.logs(
             ctr.id, _flag(req, "follow"), lambda: bool(ctr.cmd) and pid_alive(ctr.pid)
         )

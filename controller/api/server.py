@@ -12,7 +12,9 @@ import json
 import logging
 import os
 import re
+import socket
 import socketserver
+import struct
 import sys
 import time
 import urllib.parse
@@ -49,6 +51,7 @@ class Request:
     params: dict[str, str]
     query: dict[str, str]
     body: dict[str, Any]
+    peer_pid: int = 0  # the client's pid (SO_PEERCRED): hawser-cni's, the runtime's child
 
 
 class Stream:
@@ -280,10 +283,13 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 route.check_body(body)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 route.check_query(query)
-                result = route.handler(Request(method, url.path, params, query, body))
+                request = Request(method, url.path, params, query, body, self._peer_pid())
+                result = route.handler(request)
                 failed = False
             except HawserError as exc:
-                self._send_json(exc.status, {"message": exc.message}, self.close_connection)
+                extra = getattr(exc, "extra", {})  # fields a front end's client reads
+                payload = {"message": exc.message, **extra}
+                self._send_json(exc.status, payload, self.close_connection)
                 return
             except Exception as exc:  # one clear line, details in the log
                 log.exception("%s %s failed", method, url.path)
@@ -296,6 +302,13 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 self._send_stream(result.items)
             else:
                 self._send_json(route.status, result)
+
+        def _peer_pid(self) -> int:
+            try:
+                creds = self.connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+            except OSError:
+                return 0
+            return int(struct.unpack("3i", creds)[0])
 
         def _refuse(self, method: str, path: str) -> None:
             """No route: 404, or 405 with ``Allow`` when the path takes other methods."""

@@ -90,6 +90,13 @@ def _store_opts(value: Any) -> list[str]:
     return items
 
 
+def _docker_host(value: Any) -> str:
+    text = str(value or "")
+    if text and (not text.startswith("unix://") or text == "unix://"):
+        raise ValueError('use unix:///PATH (or "" for none)')
+    return text
+
+
 def _sample_rate(value: Any) -> int:
     rate = int(str(value).strip())
     if not 0 <= rate < 2**32:
@@ -184,6 +191,22 @@ PARAMETERS: tuple[Parameter, ...] = (
         "cgroup_path", "--cgroup-path", str, "", "cgroup v2 for socket hooks (default: v2 root)"
     ),
     Parameter("log_level", "--log-level", str, "info", "debug, info, warning or error"),
+    Parameter(
+        "docker_plugin_socket",
+        "--docker-plugin-socket",
+        str,
+        "/run/docker/plugins/hawser.sock",
+        "unix socket of the Docker network and IPAM plugin (its file name is the driver's "
+        'name: docker network create -d hawser); "" turns it off',
+    ),
+    Parameter(
+        "docker_host",
+        "--docker-host",
+        _docker_host,
+        "unix:///run/docker.sock",
+        "dockerd's API socket, asked for the names of the networks and containers it makes "
+        'through the plugin; "" never asks',
+    ),
     Parameter(
         "resync_interval",
         "--resync-interval",

@@ -30,6 +30,8 @@ from controller.kernel.supervisor import Supervisor
 from controller.ops import containers, linkpolicy, networks
 from controller.ops.node import Node
 from controller.plugins import dns, observability, overlay
+from controller.plugins.cni import service as cni_service
+from controller.plugins.docker import service as docker_service
 from controller.rules import names
 from controller.store.sqlite import Store
 
@@ -40,7 +42,14 @@ GC_SECONDS = 30.0
 STATE_DIR_MODE = 0o700
 M_MMAP_THRESHOLD = -3  # mallopt(3) parameter
 #: What attaches through node events: each ``install(node)`` registers listeners, routes, servers.
-PLUGINS = (observability.install, linkpolicy.install, dns.install, overlay.install)
+PLUGINS = (
+    observability.install,
+    linkpolicy.install,
+    dns.install,
+    cni_service.install,
+    docker_service.install,
+    overlay.install,
+)
 
 
 def map_large_buffers_apart(threshold: int = 1 << 20) -> None:
@@ -213,7 +222,8 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         log.info("listening on unix://%s", self.cfg.socket)
-        # the socket listens: connections queue until serve_forever takes them
+        # the socket listens (and the plugins' sockets, opened at "started"): connections
+        # queue until serve_forever takes them
         self.notifier.ready(f"listening on unix://{self.cfg.socket}")
         print(f"hawser daemon ready on unix://{self.cfg.socket}", flush=True)
         try:

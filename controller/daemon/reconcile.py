@@ -1,5 +1,8 @@
 """Make the kernel match the store: at start-up (after a crash too) and on demand.
 
+Sandboxes an engine owns (Docker's, a CNI runtime's) are not rebuilt: their netns is the
+engine's, and an endpoint of theirs whose veth is gone went with it (``engines.reap``).
+
 Order matters: first rebuild everything the store describes (bridges, sandboxes,
 endpoints, datapath entries, processes), and only after that full sync remove what
 the store does not know (orphans): processes, links, netns, folders, map entries and
@@ -15,7 +18,7 @@ import signal
 
 from controller.daemon import reconcile_maps
 from controller.kernel import links, netns, sandbox_files
-from controller.ops import containers, endpoints, networks, sandbox
+from controller.ops import containers, endpoints, engines, networks, sandbox
 from controller.ops.node import Node
 from controller.rules import names, timestamps
 from controller.rules.model import Container
@@ -28,6 +31,7 @@ def full_sync(node: Node) -> dict[str, int]:
     """At start-up: rebuild what is missing, refresh every datapath entry, then sweep."""
     counts = {"bridges": 0, "sandboxes": 0, "endpoints": 0, "orphans": 0}
     with node.lock:
+        counts["engine endpoints gone"] = engines.reap(node)
         _sync(node, counts, refresh=True)
         for ctr in node.store.containers():
             _resume_process(node, ctr)
@@ -40,6 +44,7 @@ def repair(node: Node) -> dict[str, int]:
     """Periodically: rebuild what went missing behind the daemon's back, fix the maps."""
     counts = {"bridges": 0, "sandboxes": 0, "endpoints": 0}
     with node.lock:
+        counts["engine endpoints gone"] = engines.reap(node)
         _sync(node, counts, refresh=False)
         counts["map entries"] = sum(reconcile_maps.sync(node).values())
     if any(counts.values()):
@@ -77,6 +82,8 @@ def _sync(node: Node, counts: dict[str, int], refresh: bool) -> None:
             if ep_net is None:
                 continue
             index = links.ifindex(node.ipr, ep.host_ifname)
+            if index is None and ctr.engine_owned:
+                continue  # its engine's netns went with it: engines.reap removes it
             if index is None:
                 route = ep.id == route_ep
                 endpoints.replumb(node, ctr, ep_net, ep, default_route=route)

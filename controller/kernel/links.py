@@ -169,6 +169,25 @@ def create_veth_inside(ns: IPRoute, spec: VethSpec) -> int:
     return int(inside.get("link") or 0)
 
 
+@refusal("create veth {host_name} and its peer {peer_name}")
+def create_veth_pair(ipr: IPRoute, host_name: str, peer_name: str, mac: str, mtu: int) -> int:
+    """Both ends in this netns, the peer with the endpoint's MAC (an engine moves it into its
+    sandbox and sets the address itself); return the host end's ifindex."""
+    _ignore(
+        (errno.EEXIST,),
+        ipr.link,
+        "add",
+        ifname=host_name,
+        kind="veth",
+        mtu=mtu,
+        peer={"ifname": peer_name, "address": mac, "mtu": mtu},
+    )
+    index = ifindex(ipr, host_name)
+    if index is None:
+        raise KernelError(f"veth {host_name} did not appear")
+    return index
+
+
 @refusal("put veth {host_name} on its bridge")
 def enslave(ipr: IPRoute, host_name: str, bridge_index: int, index: int = 0) -> int:
     """Put the node end of a veth on its bridge and up; return its ifindex."""

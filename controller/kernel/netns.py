@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import threading
 from collections.abc import Callable
@@ -112,6 +113,25 @@ def run_in(name: str, fn: Callable[[IPRoute], T]) -> T:
             return fn(ipr)
 
     try:
+        return _in_thread(work)
+    finally:
+        os.close(fd)
+
+
+@refusal("enter the netns {path}")
+def run_in_path(path: str | Path, fn: Callable[[IPRoute], T]) -> T:
+    """``run_in`` for a netns that is not Hawser's: any netns file (an engine's bind mount,
+    ``/proc/<pid>/ns/net``, one seen through ``/proc/<pid>/root``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if os.fstat(fd).st_dev != os.stat("/proc/self/ns/net").st_dev:
+            raise OSError(errno.EINVAL, f"{path} is not a network namespace")
+
+        def work() -> T:
+            _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+            with IPRoute() as ipr:
+                return fn(ipr)
+
         return _in_thread(work)
     finally:
         os.close(fd)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from controller.errors import Conflict, InvalidArgument
 from controller.kernel.supervisor import is_running
-from controller.ops import endpoints, lookup, ports
+from controller.ops import endpoints, engines, lookup, ports
 from controller.ops.node import Node
 from controller.rules import names
+from controller.rules.model import Container, Network
 from controller.store.transaction import operation
 
 HOST_TEXT = "container cannot be disconnected from host network or connected to host network"
@@ -20,12 +21,20 @@ NONE_TEXT = (
 )
 
 
+def _refuse_engines(net: Network, ctr: Container) -> None:
+    if ctr.engine_owned:
+        raise engines.managed_elsewhere("container", ctr.name, ctr.owner)
+    if net.engine_owned:
+        raise engines.managed_elsewhere("network", net.name, net.owner)
+
+
 def connect(node: Node, net_ref: str, ctr_ref: str, ip: str | None, aliases: list[str]) -> None:
     for alias in aliases:
         names.validate_alias(alias)
     with node.lock:
         net = lookup.network(node.store, net_ref)
         ctr = lookup.container(node.store, ctr_ref)
+        _refuse_engines(net, ctr)
         if net.driver == "host":
             raise Conflict(HOST_TEXT)
         if ctr.network_mode == "host" or ctr.owns_no_netns_mode:
@@ -58,6 +67,7 @@ def disconnect(node: Node, net_ref: str, ctr_ref: str, force: bool) -> None:
     with node.lock:
         net = lookup.network(node.store, net_ref)
         ctr = lookup.container(node.store, ctr_ref)
+        _refuse_engines(net, ctr)
         if net.driver == "host" or ctr.network_mode == "host":
             raise Conflict(HOST_TEXT)
         eps = node.store.endpoints(container_id=ctr.id, network_id=net.id)

@@ -14,7 +14,7 @@ import socket
 from controller.errors import Conflict
 from controller.kernel import netns, sandbox_files
 from controller.kernel.supervisor import is_running
-from controller.ops import endpoints, lifecycle, link_targets, lookup, ports, sandbox
+from controller.ops import endpoints, engines, lifecycle, link_targets, lookup, ports, sandbox
 from controller.ops.node import Node
 from controller.ops.sandbox import Mode
 from controller.rules import legacy_links, modes, names, netopts
@@ -44,6 +44,8 @@ def _resolve_mode(node: Node, req: RunRequest, kind: str) -> tuple[Mode, list[st
     """The network mode with its objects; a named network may turn out host, none or bridge."""
     if kind == "container":
         joined = lookup.container(node.store, req.network.split(":", 1)[1])
+        if joined.engine_owned:
+            raise engines.managed_elsewhere("container", joined.name, joined.owner)
         if joined.owns_no_netns_mode:
             joined = lookup.container(node.store, joined.joined_container)
         if not is_running(joined):
@@ -59,6 +61,8 @@ def _resolve_mode(node: Node, req: RunRequest, kind: str) -> tuple[Mode, list[st
     if net.name == "bridge":
         modes.check_mode_conflicts(req, "bridge")
         return Mode("bridge", network=net), []
+    if net.engine_owned:
+        raise engines.managed_elsewhere("network", net.name, net.owner)
     return Mode("user", network=net), []
 
 
@@ -132,6 +136,8 @@ def on_process_exit(node: Node, ctr_id: str, code: int) -> None:
 def remove(node: Node, ref: str, force: bool = False) -> Container:
     with node.lock:
         ctr = lookup.container(node.store, ref)
+        if ctr.engine_owned:
+            raise engines.managed_elsewhere("container", ctr.name, ctr.owner)
         if is_running(ctr) and ctr.cmd and not force:
             raise Conflict(
                 f"You cannot remove a running container {ctr.id}. Stop the container before "

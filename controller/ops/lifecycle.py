@@ -11,7 +11,7 @@ from typing import Any
 
 from controller.errors import Conflict, InvalidArgument, NotFound
 from controller.kernel.supervisor import ProcessSpec, command_line, is_running, run_streaming
-from controller.ops import link_targets, lookup
+from controller.ops import engines, link_targets, lookup
 from controller.ops.link_targets import LinkTarget
 from controller.ops.node import Node
 from controller.rules import netopts
@@ -44,10 +44,18 @@ def start_process(node: Node, ctr: Container, targets: list[LinkTarget], undo: U
     undo.push(node.supervisor.forget, ctr.id)
 
 
+def _own(ctr: Container) -> Container:
+    """Processes of an engine's container are the engine's: Hawser neither runs nor signals
+    them (and its netns is not Hawser's to enter)."""
+    if ctr.engine_owned:
+        raise engines.managed_elsewhere("container", ctr.name, ctr.owner)
+    return ctr
+
+
 def start(node: Node, ref: str, attach: bool) -> Iterator[dict[str, Any]] | None:
     """Start a created container; attached, stream its output until it exits, then its code."""
     with node.lock:
-        ctr = lookup.container(node.store, ref)
+        ctr = _own(lookup.container(node.store, ref))
         if ctr.status != "created":
             raise Conflict(f"container {ctr.name} is already started")
         if attach:
@@ -76,7 +84,7 @@ def _attached_frames(node: Node, ctr: Container) -> Iterator[dict[str, Any]]:
 
 def kill(node: Node, ref: str, signum: int) -> None:
     with node.lock:
-        ctr = lookup.container(node.store, ref)
+        ctr = _own(lookup.container(node.store, ref))
         if not ctr.cmd or not is_running(ctr):
             raise Conflict(f"Cannot kill container: {ref}: Container {ctr.id} is not running")
         node.supervisor.signal(ctr.pid, signum)
@@ -84,7 +92,7 @@ def kill(node: Node, ref: str, signum: int) -> None:
 
 def exec_stream(node: Node, ref: str, cmd: list[str], env: list[str]) -> Iterator[dict[str, Any]]:
     with node.lock:
-        ctr = lookup.container(node.store, ref)
+        ctr = _own(lookup.container(node.store, ref))
         if not is_running(ctr):
             raise Conflict(f"Container {ctr.id} is not running")
         if not cmd:

@@ -10,7 +10,7 @@ from typing import Any
 
 from controller.errors import Conflict, InvalidArgument, NotFound, PrerequisiteMissing
 from controller.kernel import links
-from controller.ops import lookup
+from controller.ops import engines, lookup
 from controller.ops.node import Node
 from controller.rules import ipam, names, netopts
 from controller.rules.model import DEFAULT_BRIDGE_DEVICE, OVERLAY, Network
@@ -32,6 +32,8 @@ class NetworkRequest:
     attachable: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
+    network_id: str | None = None  # an engine's id for it (Docker's); None: Hawser makes one
+    owner: str = "hawser"
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> NetworkRequest:
@@ -71,6 +73,39 @@ def _route_subnets(node: Node) -> list[ipaddress.IPv4Network]:
 def _pools(node: Node) -> list[ipam.Pool]:
     custom = [ipam.parse_address_pool(spec) for spec in node.config.default_address_pool]
     return custom or list(ipam.DEFAULT_POOLS)
+
+
+def taken_subnets(node: Node) -> list[ipaddress.IPv4Network]:
+    """What a new network's subnet may not overlap: other networks' and the node's routes."""
+    return _taken_subnets(node) + _route_subnets(node)
+
+
+def free_subnet(node: Node, also_taken: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+    """The next subnet of the default address pools that overlaps nothing taken."""
+    return ipam.next_free_subnet(_pools(node), taken_subnets(node) + also_taken)
+
+
+def rename(node: Node, net_id: str, name: str) -> bool:
+    """Give a network an engine's name for it (Docker names none in its plugin calls); False
+    when the name is taken or not one Hawser takes."""
+    with node.lock:
+        net = node.store.network(net_id)
+        try:
+            names.validate_network_name(name)
+        except InvalidArgument:
+            return False
+        if net is None or any(n.name == name for n in node.store.networks()):
+            return False
+        old = net.name
+        net.name = name
+        with operation(node.store):
+            node.store.put_network(net)
+            for ctr in node.store.containers():
+                if ctr.network_mode == old:
+                    ctr.network_mode = name
+                    node.store.put_container(ctr)
+        log.info("network %s (%s) is named %s", old, net_id[:12], name)
+        return True
 
 
 def _next_key(node: Node) -> int:
@@ -113,7 +148,9 @@ def create(node: Node, req: NetworkRequest) -> tuple[Network, str]:
             lambda: ipam.next_free_subnet(_pools(node), taken),
         )
         ipam.check_overlap(config.subnet, taken)
-        net_id = names.new_id()
+        net_id = req.network_id or names.new_id()
+        if node.store.network(net_id) is not None:
+            raise Conflict(f"network with id {net_id} already exists")
         bridge = opts.bridge_name or names.bridge_name(net_id)
         if any(n.bridge == bridge for n in node.store.networks()):
             raise Conflict(f"bridge name {bridge} is already used by another network")
@@ -142,6 +179,7 @@ def create(node: Node, req: NetworkRequest) -> tuple[Network, str]:
             snat_ip=str(opts.host_ipv4) if opts.host_ipv4 else "",
             ipam_config_shown=req.subnet is not None,
             gateway_given=req.gateway is not None,
+            owner=req.owner,
         )
         with operation(node.store) as undo:
             build_bridge(node, net, undo)
@@ -269,9 +307,13 @@ def refresh_node_addresses(node: Node) -> None:
     node.datapath.set_node_addresses(sorted(addresses))
 
 
-def remove(node: Node, ref: str) -> None:
+def remove(node: Node, ref: str, owner: str = "hawser") -> None:
+    """Remove a network; ``owner`` is who asks (an engine removes only its own networks, the
+    CLI none of an engine's)."""
     with node.lock:
         net = lookup.network(node.store, ref)
+        if net.owner != owner:
+            raise engines.managed_elsewhere("network", net.name, net.owner)
         driver = node.drivers.get(net.driver)
     if driver is not None:
         driver.remove_network(node, net)  # it waits for the change to come back: no lock
@@ -306,7 +348,12 @@ def prune(node: Node) -> list[str]:
     with node.lock:
         for net in node.store.networks():
             # a global network may be in use on other nodes: not this node's to prune
-            if net.builtin or net.scope != "local" or node.store.endpoints(network_id=net.id):
+            if (
+                net.builtin
+                or net.engine_owned
+                or net.scope != "local"
+                or node.store.endpoints(network_id=net.id)
+            ):
                 continue
             remove(node, net.id)
             deleted.append(net.name)

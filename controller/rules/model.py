@@ -16,6 +16,9 @@ OVERLAY = "overlay"
 #: bridge network, icc off, whose endpoint (eth1) gives an overlay container its default
 #: route, its masquerade and its published ports.
 GATEWAY_NETWORK = "hawser_gwbridge"
+#: Who made a container or network: Hawser's own API, or an engine through a plugin (Docker's
+#: remote driver, a CNI runtime). An engine's objects are changed only through that engine.
+OWNERS = ("hawser", "docker", "cni")
 
 
 @dataclass
@@ -47,6 +50,11 @@ class Network:
     # packet its tunnel carries whole (the uplink's MTU - 50); 0 for local networks
     vni: int = 0
     tunnel_mtu: int = 0
+    owner: str = "hawser"  # "docker": made by dockerd through the plugin (id is Docker's)
+
+    @property
+    def engine_owned(self) -> bool:
+        return self.owner != "hawser"
 
     @property
     def is_bridge(self) -> bool:
@@ -108,9 +116,18 @@ class Container:
     exit_code: int = 0
     started: str = ""
     finished: str = ""
+    # A sandbox whose netns an engine made and owns (Docker, a CNI runtime): Hawser made its
+    # veths, addresses, datapath entries and published ports, never its netns or process.
+    owner: str = "hawser"
+    engine_id: str = ""  # the engine's container id (CNI containerId; Docker's, once known)
+    sandbox_key: str = ""  # the engine's netns path, as the engine named it
 
     def __post_init__(self) -> None:
         self.expose = [Port(*p) for p in self.expose]  # JSON gives lists
+
+    @property
+    def engine_owned(self) -> bool:
+        return self.owner != "hawser"
 
     @property
     def joined_container(self) -> str:

@@ -11,6 +11,9 @@ Versions:
 2. The asked bindings are rows (``port_requests``, parsed once); exposed ports are
    ``[port, proto]`` pairs; the container names the endpoint serving its ports
    (``ports_endpoint``); an endpoint keeps its veth's ifindex (0 until reconcile learns it).
+   Tables and document fields added later with defaults (``plugin_state``; the ``owner``,
+   ``engine_id`` and ``sandbox_key`` of a container, the ``owner`` of a network) need no step:
+   an older store reads as Hawser's own objects.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ CREATE TABLE IF NOT EXISTS port_bindings (
     proto TEXT NOT NULL, host_ip TEXT NOT NULL, host_port INTEGER NOT NULL,
     container_port INTEGER NOT NULL,
     PRIMARY KEY (proto, host_ip, host_port));
+-- state a plugin keeps between an engine's calls (Docker's IPAM pools, endpoints made
+-- before their sandbox is known), one JSON document per key. Added in version 2 with
+-- IF NOT EXISTS: no row of an older store changes
+CREATE TABLE IF NOT EXISTS plugin_state (
+    plugin TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (plugin, key));
 -- asked bindings (-p as given, parsed): what inspect shows as HostConfig.PortBindings
 CREATE TABLE IF NOT EXISTS port_requests (
     container_id TEXT NOT NULL REFERENCES containers(id),

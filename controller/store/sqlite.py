@@ -165,6 +165,42 @@ class Store:
         row = self._db.execute("SELECT doc FROM containers WHERE id=?", (ctr_id,)).fetchone()
         return _load(Container, row[0]) if row else None
 
+    def engine_containers(
+        self, owner: str, *, engine_id: str | None = None, sandbox_key: str | None = None
+    ) -> list[Container]:
+        """The sandboxes an engine made, optionally those with its container id or netns."""
+        query = "SELECT doc FROM containers WHERE json_extract(doc, '$.owner') = ?"
+        args = [owner]
+        if engine_id is not None:
+            query += " AND json_extract(doc, '$.engine_id') = ?"
+            args.append(engine_id)
+        if sandbox_key is not None:
+            query += " AND json_extract(doc, '$.sandbox_key') = ?"
+            args.append(sandbox_key)
+        rows = self._db.execute(query + " ORDER BY rowid", args).fetchall()
+        return [_load(Container, r[0]) for r in rows]
+
+    def rekey_container(self, old_id: str, ctr: Container) -> None:
+        """Store ``ctr`` under its new id (and name) in place of ``old_id``, its endpoints and
+        port rows following (an engine's sandbox learns the engine's own id)."""
+        old = self.container(old_id)
+        if old is None:
+            raise HawserError(f"no container {old_id} to rename")
+        self._db.execute("UPDATE containers SET name=? WHERE id=?", (f"-renamed-{old_id}", old_id))
+        self.put_container(ctr)
+        for table in ("endpoints", "port_bindings", "port_requests"):
+            self._db.execute(
+                f"UPDATE {table} SET container_id=? WHERE container_id=?", (ctr.id, old_id)
+            )
+        rows = self._db.execute("SELECT id, doc FROM endpoints WHERE container_id=?", (ctr.id,))
+        for ep_id, doc in rows.fetchall():
+            data = json.loads(doc)
+            data["container_id"] = ctr.id
+            self._db.execute(
+                "UPDATE endpoints SET doc=? WHERE id=?", (json.dumps(data, sort_keys=True), ep_id)
+            )
+        self._db.execute("DELETE FROM containers WHERE id=?", (old_id,))
+
     # endpoints
     def put_endpoint(self, ep: Endpoint) -> None:
         self._db.execute(
@@ -172,6 +208,10 @@ class Store:
             " VALUES (?,?,?,?,?,?)",
             (ep.id, ep.container_id, ep.network_id, ep.ip, ep.host_ifname, _doc(ep)),
         )
+
+    def endpoint(self, ep_id: str) -> Endpoint | None:
+        row = self._db.execute("SELECT doc FROM endpoints WHERE id=?", (ep_id,)).fetchone()
+        return _load(Endpoint, row[0]) if row else None
 
     def delete_endpoint(self, ep_id: str) -> None:
         self._db.execute("DELETE FROM endpoints WHERE id=?", (ep_id,))
@@ -205,6 +245,11 @@ class Store:
             (ctr_id,),
         )
         return [PortBinding(proto, cport, ip, port, port) for proto, cport, ip, port in rows]
+
+    def clear_bindings(self, ctr_id: str) -> None:
+        """Forget a container's published ports, bound and asked."""
+        self._db.execute("DELETE FROM port_bindings WHERE container_id=?", (ctr_id,))
+        self._db.execute("DELETE FROM port_requests WHERE container_id=?", (ctr_id,))
 
     def all_bindings(self) -> dict[str, list[PortBinding]]:
         """container id → its bound bindings."""
@@ -245,3 +290,28 @@ class Store:
         ):
             out.setdefault(port, set()).add(host_ip)
         return out
+
+    # plugins' own state
+    def put_plugin_state(self, plugin: str, key: str, doc: Any) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO plugin_state (plugin, key, doc) VALUES (?,?,?)",
+            (plugin, key, json.dumps(doc, sort_keys=True)),
+        )
+
+    def plugin_state(self, plugin: str, key: str) -> Any:
+        row = self._db.execute(
+            "SELECT doc FROM plugin_state WHERE plugin=? AND key=?", (plugin, key)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def plugin_states(self, plugin: str, prefix: str = "") -> dict[str, Any]:
+        """key → document of every entry of ``plugin`` whose key starts with ``prefix``."""
+        rows = self._db.execute(
+            "SELECT key, doc FROM plugin_state WHERE plugin=? AND substr(key, 1, ?) = ?"
+            " ORDER BY key",
+            (plugin, len(prefix), prefix),
+        )
+        return {key: json.loads(doc) for key, doc in rows}
+
+    def delete_plugin_state(self, plugin: str, key: str) -> None:
+        self._db.execute("DELETE FROM plugin_state WHERE plugin=? AND key=?", (plugin, key))

@@ -3,7 +3,8 @@
 The backend is the test's in-memory fake plus just enough kernel work (a bridge holding the
 gateway, a veth per endpoint, made in the node netns with ``ip``) for Docker to move the
 interface into the container. The point is the protocol: what dockerd sends for each command
-and that it accepts every answer. Phase B replaces the fake with the operations layer.
+and that it accepts every answer (the recording in tests/unit/data comes from here). The
+real backend over the operations layer is driven by dockerd in test_docker_engine.py.
 """
 
 from __future__ import annotations

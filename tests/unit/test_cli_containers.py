@@ -166,6 +166,7 @@ def listing(now: int) -> list[dict[str, Any]]:
             "RunningFor": "3 seconds ago",
             "Ports": [{"PrivatePort": 5432, "Type": "tcp"}],
             "NetworkSettings": {"Networks": {"front": {}, "back": {}}},
+            "Owner": "docker",
         },
     ]
 
@@ -175,14 +176,15 @@ def test_ps_table_like_docker(fake: FakeDaemon) -> None:
     result = invoke(fake, "ps")
     assert result.exit_code == 0, result.output
     assert fake.requests[0].query == {"all": "0"}
-    # Docker's tab writer: columns at least 10 wide (IMAGE), 3 spaces of padding
+    # Docker's tab writer: columns at least 10 wide (IMAGE), 3 spaces of padding; Docker's
+    # columns, then OWNER (who made it: hawser, or an engine through a plugin)
     assert result.stdout.splitlines() == [
         "CONTAINER ID   IMAGE     COMMAND                  CREATED              STATUS              "
-        "PORTS                     NAMES",
+        "PORTS                     NAMES     OWNER",
         'c9a13d6cc644   -         "sleep 100000"           About a minute ago   Up About a minute   '
-        "0.0.0.0:32768->7000/tcp   web2",
+        "0.0.0.0:32768->7000/tcp   web2      hawser",
         '3341929632a6   -         "python3 -m http.ser…"   3 seconds ago        Up 2 seconds        '
-        "5432/tcp                  db",
+        "5432/tcp                  db        docker",
     ]
 
 
@@ -194,7 +196,7 @@ def test_ps_all_no_trunc_quiet(fake: FakeDaemon) -> None:
     out = invoke(fake, "ps", "--no-trunc").stdout.splitlines()
     assert out[2].startswith(DB + "   -         ")
     assert '"python3 -m http.server 8000"' in out[2]
-    assert out[2].endswith("   db,web2/database")
+    assert out[2].endswith("   db,web2/database   docker")
 
 
 def test_ps_json(fake: FakeDaemon) -> None:
@@ -212,7 +214,7 @@ def test_ps_json(fake: FakeDaemon) -> None:
     # Docker's ContainerContext fields, in its (sorted) JSON order
     assert list(first) == [
         "Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names",
-        "Networks", "Ports", "RunningFor", "Size", "State", "Status",
+        "Networks", "Owner", "Ports", "RunningFor", "Size", "State", "Status",
     ]  # fmt: skip
     assert (first["Labels"], first["LocalVolumes"], first["Mounts"], first["Size"]) == (
         "", "0", "", "0B",

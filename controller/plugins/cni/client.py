@@ -1,6 +1,6 @@
 """The plugin's only link to Hawser: one HTTP/1.1 request on the daemon's API socket.
 
-Contract with the daemon (phase B serves it in the API; this is the client side):
+Contract with the daemon (``service`` serves it in the API; this is the client side):
 
 ``POST /cni/v1/add``, ``/cni/v1/del``, ``/cni/v1/check`` with the JSON body built by
 :func:`request_body`. The daemon finds the caller's pid with ``SO_PEERCRED`` and opens

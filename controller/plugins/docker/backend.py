@@ -1,7 +1,7 @@
 """The narrow interface between Docker's plugin protocol and Hawser's operations layer.
 
 The protocol layer (:mod:`.wire`, :mod:`.handlers`) turns each JSON call into one typed call on
-a :class:`DockerBackend`; phase B implements it over controller/ops. A backend raises
+a :class:`DockerBackend`; :mod:`.ops_backend` implements it over controller/ops. A backend raises
 :class:`controller.errors.HawserError` (its one-line message reaches the user as
 ``Error response from daemon: remote: <message>``); anything else is reported as
 ``internal error: …`` and logged.
