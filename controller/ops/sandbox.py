@@ -53,8 +53,10 @@ def build(
         inside = None
         if net is not None:
             ip, aliases = endpoint_args
-            endpoint = endpoints.prepare(node, ctr, net, requested_ip=ip, aliases=aliases)
-            spec = endpoints.veth_spec(endpoint, net, default_route=not net.internal)
+            endpoint = endpoints.prepare(
+                node, ctr, net, requested_ip=ip, aliases=aliases, undo=undo
+            )
+            spec = endpoints.veth_spec(endpoint, net, endpoints.gives_default_route(net))
             inside = functools.partial(links.create_veth_inside, spec=spec)
             undo.push(links.delete_link, node.ipr, endpoint.host_ifname)
         undo.push(sandbox_files.remove, ctr.netns)
@@ -72,9 +74,13 @@ def build(
             files.result()
         if net is not None and endpoint is not None:
             endpoints.finish(node, net, endpoint, undo, host_index or 0)
-            ports.publish(node, undo, ctr, endpoint, bound)
-    if endpoint is not None and net is not None:
-        node.emit("endpoint_added", ctr, net, endpoint)
+            way_out = endpoints.attach_gateway(node, undo, ctr, net)  # an overlay's eth1
+            ports.publish(node, undo, ctr, way_out or endpoint, bound)
+            node.emit("endpoint_added", ctr, net, endpoint)
+            if way_out is not None:
+                gateway = node.store.network(way_out.network_id)
+                assert gateway is not None
+                node.emit("endpoint_added", ctr, gateway, way_out)
     node.emit("container_created", ctr)
 
 
