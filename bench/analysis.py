@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import stats
-from bench.results import REF_NAMES, S5_REF_NAMES, Row, find, ratio, reference
+from bench.results import REF_NAMES, S5_REF_NAMES, Row, find, headline, ratio, reference
 
 PATH_CLASS = {"S1": "published", "S2": "published", "S3": "published", "S4": "published"}
-PATH_CLASS.update({"S5": "local", "S8": "masq"})
+PATH_CLASS.update({"S5": "local", "S8": "masq", "S9": "overlay"})
 
 _BYPASS = (
     "Hawser's from-uplink tc program translates the packet and hands it straight to the "
@@ -53,6 +53,18 @@ MECHANISMS: dict[tuple[str, str, str], str] = {
     ("limit", "iptables", "masq"): _LIMIT,
     ("limit", "nonat", "local"): _LIMIT,
     ("limit", "iptables", "local"): _LIMIT + "; docker-proxy copies every byte in user space",
+    ("hawser", "kernelvx", "overlay"): (
+        "Hawser's from-container tc program sets the tunnel key and redirects the packet "
+        "straight to the node's VXLAN device, and on the other node the from-tunnel program "
+        "hands the decapsulated packet to the container's veth peer (bpf_redirect_peer): "
+        "neither side walks a bridge (its FDB lookup, its forwarding, a netns crossing into "
+        "the network's sandbox) as Docker's layout does on both nodes"
+    ),
+    ("routed", "kernelvx", "overlay"): "The routed pair encapsulates nothing and walks no bridge",
+    ("hawser", "routed", "overlay"): (
+        "Hawser's containers are handed to their veth peer (bpf_redirect_peer) on both nodes, "
+        "where the routed pair walks each node's IP forwarding"
+    ),
 }
 
 
@@ -217,6 +229,28 @@ def targets(rows: list[Row], s6_sizes: tuple[int, ...]) -> list[Target]:
                     "PASS" if drops == 0 else "FAIL",
                 )
             )
+    out += _s9_targets(rows)
+    return out
+
+
+def _s9_targets(rows: list[Row]) -> list[Target]:
+    out = []
+    for case, goal, what in (("tcp", 1.0, "TCP throughput"), ("rr", 1.1, "request/response")):
+        hw = find(rows, "S9", "hawser", 0, case)
+        metric = hw and headline(hw)
+        out.append(
+            _ratio_target(
+                rows, f"S9 {what}: Hawser ≥ {goal:g}× Docker's overlay layout", hw,
+                metric or "", "kernelvx", goal,
+            )
+        )  # fmt: skip
+    scale = next((r for r in rows if r.scenario == "S9" and r.case == "scale"), None)
+    label = (
+        f"S9 scale: a node programs {scale.n:,} remote endpoints (maps and DNS) in ≤ 2 s"
+        if (scale)
+        else "S9 scale: a node programs 10,000 remote endpoints (maps and DNS) in ≤ 2 s"
+    )
+    out.append(_value_target(label, scale, "program_s", 2.0, "s"))
     return out
 
 
@@ -292,6 +326,7 @@ def prose(rows: list[Row]) -> list[str]:
             lines.append(f"  - iptables with N other published ports: {steps} {metrics[0]}")
         for name, text in why.items():
             lines.append(f"  - Why Hawser can beat {name}: {text}.")
+    lines += _s9_prose(rows)
     lines += _control_prose(rows)
     for r in rows:
         if not r.sustained or not r.measured or not r.intervals:
@@ -314,6 +349,40 @@ def prose(rows: list[Row]) -> list[str]:
         if r.values.get("errors"):
             drops += f"; {int(sum(r.values['errors'])):,} failed connections"
         lines.append(f"- **{r.scenario} {r.case_label}**, {r.config}: {trend}{drops}.")
+    return lines
+
+
+def _s9_prose(rows: list[Row]) -> list[str]:
+    hawser = [r for r in rows if r.scenario == "S9" and r.kind == "hawser" and r.measured]
+    lines: list[str] = []
+    why: dict[str, str] = {}
+    cases = [r for r in hawser if r.case != "scale"]
+    if cases:
+        lines.append("- **S9** (median [95% CI], ratios against the same runs' references):")
+        for r in cases:
+            parts = []
+            for ref in ("routed", "kernelvx"):
+                v = view(rows, r, headline(r), ref)
+                if v.text == "—":
+                    continue
+                name = ref_name("S9", ref)
+                parts.append(f"{v.text} {name}" if not v.withdrawn else f"{name}: {v.text}")
+                if v.mechanism:
+                    why.setdefault(name, v.mechanism)
+            lines.append(
+                f"  - {r.case_label}: {_ci_text(r, headline(r))} {headline(r)} — "
+                + ", ".join(parts)
+            )
+        for name, text in why.items():
+            lines.append(f"  - Why Hawser can beat {name}: {text}.")
+    for r in hawser:
+        if r.case == "scale":
+            lines.append(
+                f"- **S9 scale**, {r.config}: a joining node programs them in "
+                f"{_ci_text(r, 'program_s')} s (its full read {_ci_text(r, 'sync_s')} s); while "
+                f"they are written, it is {_ci_text(r, 'stream_s')} s behind the last write; idle "
+                f"afterwards it uses {_ci_text(r, 'idle_cpu_pct')} % of a CPU."
+            )
     return lines
 
 

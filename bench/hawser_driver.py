@@ -10,8 +10,9 @@ netns path the daemon reports (`NetworkSettings.SandboxKey`), never through a pi
 container's `State.Pid` is its supervisor's shim, which lives in the node's netns.
 
 `close()` ends what runs in each sandbox (found by the sandbox's netns inode), removes the
-containers, then stops the daemon with SIGTERM and waits: the daemon detaches its root-cgroup
-hooks on the way out. A daemon that does not exit in time, or hooks left behind, are reported as
+containers, then stops the daemon with SIGTERM and waits; a stop keeps the datapath (its
+root-cgroup hooks and pins), so `hawserd reset -f` then removes what the node put on the machine.
+A daemon that does not exit in time, a reset that fails, or hooks left behind are reported as
 problems of the run (`census.LEDGER.problems`), never hidden.
 """
 
@@ -34,14 +35,15 @@ from testbed.hawser import HAWSER as HAWSER_CLI
 from testbed.hawser import REPO, Daemon
 
 HAWSER = Path(HAWSER_CLI)
+HAWSERD = HAWSER.with_name("hawserd")
 
 
 def unavailable_reason() -> str | None:
     """Why Hawser cannot be measured, or None when its daemon command exists."""
     if not HAWSER.exists():
         return f"{HAWSER} is missing (pip install -e . not run)"
-    if not (REPO / "controller" / "daemon.py").exists():
-        return "controller/daemon.py does not exist yet (the daemon is not written)"
+    if not (REPO / "controller" / "daemon" / "main.py").exists():
+        return "controller/daemon/main.py does not exist (the daemon is not written)"
     res = subprocess.run(
         [str(HAWSER), "daemon", "--help"], capture_output=True, text=True, timeout=60, check=False
     )
@@ -95,7 +97,8 @@ class HawserNode(Daemon):
                     self.rm(name)
                 except (BenchError, OSError) as exc:
                     problems.append(f"{self.name}: removing container {name} failed: {exc}")
-            self._stop_daemon(problems)
+            if self._stop_daemon(problems):
+                self._reset(problems)
         elif self.process is not None:
             problems.append(
                 f"{self.name}: the daemon had already exited ({self.process.popen.returncode}) "
@@ -117,7 +120,8 @@ class HawserNode(Daemon):
             kernel_census.BPFFS_HAWSER.rmdir()  # only when no other node uses it
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _stop_daemon(self, problems: list[str]) -> None:
+    def _stop_daemon(self, problems: list[str]) -> bool:
+        """SIGTERM the daemon; whether it exited as asked."""
         code = self.stop(self.STOP_TIMEOUT)
         if code is None:
             problems.append(
@@ -127,6 +131,20 @@ class HawserNode(Daemon):
             print(f"!!! {problems[-1]}", flush=True)
         elif code not in (0, -signal.SIGTERM):
             problems.append(f"{self.name}: the daemon exited {code} on SIGTERM: {self.log_tail()}")
+        else:
+            return True
+        return False
+
+    def _reset(self, problems: list[str]) -> None:
+        """``hawserd reset -f``: a stop keeps the datapath (hooks, pins), reset removes it all."""
+        argv = netns.enter(
+            self.netns, str(HAWSERD), "reset", "--force", "--node-name", self.name,
+            "--state-dir", str(self.state_dir), "--socket", str(self.socket),
+        )  # fmt: skip
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        if res.returncode != 0:
+            why = (res.stderr or res.stdout).strip()[-300:]
+            problems.append(f"{self.name}: hawserd reset exited {res.returncode}: {why}")
 
     # -- API and CLI -----------------------------------------------------------------------
     def run(self, name: str, publish: list[str], cmd: list[str] | None = None) -> str:

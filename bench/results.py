@@ -44,7 +44,13 @@ METRICS: dict[str, list[str]] = {
         "ct_full",
         "drops",
     ],
+    "S9": ["gbit_s", "req_s", "conn_s", "p50_us", "p99_us"],
 }
+#: S9's cases each have their own headline (the scale case is the control plane's)
+CASE_METRICS = {"tcp": "gbit_s", "rr": "req_s", "crr": "conn_s", "scale": "program_s"}
+S9_SCALE_METRICS = [
+    "program_s", "sync_s", "dns_s", "stream_s", "write_s", "withdraw_s", "idle_cpu_pct",
+]  # fmt: skip
 
 TITLES = {
     "S1": "S1 — bulk TCP throughput through a published port (iperf3, 1 stream, outside →"
@@ -57,6 +63,8 @@ TITLES = {
     "S6": "S6 — publishing a port range, and a range that conflicts with a port in use",
     "S7": "S7 — control plane: create containers with one published port each",
     "S8": "S8 — masquerade: new outbound TCP connections/s, container → outside host, 8 in flight",
+    "S9": "S9 — across nodes: client container on node 1, server container on node 2 "
+    "(overlay network)",
 }
 
 # The references a row is divided by, per scenario ("docker" for S6).
@@ -69,8 +77,16 @@ REFERENCES = {
     "S8": ("limit", "nonat", "iptables"),
     "S6": ("docker",),
     "S7": (),
+    "S9": ("routed", "kernelvx"),
 }
-REF_NAMES = {"limit": "limit", "nonat": "no-NAT", "iptables": "iptables", "docker": "docker"}
+REF_NAMES = {
+    "limit": "limit",
+    "nonat": "no-NAT",
+    "iptables": "iptables",
+    "docker": "docker",
+    "routed": "routed",
+    "kernelvx": "Docker's overlay",
+}
 S5_REF_NAMES = {"limit": "limit", "nonat": "direct", "iptables": "docker-proxy"}
 
 
@@ -123,6 +139,13 @@ class Row:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Row:
         return cls(**data)
+
+
+def headline(row: Row) -> str:
+    """The metric a row is compared by."""
+    if row.scenario == "S9":
+        return CASE_METRICS[row.case]
+    return METRICS[row.scenario][0]
 
 
 def reference(rows: list[Row], row: Row, kind: str) -> Row | None:

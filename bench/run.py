@@ -27,7 +27,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import analysis, build, census, control, docker_proxy, proc, report, selftest  # noqa: E402
+from bench import (  # noqa: E402
+    analysis,
+    build,
+    census,
+    control,
+    docker_proxy,
+    overlay,
+    overlay_scale,
+    proc,
+    report,
+    selftest,
+)
 from bench.dataplane import SCENARIOS, Params  # noqa: E402
 from bench.hawser_driver import unavailable_reason  # noqa: E402
 from bench.results import Row  # noqa: E402
@@ -36,7 +47,7 @@ from bench.variants import Hawser, Iptables, Limit, NoNat, Variant  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-ALL = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"]
+ALL = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9"]
 
 MODES = {
     "quick": (
@@ -206,6 +217,13 @@ def measure_all(
         for v in reversed(variants):
             v.teardown()
     control_plane(selected, cp, t, hawser_reason)
+    if "S9" in selected:
+        if hawser_reason:
+            t.errors.append(f"S9 not measured: {hawser_reason}")
+        else:
+            lines = overlay.run(loadgen, params, t.rows, t.errors, log)
+            meta["selftest"] = [*meta.get("selftest", []), *lines]
+            overlay_scale.run(params, t.rows, t.errors, log)
 
 
 def write_outputs(rows: list[Row], meta: dict[str, Any], to_repo: bool, preview: Path) -> None:

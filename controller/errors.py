@@ -20,8 +20,11 @@ where Docker has one). Anything else that reaches the API is a bug, reported as
 
 Where they come from: ``KernelError`` only from the kernel boundary
 (``controller.kernel.errors``: a ``NetlinkError`` or ``OSError`` of pyroute2, netns,
-sandbox files, processes or tc never reaches the API raw); the cluster store's errors
-live with it (``controller.cluster.errors``); ``HttpError`` in ``controller.api.server``.
+sandbox files, processes or tc never reaches the API raw); the ``StoreError`` family from
+the cluster store's client (``controller.cluster.client``: every message names the store,
+``cluster store etcd://… is unreachable: …``); ``HttpError`` in ``controller.api.server``.
+The overlay's refusals that Docker words (name taken, network in use, address in use) are
+the ordinary ``Conflict``/``NotFound``/``InvalidArgument``.
 
 A message is one line by construction: control characters in it (a user's value holding a
 newline, say) are escaped, so no value can add a line to what the CLI prints or the log.
@@ -106,4 +109,22 @@ class KernelError(HawserError):
 
 
 class DatapathUnavailable(HawserError):
+    status = 503
+
+
+class StoreError(HawserError):
+    """The cluster store (etcd) answered with an error we do not expect."""
+
+    status = 500
+
+
+class StoreUnavailable(StoreError):
+    """No endpoint of the cluster store answered."""
+
+    status = 503
+
+
+class LeaseLost(StoreError):
+    """This node's lease in the cluster store expired (its keys are gone)."""
+
     status = 503

@@ -17,6 +17,8 @@ Modules, one concern each (lower ones know nothing of higher ones):
 | ``under_test`` | the one module importing controller/ (for the bare datapath) |
 | ``datapath`` | a bare Datapath on a node, and the topology its tests share |
 | ``etcd`` | a real etcd (loopback or an underlay netns), TLS files, a cuttable relay |
+| ``cluster`` | a Hawser cluster: node netns on an underlay, etcd, a daemon per node |
+| ``capture`` | frames seen on an interface (AF_PACKET), VXLAN decoding |
 | ``engines`` | dockerd and podman inside a node netns, in a private mount namespace |
 
 Tests import it as ``testbed.…`` (pytest puts the repository root on sys.path); the benchmark

@@ -376,6 +376,9 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
 class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a few dozen clients at once (an orchestrator, a
+    # script starting containers in parallel) would see EAGAIN on connect, not a wait
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away mid-reply is routine; anything else is logged."""

@@ -107,4 +107,6 @@ def info(node: Node) -> dict[str, Any]:
     if getattr(cfg, "cluster_store", ""):
         out["ClusterStore"] = cfg.cluster_store
         out["ClusterAdvertise"] = getattr(cfg, "cluster_advertise", "")
+    for section in node.info_sections:  # plugins' (the overlay's resolved store and address)
+        out.update(section())
     return out

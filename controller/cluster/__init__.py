@@ -16,7 +16,8 @@ and nothing is applied twice. The overlay plugin sits on this package:
 | ``endpoints`` | endpoint record, name and address claimed in one txn, under a lease |
 | ``membership`` | the node's lease, its keepalive thread, ``list_nodes`` |
 | ``watch`` | ordered events from a revision, resumed after a disconnect, counters |
-| ``errors`` | ``StoreError``, ``StoreUnavailable``, ``LeaseLost`` |
+
+Its errors are ``StoreError``, ``StoreUnavailable`` and ``LeaseLost`` of ``controller.errors``.
 
 ## Client: etcd3gw
 

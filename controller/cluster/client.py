@@ -30,10 +30,10 @@ from etcd3gw import exceptions as gw_errors
 from etcd3gw.client import Etcd3Client
 
 from controller.cluster import txn
-from controller.cluster.errors import LeaseLost, StoreError, StoreUnavailable
 from controller.cluster.keys import Keys, range_end
 from controller.cluster.options import Endpoint, StoreConfig
 from controller.cluster.txn import KV, Compare, Op, TxnResult, b64
+from controller.errors import LeaseLost, StoreError, StoreUnavailable
 
 T = TypeVar("T")
 API = "/v3/"  # etcd >= 3.4

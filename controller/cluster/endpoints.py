@@ -29,12 +29,11 @@ from typing import Any
 
 from controller.cluster import pools
 from controller.cluster.client import Store
-from controller.cluster.errors import StoreError
 from controller.cluster.networks import GlobalNetwork
 from controller.cluster.txn import KV, Compare, Delete, Get, Put
-from controller.errors import Conflict, InvalidArgument, NotFound
-from controller.ops.endpoints import mac_for
+from controller.errors import Conflict, InvalidArgument, NotFound, StoreError
 from controller.rules import ipam, names
+from controller.rules.ipam import mac_for
 
 MAX_ATTEMPTS = 200
 

@@ -37,9 +37,8 @@ from dataclasses import dataclass, replace
 
 from controller import __version__
 from controller.cluster.client import Store
-from controller.cluster.errors import StoreError
 from controller.cluster.txn import Compare, Get, Put
-from controller.errors import Conflict
+from controller.errors import Conflict, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -21,16 +21,15 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from controller.cluster import pools
 from controller.cluster.client import Store
-from controller.cluster.errors import StoreError
 from controller.cluster.txn import KV, Compare, Delete, Get, Put
-from controller.errors import Conflict, NotFound
+from controller.errors import Conflict, NotFound, StoreError
 from controller.rules import ipam, names
 
 DRIVER = "overlay"
@@ -91,9 +90,17 @@ class GlobalNetwork:
         return cls(**known, create_revision=kv.create_revision, mod_revision=kv.mod_revision)
 
 
-def create(store: Store, spec: NetworkSpec, net_id: str | None = None) -> GlobalNetwork:
+def create(
+    store: Store,
+    spec: NetworkSpec,
+    net_id: str | None = None,
+    local: Iterable[IPv4Network] = (),
+) -> GlobalNetwork:
+    """``local``: subnets the creating node uses for itself (its local networks and routes):
+    a default subnet avoids them, a given one overlapping them is refused."""
     keys = store.keys
     names.validate_network_name(spec.name)
+    local = list(local)
     net_id = net_id or names.new_id()
     for _ in range(MAX_ATTEMPTS):
         holder = store.get(keys.network_name(spec.name))
@@ -103,7 +110,7 @@ def create(store: Store, spec: NetworkSpec, net_id: str | None = None) -> Global
                 return GlobalNetwork.from_kv(mine)
             raise Conflict(f"network with name {spec.name} already exists")
         claims, seen = store.range(keys.kind("subnets"), keys_only=True)
-        taken = [keys.subnet_of(kv.key.rsplit("/", 1)[1]) for kv in claims]
+        taken = [keys.subnet_of(kv.key.rsplit("/", 1)[1]) for kv in claims] + local
         config = ipam.build_ipam_config(
             spec.subnet,
             spec.gateway,

@@ -30,7 +30,7 @@ from controller.kernel.netlink import NodeNetlink
 from controller.kernel.supervisor import Supervisor
 from controller.ops import exits, linkpolicy, networks
 from controller.ops.node import Node
-from controller.plugins import dns, observability
+from controller.plugins import dns, observability, overlay
 from controller.plugins.cni import service as cni_service
 from controller.plugins.docker import service as docker_service
 from controller.rules import names
@@ -49,6 +49,7 @@ PLUGINS = (
     dns.install,
     cni_service.install,
     docker_service.install,
+    overlay.install,
 )
 
 

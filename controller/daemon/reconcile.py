@@ -56,7 +56,7 @@ def repair(node: Node) -> dict[str, int]:
 def _sync(node: Node, counts: dict[str, int], refresh: bool) -> None:
     rebuilt: set[str] = set()  # networks whose bridge had to be made again
     for net in node.store.networks():
-        if not net.is_bridge:
+        if not net.has_bridge:
             continue
         missing = links.ifindex(node.ipr, net.bridge) is None
         if refresh or missing:
@@ -73,15 +73,20 @@ def _sync(node: Node, counts: dict[str, int], refresh: bool) -> None:
             sandbox.restore_files(node, ctr)  # the DNS plugin rewrites resolv.conf after
             counts["sandboxes"] += 1
         eps = node.store.endpoints(container_id=ctr.id)
-        for i, ep in enumerate(eps):
-            ep_net = node.store.network(ep.network_id)
+        nets = {ep.id: node.store.network(ep.network_id) for ep in eps}
+        # the first endpoint whose network can give a default route has it (run, connect)
+        route_ep = next(
+            (ep.id for ep in eps if (n := nets[ep.id]) and endpoints.gives_default_route(n)), ""
+        )
+        for ep in eps:
+            ep_net = nets[ep.id]
             if ep_net is None:
                 continue
             index = links.ifindex(node.ipr, ep.host_ifname)
             if index is None and ctr.engine_owned:
                 continue  # its engine's netns went with it: engines.reap removes it
             if index is None:
-                route = i == 0 and not ep_net.internal
+                route = ep.id == route_ep
                 endpoints.replumb(node, ctr, ep_net, ep, default_route=route)
                 counts["endpoints"] += 1
                 continue
@@ -116,6 +121,7 @@ def remove_orphans(node: Node) -> int:
     """End processes, then delete links, netns and folders, that the store does not know."""
     own_links = {net.bridge for net in node.store.networks() if net.bridge}
     own_links |= {ep.host_ifname for ep in node.store.endpoints()}
+    own_links |= node.kernel_links  # a plugin's (the overlay's VXLAN device)
     sandboxes = {c.netns for c in node.store.containers() if c.netns}
     removed = kill_orphan_processes(node, sandboxes)
     for name in links.link_names(node.ipr):

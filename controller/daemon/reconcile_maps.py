@@ -10,8 +10,14 @@ periodic repair, under the node's lock, so no operation is half-way through.
 
 Maps and where their wanted entries come from:
 
-- ``hawser_networks`` / ``hawser_subnets``: bridge networks (rewritten by ``build_bridge``);
+- ``hawser_networks`` / ``hawser_subnets``: bridge networks and the overlays applied on this
+  node (rewritten by ``build_bridge``);
 - ``hawser_endpoints`` (+ ``hawser_endpoint_stats`` keys): endpoints whose host veth exists;
+- ``hawser_tunnel``: the remote endpoints of the overlays, as ``Node.tunnel_entries`` says
+  (the overlay plugin's view of the cluster store; without a cluster store, none). While that
+  view is not known (no full sync with the store yet: etcd unreachable since the start) the
+  map is left as it is, so established flows to other nodes keep their entries;
+- ``hawser_sandbox_dns``: its only writer, the DNS plugin, resyncs on ``resynced``;
 - ``hawser_ports`` (+ ``hawser_port_stats`` keys): a container's bound bindings, served by
   the endpoint the container names (``ports_endpoint``, decided in ``ops.ports``);
 - ``hawser_node_addrs``: recomputed by the datapath from addresses, uplinks and gateways;
@@ -27,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from controller.datapath.types import PortMapping
+from controller.datapath.types import PortMapping, TunnelEntry
 from controller.kernel import links
 from controller.ops import networks, ports
 from controller.ops.node import Node
@@ -47,7 +53,7 @@ def wanted_networks(nets: Iterable[Network]) -> dict[int, dict[str, Any]]:
     """network key → the row ``Datapath.networks()`` shows for it."""
     out = {}
     for net in nets:
-        if not net.is_bridge or not net.subnet:
+        if not net.has_bridge or not net.subnet:
             continue
         out[net.key] = {
             "key": net.key,
@@ -58,6 +64,8 @@ def wanted_networks(nets: Iterable[Network]) -> dict[int, dict[str, Any]]:
             "icc": net.icc,
             "masquerade": net.masquerade and not net.internal,
             "internal": net.internal,
+            "vni": net.vni,
+            "mtu": net.tunnel_mtu,
         }
     return out
 
@@ -65,8 +73,9 @@ def wanted_networks(nets: Iterable[Network]) -> dict[int, dict[str, Any]]:
 def wanted_endpoints(
     nets: Iterable[Network], endpoints: Iterable[Endpoint], index_of: dict[str, int]
 ) -> dict[str, EndpointEntry]:
-    """IP → entry for every endpoint of a bridge network whose host veth exists."""
-    keys = {n.id: n.key for n in nets if n.is_bridge}
+    """IP → entry for every endpoint of a bridge network (or an overlay) whose host veth
+    exists."""
+    keys = {n.id: n.key for n in nets if n.has_bridge}
     out = {}
     for ep in endpoints:
         index = index_of.get(ep.host_ifname)
@@ -111,9 +120,10 @@ def sync(node: Node) -> Counter[str]:
         _sync_endpoints(node, want_eps, counts)
         want_ports = wanted_ports(store.all_bindings(), store.containers(), eps, index_of)
         _sync_ports(node, want_ports, counts)
+        remote = _sync_tunnel(node, counts)
         hawser_subnets |= {ipaddress.IPv4Network(n.subnet) for n in nets if n.subnet}
         gateways = {n.gateway for n in nets if n.gateway}
-        _flush_dead_flows(node, set(want_eps) | gateways, hawser_subnets, counts)
+        _flush_dead_flows(node, set(want_eps) | gateways | remote, hawser_subnets, counts)
         networks.refresh_node_addresses(node)
         node.emit("resynced")
     changed = +counts
@@ -190,6 +200,31 @@ def _sync_ports(
     if stale:
         dp.delete_ports(stale)  # the port entry and its counters
         counts["ports deleted"] += len(stale)
+
+
+def _sync_tunnel(node: Node, counts: Counter[str]) -> set[str]:
+    """Make the tunnel map what the cluster view wants; the remote addresses it keeps."""
+    with node.tunnel_lock:
+        return _sync_tunnel_locked(node, counts)
+
+
+def _sync_tunnel_locked(node: Node, counts: Counter[str]) -> set[str]:
+    dp = node.datapath
+    have = {
+        str(r["ip"]): TunnelEntry(str(r["node"]), int(r["vni"]), str(r["mac"])) for r in dp.tunnel()
+    }
+    want = node.tunnel_entries()
+    if want is None:  # not known yet: keep what is there
+        return set(have)
+    wrong = {ip: entry for ip, entry in want.items() if have.get(ip) != entry}
+    if wrong:
+        dp.set_tunnel_endpoints(wrong)
+        counts["tunnel entries rewritten"] += len(wrong)
+    stale = [ip for ip in have if ip not in want]
+    if stale:
+        dp.delete_tunnel_endpoints(stale)
+        counts["tunnel entries deleted"] += len(stale)
+    return set(want)
 
 
 def _flush_dead_flows(

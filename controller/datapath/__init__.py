@@ -9,6 +9,8 @@ Public surface (see ``Datapath`` for each method)::
     dp.set_network / delete_network               # network keys are >= 1
     dp.attach_endpoint / detach_endpoint / flush_ct_for
     dp.add_ports / delete_ports (PortMapping), dp.allow / disallow
+    dp.attach_tunnel_device / detach_tunnel_device      # the node's VXLAN device (overlays)
+    dp.set_tunnel_endpoint(s) / delete_tunnel_endpoint(s) (TunnelEntry), dp.tunnel()
     dp.gc(); dp.stats(), maps(), ports(), endpoints(), networks(), policy(), ct(), nat(),
     port_stats(), endpoint_stats(); dp.open_events(cb) + dp.poll_events(ms)
     reconcile (controller/daemon/reconcile_maps.py): uplinks(), subnets(), flow_addresses(),
@@ -24,6 +26,13 @@ Public surface (see ``Datapath`` for each method)::
 
 from .datapath import Datapath
 from .netns import cookie_of, current_cookie
-from .types import DatapathConfig, PortMapping
+from .types import DatapathConfig, PortMapping, TunnelEntry
 
-__all__ = ["Datapath", "DatapathConfig", "PortMapping", "cookie_of", "current_cookie"]
+__all__ = [
+    "Datapath",
+    "DatapathConfig",
+    "PortMapping",
+    "TunnelEntry",
+    "cookie_of",
+    "current_cookie",
+]

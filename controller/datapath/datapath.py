@@ -206,7 +206,10 @@ class Datapath(MapWriters, Flows, Readers):
         self.flush_ct_for(ip)
 
     def delete_tunnel_endpoint(self, ip: str) -> None:
-        t = self._t("hawser_tunnel")
-        with contextlib.suppress(KeyError):
-            del t[t.Key(ip_u32(ip))]
-        self.flush_ct_for(ip)
+        self.delete_tunnel_endpoints([ip])
+
+    def delete_tunnel_endpoints(self, ips: list[str]) -> None:
+        """Forget remote endpoints, and the flows of those that had an entry (one CT pass)."""
+        gone = self.forget_tunnel_endpoints(ips)
+        if gone:
+            self.flush_ct_for(*gone)

@@ -147,6 +147,8 @@ class Readers(Tables):
                 "icc": bool(v.flags & NET_ICC),
                 "masquerade": bool(v.flags & NET_MASQ),
                 "internal": bool(v.flags & NET_INTERNAL),
+                "vni": int(v.vni),
+                "mtu": int(v.mtu),
             }
             for k, v in self._t("hawser_networks").items()
         ]

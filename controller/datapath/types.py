@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import NamedTuple
 
 DEFAULT_TRACE_SAMPLE_RATE = 0  # traces off by default; drops are always sampled
 DEFAULT_DROP_EVENTS_PER_SEC = 100
@@ -55,3 +56,11 @@ class PortMapping:
     backend_ip: str
     backend_port: int
     ifindex: int  # host-side veth of the backend endpoint
+
+
+class TunnelEntry(NamedTuple):
+    """A remote endpoint in the tunnel map (keyed by its address)."""
+
+    node: str  # underlay address of the node that has it
+    vni: int
+    mac: str

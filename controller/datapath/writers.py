@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from controller.errors import InvalidArgument, KernelError
@@ -14,7 +14,7 @@ from controller.errors import InvalidArgument, KernelError
 from . import codec, source
 from .codec import ip_u32, port_u16
 from .tables import Tables
-from .types import PortMapping
+from .types import PortMapping, TunnelEntry
 
 NET_ICC = source.constant("HW_NET_ICC")
 NET_MASQ = source.constant("HW_NET_MASQ")
@@ -130,6 +130,44 @@ class MapWriters(Tables):
         leaf.vni = vni
         codec.set_mac(leaf.mac, mac)
         t[t.Key(ip_u32(ip))] = leaf
+
+    def set_tunnel_endpoints(self, entries: Mapping[str, TunnelEntry]) -> None:
+        """Many remote endpoints (address → entry) in one batch; every value checked first."""
+        if not entries:
+            return
+        t = self._t("hawser_tunnel")
+        keys = (t.Key * len(entries))()
+        values = (t.Leaf * len(entries))()
+        for i, (v, (ip, entry)) in enumerate(zip(values, entries.items(), strict=True)):
+            keys[i] = ip_u32(ip)  # an array of a scalar key type holds plain ints
+            v.node_ip = ip_u32(entry.node)
+            if not 0 < entry.vni < 2**24:
+                raise InvalidArgument(f"invalid VXLAN network identifier: {entry.vni}")
+            v.vni = entry.vni
+            codec.set_mac(v.mac, entry.mac)
+        try:
+            t.items_update_batch(keys, values)
+        except Exception:  # a kernel without batch ops: one by one
+            try:
+                for k, v in zip(keys, values, strict=True):
+                    t[k] = v
+            except Exception as exc:
+                raise KernelError(
+                    f"could not write {len(entries)} remote endpoints to the tunnel map "
+                    f"(at most {t.max_entries} entries): {exc}"
+                ) from exc
+
+    def forget_tunnel_endpoints(self, ips: Iterable[str]) -> list[str]:
+        """Delete remote endpoints' entries (and nothing else); the addresses that had one."""
+        t = self._t("hawser_tunnel")
+        gone = []
+        for ip in ips:
+            try:
+                del t[t.Key(ip_u32(ip))]
+                gone.append(ip)
+            except KeyError:
+                continue
+        return gone
 
     def forget_endpoint(self, ip: str) -> None:
         """Drop the endpoint entry only (no tc change: its ifindex may name another link)."""

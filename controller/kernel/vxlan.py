@@ -22,8 +22,9 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 from controller.errors import HawserError, InvalidArgument
+from controller.rules.names import VXLAN_DEVICE
 
-DEVICE = "hawser_vx"  # Hawser's prefix, 9 of the 15 characters a name may have
+DEVICE = VXLAN_DEVICE  # hawser_vx: 9 of the 15 characters a name may have
 PORT = 4789  # IANA's VXLAN port, as Docker's overlay uses
 OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
 

@@ -53,9 +53,14 @@ def connect(node: Node, net_ref: str, ctr_ref: str, ip: str | None, aliases: lis
             raise Conflict(f"Container {ctr.id} is not running")
         with operation(node.store) as undo:
             ep = endpoints.attach(node, undo, ctr, net, requested_ip=ip, aliases=aliases)
-            if ports.serve(node, undo, ctr, ep):
+            way_out = endpoints.attach_gateway(node, undo, ctr, net)  # an overlay's
+            if ports.serve(node, undo, ctr, way_out or ep):
                 node.store.put_container(ctr)
             node.emit("endpoint_added", ctr, net, ep)
+            if way_out is not None:
+                gateway = node.store.network(way_out.network_id)
+                assert gateway is not None
+                node.emit("endpoint_added", ctr, gateway, way_out)
 
 
 def disconnect(node: Node, net_ref: str, ctr_ref: str, force: bool) -> None:
@@ -69,7 +74,14 @@ def disconnect(node: Node, net_ref: str, ctr_ref: str, force: bool) -> None:
         if not eps:
             raise Conflict(f"container {ctr.id} is not connected to network {net.name}")
         with operation(node.store) as undo:
-            if ports.unserve(node, ctr, eps[0], undo):
-                node.store.put_container(ctr)
-            node.emit("endpoint_removed", ctr, net, eps[0])
-            endpoints.detach(node, eps[0])
+            leaving = [eps[0]]
+            gateway_ep = endpoints.gateway_unneeded(node, ctr, eps[0]) if net.is_overlay else None
+            if gateway_ep is not None:  # the last overlay that needed it
+                leaving.append(gateway_ep)
+            for ep in leaving:
+                ep_net = node.store.network(ep.network_id)
+                if ports.unserve(node, ctr, ep, undo):
+                    node.store.put_container(ctr)
+                if ep_net is not None:
+                    node.emit("endpoint_removed", ctr, ep_net, ep)
+                endpoints.detach(node, ep)

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.errors import Conflict, InvalidArgument, NotFound
+from controller.errors import Conflict, InvalidArgument, NotFound, PrerequisiteMissing
 from controller.kernel import links
 from controller.ops import engines, lookup
 from controller.ops.node import Node
 from controller.rules import ipam, names, netopts
-from controller.rules.model import DEFAULT_BRIDGE_DEVICE, Network
+from controller.rules.model import DEFAULT_BRIDGE_DEVICE, OVERLAY, Network
 from controller.rules.timestamps import now_iso
 from controller.store.transaction import Undo, operation
 
@@ -116,12 +116,24 @@ def _next_key(node: Node) -> int:
     return key
 
 
+NO_CLUSTER = (
+    "overlay networks need a cluster store: start the daemon with "
+    "--cluster-store etcd://HOST:PORT and --cluster-advertise IP|IFACE"
+)
+
+
 def create(node: Node, req: NetworkRequest) -> tuple[Network, str]:
-    """Validate, build the bridge, fill the datapath, store; all or nothing."""
+    """Validate, build the bridge, fill the datapath, store; all or nothing. Another
+    driver's network (``overlay``) is its driver's to make."""
     names.validate_network_name(req.name)
+    driver = node.drivers.get(req.driver)
+    if driver is not None:
+        return driver.create_network(node, req), ""
     if req.driver != "bridge":
         if req.driver in ("host", "null"):
             raise Conflict(f'only one instance of "{req.driver}" network is allowed')
+        if req.driver == OVERLAY:
+            raise PrerequisiteMissing(NO_CLUSTER)
         raise NotFound(f'plugin "{req.driver}" not found')
     with node.lock:
         if any(n.name == req.name for n in node.store.networks()):
@@ -193,7 +205,8 @@ def _bridge_ownership(node: Node, bridge: str, config: ipam.IpamConfig) -> tuple
 
 
 def build_bridge(node: Node, net: Network, undo: Undo | None = None) -> None:
-    """Create (or adopt) the kernel bridge and datapath entries for a bridge network.
+    """Create (or adopt) the kernel bridge and datapath entries for a bridge network (or
+    the local segment of an overlay: the same bridge, its VNI in the datapath).
 
     Idempotent. A Hawser-made bridge gets a MAC derived from the network id and the
     network's MTU; an adopted one keeps its MAC (pinned) and MTU. An adopted bridge that
@@ -227,10 +240,61 @@ def build_bridge(node: Node, net: Network, undo: Undo | None = None) -> None:
         masquerade=net.masquerade,
         internal=net.internal,
         snat_ip=net.snat_ip or None,
+        vni=net.vni,
+        mtu=net.tunnel_mtu,
     )
     if undo is not None:
         undo.push(node.datapath.delete_network, net.key)
     refresh_node_addresses(node)
+
+
+def local_subnets(node: Node, exclude: str = "") -> list[ipaddress.IPv4Network]:
+    """Subnets this node's networks (but ``exclude``) and routes use."""
+    return _taken_subnets(node, exclude) + _route_subnets(node)
+
+
+def apply_network(node: Node, net: Network) -> Network:
+    """Make on this node, or bring up to date, a network another driver describes (an
+    overlay from the cluster store): bridge, datapath entry and row, all or nothing. A new
+    one gets the next free key; a network of the same name, or a subnet it overlaps,
+    refuses it."""
+    with node.lock:
+        old = node.store.network(net.id)
+        if old is None:
+            if any(n.name == net.name for n in node.store.networks()):
+                raise Conflict(f"network with name {net.name} already exists")
+            ipam.check_overlap(ipaddress.IPv4Network(net.subnet), local_subnets(node, net.id))
+            net.key = _next_key(node)
+        else:
+            net.key = old.key
+            if old.subnet != net.subnet:
+                node.datapath.delete_subnet(old.subnet)
+        with operation(node.store) as undo:
+            build_bridge(node, net, undo if old is None else None)
+            node.store.put_network(net)
+            if old is None:
+                node.emit("network_created", net)
+        return net
+
+
+def withdraw_network(node: Node, net_id: str) -> Network | None:
+    """Remove a network another driver no longer describes (refused while this node has
+    endpoints on it); the network removed, None when there was none."""
+    with node.lock:
+        net = node.store.network(net_id)
+        if net is None:
+            return None
+        if node.store.endpoints(network_id=net.id):
+            raise Conflict(
+                f"error while removing network: network {net.name} id {net.id} has active endpoints"
+            )
+        with operation(node.store):
+            node.emit("network_removed", net)
+            node.store.delete_network(net.id)
+            node.datapath.delete_network(net.key)
+            release_bridge(node, net)
+        refresh_node_addresses(node)
+        return net
 
 
 def bridge_mac(network_id: str) -> str:
@@ -250,6 +314,12 @@ def remove(node: Node, ref: str, owner: str = "hawser") -> None:
         net = lookup.network(node.store, ref)
         if net.owner != owner:
             raise engines.managed_elsewhere("network", net.name, net.owner)
+        driver = node.drivers.get(net.driver)
+    if driver is not None:
+        driver.remove_network(node, net)  # it waits for the change to come back: no lock
+        return
+    with node.lock:
+        net = lookup.network(node.store, ref)
         if net.builtin:
             raise Conflict(f"{net.name} is a pre-defined network and cannot be removed")
         if node.store.endpoints(network_id=net.id):
@@ -277,7 +347,13 @@ def prune(node: Node) -> list[str]:
     deleted = []
     with node.lock:
         for net in node.store.networks():
-            if net.builtin or net.engine_owned or node.store.endpoints(network_id=net.id):
+            # a global network may be in use on other nodes: not this node's to prune
+            if (
+                net.builtin
+                or net.engine_owned
+                or net.scope != "local"
+                or node.store.endpoints(network_id=net.id)
+            ):
                 continue
             remove(node, net.id)
             deleted.append(net.name)
@@ -349,6 +425,9 @@ def _default_bridge_ipam(node: Node, current: Network | None) -> tuple[str, str,
     return subnet, gateway, ip_range
 
 
+VXLAN_IDS = "com.docker.network.driver.overlay.vxlanid_list"
+
+
 def inspect(node: Node, net: Network) -> dict[str, Any]:
     containers: dict[str, Any] = {}
     for ep in node.store.endpoints(network_id=net.id):
@@ -360,6 +439,20 @@ def inspect(node: Node, net: Network) -> dict[str, Any]:
             "IPv4Address": f"{ep.ip}/{ep.prefixlen}",
             "IPv6Address": "",
         }
+    options = dict(net.options)
+    if net.is_overlay:
+        # endpoints on other nodes, keyed as Docker's classic overlay showed them
+        prefix = ipaddress.IPv4Network(net.subnet).prefixlen
+        for rep in node.remote_endpoints():
+            if rep.network_id == net.id:
+                containers[f"ep-{rep.id}"] = {
+                    "Name": rep.name,
+                    "EndpointID": rep.id,
+                    "MacAddress": rep.mac,
+                    "IPv4Address": f"{rep.ip}/{prefix}",
+                    "IPv6Address": "",
+                }
+        options.setdefault(VXLAN_IDS, str(net.vni))
     config: list[dict[str, Any]] = []
     if net.subnet:
         entry: dict[str, Any] = {"Subnet": net.subnet}
@@ -374,7 +467,7 @@ def inspect(node: Node, net: Network) -> dict[str, Any]:
         "Name": net.name,
         "Id": net.id,
         "Created": net.created,
-        "Scope": "local",
+        "Scope": net.scope,
         "Driver": net.driver,
         "EnableIPv6": False,
         "IPAM": {
@@ -388,6 +481,6 @@ def inspect(node: Node, net: Network) -> dict[str, Any]:
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": containers,
-        "Options": dict(net.options),
+        "Options": options,
         "Labels": dict(net.labels),
     }

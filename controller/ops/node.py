@@ -8,12 +8,15 @@ builds a Node from its Config; plugins add routes through it) without importing 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from controller.datapath.types import TunnelEntry
 from controller.kernel.netlink import NodeNetlink
 from controller.kernel.supervisor import Supervisor
+from controller.ops.drivers import NetworkDriver
+from controller.rules.model import RemoteEndpoint
 from controller.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -32,7 +35,12 @@ EVENTS = (
     "resynced",  # () — the maps were made to match the store (start-up, periodic repair)
     "started",  # () — after the first full sync, before the API listens
     "stopping",  # ()
+    "remote_endpoints_changed",  # () — what ``Node.remote_endpoints`` returns changed
 )
+
+
+def _no_tunnel() -> Mapping[str, TunnelEntry] | None:
+    return {}
 
 
 @dataclass
@@ -56,6 +64,20 @@ class Node:
     listeners: dict[str, list[Callable[..., None]]] = field(default_factory=dict)
     extra_routes: list[Callable[[Router, Node], None]] = field(default_factory=list)
     observe: Callable[[str, float, bool], None] = lambda operation, seconds, failed: None
+    # What plugins add (the overlay plugin, for global networks):
+    drivers: dict[str, NetworkDriver] = field(default_factory=dict)  # driver name → driver
+    # endpoints of global networks on other nodes (DNS answers for them, inspect shows them)
+    remote_endpoints: Callable[[], Sequence[RemoteEndpoint]] = lambda: ()
+    # the tunnel map as it should be (remote endpoint IP → entry); None while not known
+    # (no full sync with the cluster store yet): reconcile then leaves the map as it is.
+    # Whoever writes the map holds ``tunnel_lock`` from reading what is wanted to writing.
+    tunnel_entries: Callable[[], Mapping[str, TunnelEntry] | None] = _no_tunnel
+    tunnel_lock: threading.Lock = field(default_factory=threading.Lock)
+    kernel_links: set[str] = field(default_factory=set)  # links a plugin owns (never orphans)
+    # more /metrics families (prometheus_client Metric objects), read at each scrape
+    metric_sources: list[Callable[[], Iterable[Any]]] = field(default_factory=list)
+    # more ``GET /v1/info`` fields
+    info_sections: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
     # notified (under lock) when a container's process exit is recorded or a container goes
     exited: threading.Condition = field(init=False)
 

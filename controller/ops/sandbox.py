@@ -50,13 +50,16 @@ def build(
     """netns, endpoint (``endpoint_args``: requested IP, aliases, MAC), published ports, /etc
     files and sysctls of a new container; every step registers its undo."""
     endpoint: Endpoint | None = None
+    way_out: Endpoint | None = None  # an overlay's way out (its gateway network's endpoint)
     net = mode.network
     if mode.kind in ("bridge", "user", "none"):
         inside = None
         if net is not None:
             ip, aliases, mac = endpoint_args
-            endpoint = endpoints.prepare(node, ctr, net, requested_ip=ip, aliases=aliases, mac=mac)
-            spec = endpoints.veth_spec(endpoint, net, default_route=not net.internal)
+            endpoint = endpoints.prepare(
+                node, ctr, net, requested_ip=ip, aliases=aliases, mac=mac, undo=undo
+            )
+            spec = endpoints.veth_spec(endpoint, net, endpoints.gives_default_route(net))
             inside = functools.partial(links.create_veth_inside, spec=spec)
             undo.push(links.delete_link, node.ipr, endpoint.host_ifname)
         undo.push(sandbox_files.remove, ctr.netns)
@@ -74,11 +77,16 @@ def build(
             files.result()
         if net is not None and endpoint is not None:
             endpoints.finish(node, net, endpoint, undo, host_index or 0)
-            ports.publish(node, undo, ctr, endpoint, bound)
+            way_out = endpoints.attach_gateway(node, undo, ctr, net)  # an overlay's eth1
+            ports.publish(node, undo, ctr, way_out or endpoint, bound)
     if ctr.sysctls and ctr.netns:
         netns.write_sysctls(ctr.netns, ctr.sysctls)
     if endpoint is not None and net is not None:
         node.emit("endpoint_added", ctr, net, endpoint)
+        if way_out is not None:
+            gateway = node.store.network(way_out.network_id)
+            assert gateway is not None
+            node.emit("endpoint_added", ctr, gateway, way_out)
     node.emit("container_created", ctr)
 
 

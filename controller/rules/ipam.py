@@ -281,3 +281,9 @@ class AddressAllocator:
     def release(self, addr: str | IPv4Address) -> None:
         """Give an address back; releasing a free address is a no-op."""
         self._allocated.discard(IPv4Address(addr))
+
+
+def mac_for(ip: str) -> str:
+    """Docker's scheme: 02:42 followed by the four bytes of the IPv4 address."""
+    packed = ipaddress.IPv4Address(ip).packed
+    return "02:42:" + ":".join(f"{b:02x}" for b in packed)

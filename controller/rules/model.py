@@ -11,6 +11,11 @@ from controller.rules.portspec import Port
 
 BUILTIN_NETWORKS = ("bridge", "host", "none")
 DEFAULT_BRIDGE_DEVICE = "hawser0"
+OVERLAY = "overlay"
+#: The node's gateway network for overlay containers (Docker's docker_gwbridge): a local
+#: bridge network, icc off, whose endpoint (eth1) gives an overlay container its default
+#: route, its masquerade and its published ports.
+GATEWAY_NETWORK = "hawser_gwbridge"
 #: Who made a container or network: Hawser's own API, or an engine through a plugin (Docker's
 #: remote driver, a CNI runtime). An engine's objects are changed only through that engine.
 OWNERS = ("hawser", "docker", "cni")
@@ -41,6 +46,10 @@ class Network:
     snat_ip: str = ""
     ipam_config_shown: bool = True  # user gave --subnet (inspect shows what was given, like Docker)
     gateway_given: bool = False
+    # overlay (a global network applied on this node): its VXLAN id and the largest IP
+    # packet its tunnel carries whole (the uplink's MTU - 50); 0 for local networks
+    vni: int = 0
+    tunnel_mtu: int = 0
     owner: str = "hawser"  # "docker": made by dockerd through the plugin (id is Docker's)
 
     @property
@@ -50,6 +59,20 @@ class Network:
     @property
     def is_bridge(self) -> bool:
         return self.driver == "bridge"
+
+    @property
+    def is_overlay(self) -> bool:
+        return self.driver == OVERLAY
+
+    @property
+    def has_bridge(self) -> bool:
+        """Endpoints sit on a bridge of this node (a bridge network, or an overlay's local
+        segment)."""
+        return self.driver in ("bridge", OVERLAY)
+
+    @property
+    def scope(self) -> str:
+        return "global" if self.is_overlay else "local"
 
     @property
     def builtin(self) -> bool:
@@ -127,3 +150,18 @@ class Container:
     @property
     def owns_no_netns_mode(self) -> bool:
         return self.network_mode.startswith("container:")
+
+
+@dataclass(frozen=True)
+class RemoteEndpoint:
+    """An endpoint of a global network on another node, as the cluster store has it."""
+
+    id: str
+    network_id: str
+    name: str  # its container's name
+    container: str  # its container's short id
+    ip: str
+    mac: str
+    node: str  # the node's name
+    node_address: str  # the node's underlay address ("" when the node is not known)
+    aliases: tuple[str, ...] = ()

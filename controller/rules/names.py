@@ -3,7 +3,8 @@
 Kernel names carry a Hawser prefix so that orphans can be recognised:
 ``hawser0`` (default bridge), ``hw-<id12>`` (bridges), ``hwv<id11>`` (host
 side of an endpoint's veth), ``hwp<id11>`` (the peer before it is moved and
-renamed), and netns ``hw-<node>-<id12>``.
+renamed), ``hawser_vx`` (the node's VXLAN device, overlays), ``hawser_gwbridge``
+(the bridge of the overlays' gateway network), and netns ``hw-<node>-<id12>``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ HOST_NAME_MAX = 64  # sethostname(2) takes at most 64 bytes
 NAME_MAX = 128  # container and network names (Docker sets none; tables and logs need one)
 ALIAS_MAX = 253  # a DNS name
 DEFAULT_BRIDGE = "hawser0"
+VXLAN_DEVICE = "hawser_vx"
+GATEWAY_BRIDGE = "hawser_gwbridge"  # 15 characters: the most a link name may have
 BRIDGE_PREFIX = "hw-"
 VETH_PREFIX = "hwv"
 
@@ -147,7 +150,7 @@ def netns_name(node: str, container_id: str) -> str:
 class LinkName:
     """A parsed Hawser kernel link name."""
 
-    kind: str  # "default-bridge" | "bridge" | "veth" | "peer"
+    kind: str  # "default-bridge" | "bridge" | "veth" | "peer" | "vxlan" | "gateway-bridge"
     id_prefix: str  # "" for the default bridge
 
 
@@ -162,6 +165,10 @@ def parse_link_name(name: str) -> LinkName | None:
     """What a kernel link name says about its owner; None when it is not Hawser's."""
     if name == DEFAULT_BRIDGE:
         return LinkName("default-bridge", "")
+    if name == VXLAN_DEVICE:
+        return LinkName("vxlan", "")
+    if name == GATEWAY_BRIDGE:
+        return LinkName("gateway-bridge", "")
     for kind, pattern in _LINK_PATTERNS:
         m = pattern.fullmatch(name)
         if m:

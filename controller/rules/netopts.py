@@ -106,6 +106,25 @@ def parse_bridge_options(opts: Mapping[str, str]) -> BridgeOptions:
     return BridgeOptions(name, masq, icc, binding, mtu, host_ip, extra)
 
 
+VXLAN_ID_LIST = "com.docker.network.driver.overlay.vxlanid_list"
+
+
+def parse_overlay_options(opts: Mapping[str, str]) -> int | None:
+    """An overlay's ``-o``: its MTU (``com.docker.network.driver.mtu``; None = the node's
+    uplink MTU - 50). Other keys are kept, as Docker does, but a VNI is the store's to give."""
+    mtu: int | None = None
+    for label, value in opts.items():
+        if label == DRIVER_MTU:
+            mtu = _parse_int(label, value) or None
+            if mtu is not None and not 68 <= mtu <= 65535:
+                raise InvalidArgument(f"invalid MTU number: {mtu}")
+        elif label == VXLAN_ID_LIST:
+            raise InvalidArgument(
+                f"option {VXLAN_ID_LIST} is not supported: the cluster store allocates VNIs"
+            )
+    return mtu
+
+
 def parse_env(items: Iterable[str]) -> list[str]:
     """An API body's ``Env``: ``K=V`` entries (Docker's ValidateEnv); a bare ``K`` is dropped.
 

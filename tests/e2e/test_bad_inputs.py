@@ -118,8 +118,13 @@ BAD_INPUTS: dict[str, Row] = {
         line="failed to parse com.docker.network.driver.mtu value: abc "
         '(strconv.Atoi: parsing "abc": invalid syntax)',
     ),
-    "unknown driver": refused("network", "create", "-d", "overlay", "n12",
-                              line='plugin "overlay" not found'),
+    "unknown driver": refused("network", "create", "-d", "macvlan", "n12",
+                              line='plugin "macvlan" not found'),
+    "overlay without a cluster store": refused(
+        "network", "create", "-d", "overlay", "n13",
+        line="overlay networks need a cluster store: start the daemon with "
+        "--cluster-store etcd://HOST:PORT and --cluster-advertise IP|IFACE",
+    ),
     "rm the default bridge": refused(
         "network", "rm", "bridge", line="bridge is a pre-defined network and cannot be removed"
     ),

@@ -40,7 +40,9 @@ def v4(info: dict[str, Any] | None) -> set[str]:
 
 
 def uplinks(hn: HawserNode) -> list[str]:
-    return [line for line in hn.cli("info").stdout.splitlines() if line.startswith("Uplinks:")]
+    """The ``Uplinks:`` line of ``hawser info`` (indented under Docker's ``Server:`` heading)."""
+    lines = (line.strip() for line in hn.cli("info").stdout.splitlines())
+    return [line for line in lines if line.startswith("Uplinks:")]
 
 
 def wait_uplink(hn: HawserNode, name: str, timeout: float = 15) -> list[str]:

@@ -33,13 +33,19 @@ import pytest
 from controller.cluster import endpoints, membership, networks
 from controller.cluster.client import Store
 from controller.cluster.endpoints import EndpointSpec
-from controller.cluster.errors import LeaseLost, StoreError, StoreUnavailable
 from controller.cluster.membership import Membership
 from controller.cluster.networks import NetworkSpec
 from controller.cluster.options import store_config
 from controller.cluster.txn import KV, Compare, Get, Put
 from controller.cluster.watch import Event, Watcher
-from controller.errors import Conflict, InvalidArgument, NotFound
+from controller.errors import (
+    Conflict,
+    InvalidArgument,
+    LeaseLost,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+)
 from testbed.etcd import Etcd, Relay, free_port, make_tls, on_underlay, running_etcd
 from testbed.netns import call_in
 from testbed.procs import Proc, enter

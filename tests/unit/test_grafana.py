@@ -22,6 +22,7 @@ from controller.daemon.config import BY_NAME, PARAMETERS
 from controller.plugins.observability.collector import Families
 from controller.plugins.observability.operations import Operations
 from controller.plugins.observability.server import DEFAULT_ADDRESS
+from controller.plugins.overlay import metrics as overlay_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "grafana").rglob("*.json"))
@@ -32,7 +33,7 @@ PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", 
 
 def exported_series() -> set[str]:
     """Every sample name the daemon can expose (counter → _total, histogram → _bucket…)."""
-    families = list(Families().all())
+    families = list(Families().all()) + overlay_metrics.families()  # the cluster's too
     families += list(Operations(CollectorRegistry()).duration.collect())
     families += list(Operations(CollectorRegistry()).errors.collect())
     out = {"hawser_monitor_streams"}

@@ -50,7 +50,12 @@ class DnsService:
         try:
             generation = self._generation
             store = self.node.store
-            view = View.build(store.networks(), store.containers(), store.endpoints())
+            view = View.build(
+                store.networks(),
+                store.containers(),
+                store.endpoints(),
+                self.node.remote_endpoints(),  # on other nodes (overlays)
+            )
         finally:
             self.node.lock.release()
         with self._view_lock:
@@ -98,18 +103,27 @@ class DnsService:
                 self._listen(net)
             for ctr in self.node.store.containers():
                 resolvconf.write(self.node, ctr)
-                self._route_loopback(ctr)
-            live = set(self._cookies.values())
-            for cookie in set(self.node.datapath.sandbox_dns()) - live:
-                self.node.datapath.delete_sandbox_dns(cookie)  # sandboxes gone while we were down
+            self._sync_sandbox_dns()  # entries of sandboxes gone while we were down go
         self.server.start()
 
     def on_resynced(self) -> None:
-        """Reconcile may have written a sandbox's files again: put the resolver back."""
+        """Reconcile may have written a sandbox's files again: put the resolver back. The
+        sandbox DNS map is made to match the store (this plugin is its only writer)."""
         self.invalidate()
         with self.node.lock:
             for ctr in self.node.store.containers():
                 resolvconf.write(self.node, ctr)
+            self._sync_sandbox_dns()
+
+    def _sync_sandbox_dns(self) -> None:
+        """Every sandbox's entry rewritten (cookies read again: reconcile may have made a
+        sandbox anew), entries of sandboxes that are gone deleted."""
+        self._cookies = {}
+        for ctr in self.node.store.containers():
+            self._route_loopback(ctr)
+        routed = set(self._cookies.values())
+        for cookie in set(self.node.datapath.sandbox_dns()) - routed:
+            self.node.datapath.delete_sandbox_dns(cookie)
 
     def on_stopping(self) -> None:
         self.server.close()
@@ -174,4 +188,5 @@ def install(node: Node, port: int = 53) -> DnsService:
     node.on("endpoint_removed", service.on_endpoint_removed)
     node.on("container_created", service.on_container_changed)
     node.on("container_removed", service.on_container_removed)
+    node.on("remote_endpoints_changed", service.invalidate)
     return service

@@ -5,16 +5,18 @@ network-scoped aliases, its short id and its hostname (also suffixed with
 ``.<network>``), to containers that share that network only, and is answered
 with its address on the shared network. A link on a user-defined network is
 one more name, for the linking container only. The default bridge has no
-name resolution.
+name resolution, nor has the overlays' gateway network (``hawser_gwbridge``: its
+members cannot talk to each other). On an overlay, the peers on other nodes
+(``RemoteEndpoint``, from the cluster store) are known by name, aliases and short id.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from controller.rules.model import Container, Endpoint, Network
+from controller.rules.model import GATEWAY_NETWORK, Container, Endpoint, Network, RemoteEndpoint
 
 
 def normalize(name: str) -> str:
@@ -28,8 +30,14 @@ def names_of(ctr: Container, ep: Endpoint, net: Network) -> set[str]:
     return base | {f"{n}.{normalize(net.name)}" for n in base}
 
 
+def remote_names(rep: RemoteEndpoint, net: Network) -> set[str]:
+    """Every name an endpoint on another node answers to on ``net``."""
+    base = {normalize(n) for n in (rep.name, rep.container, *rep.aliases) if n}
+    return base | {f"{n}.{normalize(net.name)}" for n in base}
+
+
 def resolves_names(net: Network) -> bool:
-    return net.is_bridge and net.name != "bridge"
+    return net.has_bridge and net.name not in ("bridge", GATEWAY_NETWORK)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class View:
     networks: dict[str, Network]
     containers: dict[str, Container]
     endpoints: list[Endpoint]
+    remote: dict[str, list[RemoteEndpoint]] = field(default_factory=dict)  # by network id
 
     @classmethod
     def build(
@@ -52,8 +61,14 @@ class View:
         networks: Iterable[Network],
         containers: Iterable[Container],
         endpoints: Iterable[Endpoint],
+        remote: Iterable[RemoteEndpoint] = (),
     ) -> View:
-        return cls({n.id: n for n in networks}, {c.id: c for c in containers}, list(endpoints))
+        by_net: dict[str, list[RemoteEndpoint]] = {}
+        for rep in remote:
+            by_net.setdefault(rep.network_id, []).append(rep)
+        return cls(
+            {n.id: n for n in networks}, {c.id: c for c in containers}, list(endpoints), by_net
+        )
 
     def asker(self, network_id: str, ip: str) -> Container | None:
         """The container owning ``ip`` on ``network_id`` (whose gateway was asked)."""
@@ -100,6 +115,9 @@ class View:
                 )
                 if named and ep.ip not in addresses:
                     addresses.append(ep.ip)
+            for rep in self.remote.get(nid, ()):
+                if qname in remote_names(rep, net) and rep.ip not in addresses:
+                    addresses.append(rep.ip)
         return Answer(addresses, bool(addresses))
 
     def reverse(self, asker: Container, network_id: str, ip: str) -> str | None:
@@ -110,6 +128,9 @@ class View:
                     peer = self.containers.get(ep.container_id)
                     if peer is not None:
                         return f"{peer.name}.{self.networks[nid].name}"
+            for rep in self.remote.get(nid, ()):
+                if rep.ip == ip:
+                    return f"{rep.name}.{self.networks[nid].name}"
         return None
 
 

@@ -314,4 +314,10 @@ class DatapathCollector(Collector):
             f, up = self._empty(), 0
         f.datapath_up.add_metric([], up)
         f.scrape_seconds.add_metric([], time.perf_counter() - started)
-        return iter(f.all(self.port_detail))
+        more: list[Metric] = []
+        for source in self.node.metric_sources:  # plugins' families (the cluster's)
+            try:
+                more.extend(source())
+            except Exception as exc:  # a scrape never fails
+                log.warning("a metrics source failed: %s", exc)
+        return iter(f.all(self.port_detail) + more)

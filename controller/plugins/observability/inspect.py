@@ -135,6 +135,8 @@ def tunnel(dp: Any, names: NameIndex) -> list[Row]:
                 "mac": e["mac"],
                 "node_tx_packets": s.get("tx_packets", 0),
                 "node_rx_packets": s.get("rx_packets", 0),
+                "node_tx_bytes": s.get("tx_bytes", 0),
+                "node_rx_bytes": s.get("rx_bytes", 0),
             }
         )
     return rows

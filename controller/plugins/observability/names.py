@@ -107,13 +107,20 @@ class NameIndex:
 
 def _index_store(node: Node) -> NameIndex:
     store = node.store
-    return NameIndex.build(
+    index = NameIndex.build(
         store.containers(),
         store.networks(),
         store.endpoints(),
         store.all_bindings(),
         dict(node.uplinks),
     )
+    nets = {n.id: n.name for n in store.networks()}
+    for rep in node.remote_endpoints():  # overlays: containers of other nodes, by address
+        index.by_ip.setdefault(
+            rep.ip,
+            EndpointName("", f"{rep.name}@{rep.node}", nets.get(rep.network_id, ""), "", rep.ip),
+        )
+    return index
 
 
 def _learn(node: Node, index: NameIndex) -> NameIndex:
