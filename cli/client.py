@@ -33,6 +33,13 @@ class DaemonError(CliError):
         click.echo(f"Error response from daemon: {self.message}", err=True)
 
 
+class PlainError(CliError):
+    """An error Docker's CLI prints as its bare text (exit 1)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
+
+
 class ConnectError(CliError):
     """The socket is missing, refused or not reachable: printed as is, like Docker."""
 

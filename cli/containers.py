@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-from cli import formatter
-from cli.client import Client, CliError, DaemonError, pass_client, path_for
-from cli.completion import complete_containers, complete_networks, complete_objects
+from cli import formatter, gotime, hijack, runflags
+from cli.client import Client, CliError, DaemonError, PlainError, pass_client, path_for
+from cli.completion import complete_containers, complete_objects
 from cli.networks import report_and_exit
-from cli.output import go_quote, shown
+from cli.runflags import BadFlag, dns_list, env_list
+
+__all__ = ["BadFlag", "dns_list", "env_list"]
 
 
 class RunFailed(CliError):
-    """``run`` could not create the container: shown like the cause, exit 125 like Docker."""
+    """``run`` could not create or start the container: shown like the cause, exit 125 like
+    Docker (127 when the command is not found, 126 when it cannot be executed)."""
 
-    exit_code = 125
-
-    def __init__(self, cause: CliError) -> None:
+    def __init__(self, cause: CliError, exit_code: int = 125) -> None:
         super().__init__(cause.message)
         self.cause = cause
+        self.exit_code = exit_code  # type: ignore[misc]
 
     def show(self, file: Any = None) -> None:
         self.cause.show(file)
@@ -39,130 +40,120 @@ def strip_dashdash(cmd: tuple[str, ...]) -> list[str]:
     return list(cmd[1:]) if cmd[:1] == ("--",) else list(cmd)
 
 
-class BadFlag(CliError):
-    """A flag value Docker's CLI refuses before calling the daemon (pflag's text, exit 125)."""
-
-    exit_code = 125
-
-    def __init__(self, value: str, flag: str, reason: str) -> None:
-        super().__init__(f"invalid argument {go_quote(value)} for {go_quote(flag)} flag: {reason}")
-
-    def show(self, file: Any = None) -> None:
-        click.echo(self.message, err=True)  # printed as is, like Docker's flag errors
-
-
-def env_list(values: Iterable[str]) -> list[str]:
-    """Docker's ``-e`` (``ValidateEnv``): ``VAR`` alone takes the CLI's value; unset → dropped."""
-    out = []
-    for item in values:
-        key, sep, _ = item.partition("=")
-        if not key:
-            raise BadFlag(item, "-e, --env", f"invalid environment variable: {shown(item)}")
-        if sep:
-            out.append(item)
-        elif item in os.environ:
-            out.append(f"{item}={os.environ[item]}")
-    return out
-
-
-def dns_list(values: Iterable[str]) -> list[str]:
-    """Docker's ``--dns`` (``ValidateIPAddress``): an IP address, spaces trimmed, normalised."""
-    out = []
-    for item in values:
-        try:
-            if "%" in item:  # Go's net.ParseIP takes no zone
-                raise ValueError(item)
-            out.append(str(ipaddress.ip_address(item.strip())))
-        except ValueError:
-            raise BadFlag(item, "--dns", f"{shown(item)} is not an ip address") from None
-    return out
-
-
-def write_frames(frames: Iterator[dict[str, Any]]) -> int | None:
-    """Copy ``{"stream","data"}`` frames to stdout/stderr; return an ``{"exit": n}`` code."""
+def write_frames(frames: Iterator[dict[str, Any]], timestamps: bool = False) -> int | None:
+    """Copy ``{"stream","data"}`` frames to stdout/stderr (``timestamps``: each after its
+    record's time, as ``logs -t``); return an ``{"exit": n}`` code."""
     for frame in frames:
         if "exit" in frame:
             return int(frame["exit"])
         data = frame.get("data")
         if data:
+            if timestamps and frame.get("time"):
+                data = f"{frame['time']} {data}"
             click.echo(data, nl=False, err=frame.get("stream") == "stderr")
     return None
+
+
+def start_failure(exc: CliError) -> int:
+    """Docker's ``toStatusError``: 127 when the command is not found, 126 when it cannot be
+    executed, 125 for any other failure of the daemon."""
+    text = exc.message
+    if "executable file not found" in text or "no such file or directory" in text:
+        return 127
+    if "permission denied" in text or "is a directory" in text:
+        return 126
+    return 125
 
 
 @click.command("run", context_settings=NO_INTERSPERSED)
 @click.option(
     "-d", "--detach", is_flag=True, help="Run container in background and print container ID"
 )
-@click.option("--name", help="Assign a name to the container")
-@click.option(
-    "--network",
-    "network",
-    help="Connect a container to a network",
-    shell_complete=complete_networks,
-)
-@click.option("--ip", help="IPv4 address (e.g., 172.30.100.104)")
-@click.option("-h", "--hostname", help="Container host name")
-@click.option("--dns", multiple=True, help="Set custom DNS servers")
-@click.option("-e", "--env", multiple=True, help="Set environment variables")
-@click.option(
-    "--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits"
-)
-@click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host")
-@click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports")
-@click.option("--expose", multiple=True, help="Expose a port or a range of ports")
-@click.option("--link", multiple=True, help="Add link to another container")
-@click.option("--network-alias", multiple=True, help="Add network-scoped alias for the container")
+@runflags.shared_options
 @click.argument("cmd", nargs=-1, type=click.UNPROCESSED)
 @pass_client
 @click.pass_context
 def run(
-    ctx: click.Context,
-    client: Client,
-    detach: bool,
-    name: str | None,
-    network: str | None,
-    ip: str | None,
-    hostname: str | None,
-    dns: tuple[str, ...],
-    env: tuple[str, ...],
-    auto_remove: bool,
-    publish: tuple[str, ...],
-    publish_all: bool,
-    expose: tuple[str, ...],
-    link: tuple[str, ...],
-    network_alias: tuple[str, ...],
-    cmd: tuple[str, ...],
+    ctx: click.Context, client: Client, detach: bool, cmd: tuple[str, ...], **opts: Any
 ) -> None:
-    """Run a command in a new container (no COMMAND: a network sandbox)."""
+    """Run a command of the node in a new container (no COMMAND: a network sandbox).
+
+    There are no images: the first argument is a command of the node, run in the sandbox.
+    """
     argv = strip_dashdash(cmd)
     detach = detach or not argv
-    body = {
-        "Name": name,
-        "Network": network or "bridge",
-        "IP": ip,
-        "Hostname": hostname,
-        "Dns": dns_list(dns),
-        "Env": env_list(env),
-        "Cmd": argv,
-        "Publish": list(publish),
-        "PublishAll": publish_all,
-        "Expose": list(expose),
-        "Links": list(link),
-        "NetworkAliases": list(network_alias),
-        "AutoRemove": auto_remove,
-        "Detach": detach,
-    }
+    interactive = not detach and (opts["interactive"] or opts["tty"])
+    if interactive:
+        check_tty(opts["interactive"], opts["tty"])
+    body = runflags.build_body(opts, argv)
+    body["Detach"] = detach
     try:
         resp = client.post(path_for("containers"), body) or {}
     except CliError as exc:
-        raise RunFailed(exc) from exc
+        raise RunFailed(exc, start_failure(exc)) from exc
     for warning in resp.get("Warnings") or []:
         click.echo(f"WARNING: {warning}", err=True)
     cid = resp.get("Id", "")
     if detach:
         click.echo(cid)
         return
-    ctx.exit(attach_and_wait(client, cid))
+    if interactive:
+        ctx.exit(interactive_run(client, cid, opts["interactive"], opts["tty"]))
+    try:
+        code = attach_and_wait(client, cid)
+    except DaemonError as exc:  # the start itself failed (a command not found…)
+        raise RunFailed(exc, start_failure(exc)) from exc
+    ctx.exit(code)
+
+
+def check_tty(stdin: bool, tty_mode: bool) -> None:
+    """Docker's ``CheckTty``: -i with -t needs a terminal on stdin."""
+    if stdin and tty_mode and not os.isatty(0):
+        raise PlainError("the input device is not a TTY")
+
+
+def interactive_run(client: Client, cid: str, stdin: bool, tty_mode: bool) -> int:
+    """``run -i``/``-t``: start the created container attached (its output held until this
+    client is there), stream, then its exit status (``wait``)."""
+    size = hijack.terminal_size() if tty_mode else None
+    query: dict[str, Any] = {"stdin": int(stdin), "start": 1}
+    if size:
+        query.update(h=size[0], w=size[1])
+    try:
+        sock, rest = hijack.upgrade(
+            client, "POST", path_for("containers", cid, "attach", query=query)
+        )
+    except CliError as exc:
+        raise RunFailed(exc, start_failure(exc)) from exc
+    on_resize = None
+    if tty_mode:
+
+        def on_resize() -> None:
+            now = hijack.terminal_size()
+            if now:
+                with contextlib.suppress(CliError):
+                    client.post(
+                        path_for("containers", cid, "resize", query={"h": now[0], "w": now[1]})
+                    )
+
+    proxy = None if tty_mode else _signal_proxy(client, cid)
+    try:
+        hijack.stream(sock, rest, tty_mode=tty_mode, stdin=stdin, on_resize=on_resize)
+    finally:
+        if proxy is not None:
+            signal.signal(signal.SIGINT, proxy)
+    resp = client.post(path_for("containers", cid, "wait")) or {}
+    return int(resp.get("StatusCode", 0))
+
+
+def _signal_proxy(client: Client, cid: str) -> Any:
+    """Ctrl-C goes to the container's process (Docker's signal proxy); the previous handler."""
+
+    def proxy(signum: int, frame: Any) -> None:
+        with contextlib.suppress(CliError):
+            client.post(path_for("containers", cid, "kill", query={"signal": "INT"}))
+
+    return signal.signal(signal.SIGINT, proxy)
 
 
 def attach_and_wait(client: Client, cid: str) -> int:
@@ -173,7 +164,7 @@ def attach_and_wait(client: Client, cid: str) -> int:
     """
     interrupts = 0
 
-    def proxy(signum: int, frame: Any) -> None:
+    def proxy(signum: int, frame: Any) -> None:  # noqa: ARG001
         nonlocal interrupts
         interrupts += 1
         if interrupts > 1:
@@ -275,31 +266,145 @@ def kill(ctx: click.Context, client: Client, signal_name: str, refs: tuple[str, 
 
 
 @click.command("exec", context_settings=NO_INTERSPERSED)
+@click.option("-d", "--detach", is_flag=True, help="Detached mode: run command in the background")
+@click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY")
 @click.option("-e", "--env", multiple=True, help="Set environment variables")
+@click.option("--env-file", multiple=True, help="Read in a file of environment variables")
+@click.option("-u", "--user", help='Username or UID (format: "<name|uid>[:<group|gid>]")')
+@click.option("-w", "--workdir", help="Working directory inside the container")
 @click.argument("container", shell_complete=complete_containers)
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_client
 @click.pass_context
 def exec_(
-    ctx: click.Context, client: Client, env: tuple[str, ...], container: str, cmd: tuple[str, ...]
+    ctx: click.Context,
+    client: Client,
+    detach: bool,
+    interactive: bool,
+    tty: bool,
+    env: tuple[str, ...],
+    env_file: tuple[str, ...],
+    user: str | None,
+    workdir: str | None,
+    container: str,
+    cmd: tuple[str, ...],
 ) -> None:
     """Run a command in a running container; exit with its status."""
     argv = strip_dashdash(cmd)
     if not argv:
         raise CliError("no command specified")
-    body = {"Cmd": argv, "Env": env_list(env)}
+    try:
+        from_files = [
+            item
+            for path in env_file
+            for item in runflags.read_kv_file(path, "--env-file", os.environ.get)
+        ]
+    except runflags.CommandLineError as exc:
+        raise PlainError(exc.message) from None
+    body: dict[str, Any] = {"Cmd": argv, "Env": from_files + env_list(env)}
+    if workdir:
+        body["WorkingDir"] = workdir
+    if user:
+        body["User"] = user
+    if detach:
+        client.post(path_for("containers", container, "exec"), {**body, "Detach": True})
+        return
+    if interactive or tty:
+        check_tty(interactive, tty)
+        ctx.exit(interactive_exec(client, container, body, interactive, tty))
     code = write_frames(client.stream("POST", path_for("containers", container, "exec"), body))
     if code is None:
         raise CliError("exec stream ended without an exit status")
     ctx.exit(code)
 
 
+START_FAILED = "unable to start container process: "
+
+
+def interactive_exec(
+    client: Client, container: str, body: dict[str, Any], stdin: bool, tty_mode: bool
+) -> int:
+    """``exec -i``/``-t``: create the exec, start it over a hijacked connection, stream, then
+    its exit status (exec inspect)."""
+    size = hijack.terminal_size() if tty_mode else None
+    created = (
+        client.post(
+            path_for("containers", container, "execs"),
+            {
+                **body,
+                "Tty": tty_mode,
+                "AttachStdin": stdin,
+                "ConsoleSize": list(size) if size else None,
+            },
+        )
+        or {}
+    )
+    exec_id = str(created.get("Id", ""))
+    start_body = {"Tty": tty_mode, "ConsoleSize": list(size) if size else None}
+    try:
+        sock, rest = hijack.upgrade(client, "POST", path_for("exec", exec_id, "start"), start_body)
+    except DaemonError as exc:
+        if exc.status != 400 or not exc.message.startswith(START_FAILED):
+            raise
+        click.echo(exc.message, err=True)  # as Docker prints it: the stream's text
+        failed = client.get(path_for("exec", exec_id, "json")) or {}
+        return int(failed.get("ExitCode") or start_failure(exc))
+    on_resize = None
+    if tty_mode:
+
+        def on_resize() -> None:
+            now = hijack.terminal_size()
+            if now:
+                with contextlib.suppress(CliError):
+                    client.post(
+                        path_for("exec", exec_id, "resize", query={"h": now[0], "w": now[1]})
+                    )
+
+    hijack.stream(sock, rest, tty_mode=tty_mode, stdin=stdin, on_resize=on_resize)
+    state = client.get(path_for("exec", exec_id, "json")) or {}
+    code = state.get("ExitCode")
+    return -1 if code is None else int(code)
+
+
 @click.command("logs")
 @click.option("-f", "--follow", is_flag=True, help="Follow log output")
+@click.option(
+    "--since",
+    help='Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative '
+    '(e.g. "42m" for 42 minutes)',
+)
+@click.option(
+    "--until",
+    help='Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative '
+    '(e.g. "42m" for 42 minutes)',
+)
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+@click.option(
+    "-n", "--tail", default="all", help="Number of lines to show from the end of the logs"
+)
 @click.argument("container", shell_complete=complete_containers)
 @pass_client
-def logs(client: Client, follow: bool, container: str) -> None:
+def logs(
+    client: Client,
+    follow: bool,
+    since: str | None,
+    until: str | None,
+    timestamps: bool,
+    tail: str,
+    container: str,
+) -> None:
     """Fetch the logs of a container."""
-    path = path_for("containers", container, "logs", query={"follow": int(follow)})
+    query: dict[str, Any] = {"follow": int(follow)}
+    for name, value in (("since", since), ("until", until)):
+        if value:
+            try:
+                query[name] = gotime.timestamp(value)
+            except ValueError as exc:
+                raise PlainError(f'invalid value for "{name}": {exc}') from None
+    if tail != "all":
+        with contextlib.suppress(ValueError):  # not a number: all lines, as Docker's daemon
+            query["tail"] = str(int(tail))
+    path = path_for("containers", container, "logs", query=query)
     with contextlib.suppress(KeyboardInterrupt):
-        write_frames(client.stream("GET", path))
+        write_frames(client.stream("GET", path), timestamps=timestamps)

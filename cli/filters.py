@@ -23,6 +23,7 @@ PS_KEYS = frozenset(
     }
 )  # fmt: skip
 NETWORK_KEYS = frozenset({"dangling", "driver", "id", "label", "name", "scope", "type"})
+ACTIVE = ("running", "restarting", "paused")
 STATES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
 HEALTH = ("starting", "healthy", "unhealthy", "none")
 PREDEFINED_NETWORKS = ("bridge", "host", "none", "default")
@@ -126,6 +127,8 @@ def _ports(filters: Filters, key: str) -> set[tuple[int, str]]:
 
 
 def _exit_code(item: Mapping[str, Any]) -> int | None:
+    if item.get("State") == "exited" and isinstance(item.get("ExitCode"), int):
+        return int(item["ExitCode"])
     status = str(item.get("Status") or "")
     found = re.match(r"Exited \((-?\d+)\)", status)
     return int(found.group(1)) if found else None
@@ -183,7 +186,8 @@ def filter_containers(
             continue
         if since is not None and cid == since.get("Id"):
             break
-        if item.get("State") != "running" and not show_all and limit <= 0:
+        # Docker's State.Running, which a restarting (and a paused) container also is
+        if item.get("State") not in ACTIVE and not show_all and limit <= 0:
             continue
         names = container_names(item)
         if "name" in filters and not any(

@@ -10,7 +10,7 @@ from importlib.metadata import version as dist_version
 import click
 from click.shell_completion import get_completion_class
 
-from cli import bpf, containers, networks, nodes, ports, ps, system
+from cli import bpf, containers, lifecycle, networks, nodes, ports, ps, system
 from cli.client import DEFAULT_SOCKET, Client, CliError, pass_client, path_for
 from cli.system import hawserd_path
 from cli.usage import DockerUsage, docker_command_line
@@ -58,6 +58,12 @@ hawser.add_command(networks.network)
 hawser.add_command(nodes.node)
 for _cmd in (
     containers.run,
+    lifecycle.create,
+    lifecycle.start,
+    lifecycle.stop,
+    lifecycle.restart,
+    lifecycle.wait,
+    lifecycle.attach,
     ps.ps,
     containers.inspect,
     containers.rm,

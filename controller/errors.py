@@ -7,6 +7,7 @@ where Docker has one). Anything else that reaches the API is a bug, reported as
 
     HawserError                 500  unexpected failure (a stored state that cannot be)
     ├── InvalidArgument         400  malformed input (port spec, CIDR, option …)
+    │   └── StartFailed         400  a container's command cannot start (not found: 127)
     ├── NotFound                404  unknown network, container, endpoint
     ├── Conflict                409  taken name/port/IP, object in use, mode conflicts
     ├── KernelError             500  the kernel refused an operation: what and why (errno)
@@ -78,6 +79,15 @@ class HawserError(Exception):
 
 class InvalidArgument(HawserError):
     status = 400
+
+
+class StartFailed(InvalidArgument):
+    """The command cannot be started (Docker's ``startInvalidConfigError``): the exit status
+    it is recorded with, 127 when it is not found, 126 when it cannot be executed."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class NotFound(HawserError):

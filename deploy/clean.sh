@@ -6,7 +6,8 @@
 # (`hw-main-…` of `make run` included: `hawser system reset` is what removes a real node).
 #   - network namespaces t-* (their processes are killed first, by pid)
 #   - sandboxes hw-<test node>-* and their /etc/netns folders, of test nodes with no live daemon
-#   - cgroup v2 directories t-* at the cgroup root (their processes are killed, then rmdir)
+#   - cgroup v2 directories t-* at the cgroup root (their processes are killed, then rmdir),
+#     and hawser/<test node>/ (container cgroups of test nodes with no live daemon: cgroup.kill)
 #   - bpffs pins /sys/fs/bpf/hawser/<test node> of test nodes with no live daemon, and socket
 #     hooks whose maps no node has pinned any more
 #   - the tests' etcds (data dirs /dev/shm/hawser-etcd-*, testbed/etcd.py) and their data
@@ -124,6 +125,23 @@ if [[ -n $cg2 ]]; then
         find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
         [[ -d $dir ]] && log "could not remove cgroup $dir" || log "removed cgroup $dir"
     done
+    # container cgroups of test nodes (hawser/t<hex>/<id>): cgroup.kill, then rmdir
+    for dir in "$cg2"/hawser/t*/; do
+        [[ -d $dir ]] || continue
+        dir="${dir%/}"
+        sweepable "$(basename "$dir")" || continue
+        for ctr in "$dir"/*/; do
+            [[ -d $ctr ]] || continue
+            echo 1 >"${ctr%/}/cgroup.kill" 2>/dev/null || true
+        done
+        for _ in $(seq 50); do # the kill is asynchronous: until the folders can go
+            find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+            [[ -d $dir ]] || break
+            sleep 0.1
+        done
+        [[ -d $dir ]] && log "could not remove cgroup $dir" || log "removed cgroup $dir"
+    done
+    rmdir "$cg2/hawser" 2>/dev/null || true
 fi
 
 # --- bpffs pins of test nodes ---

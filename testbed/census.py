@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -231,18 +233,52 @@ def tagged_processes(marker: str) -> dict[int, tuple[int, int] | None]:
     return out
 
 
-def shim_pids(state_dir: Path) -> set[int]:
-    """Supervisor shims whose exit file is under the node state folder ``state_dir``."""
+def shims(state_dir: Path) -> dict[int, int]:
+    """Shims (``… shim.py hawser-shim <state_dir>/containers/<id>``) of the node whose state
+    folder is ``state_dir``: shim pid → the pid of the command it watches (0 when none)."""
     root = str(state_dir / "containers").encode()
-    out = set()
+    out = {}
     for entry in _proc_entries():
         try:
             argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            if argv[3:4] != [b"hawser-shim"]:
+            at = argv.index(b"hawser-shim") if b"hawser-shim" in argv[:6] else -1
+            if at < 0 or not argv[at + 1].startswith(root + b"/"):
                 continue
-            env = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
-        except OSError:
+            children = Path(f"/proc/{entry}/task/{entry}/children").read_text().split()
+        except (OSError, IndexError):
             continue
-        if any(e.startswith(b"HAWSER_EXIT=" + root + b"/") for e in env):
-            out.add(int(entry))
+        out[int(entry)] = int(children[0]) if children else 0
     return out
+
+
+def shim_pids(state_dir: Path) -> set[int]:
+    """The commands the node's shims watch (each container's ``State.Pid``)."""
+    return set(shims(state_dir).values())
+
+
+def cgroup_folder(node: str) -> Path:
+    """Where node ``node``'s daemon keeps its containers' cgroups (the v2 root's hawser/)."""
+    return root_cgroup() / "hawser" / node
+
+
+def remove_cgroups(node: str) -> list[str]:
+    """Kill what is left in the node's container cgroups and delete them; returns the ids of
+    those that were still there."""
+    base = cgroup_folder(node)
+    left = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    for name in left:
+        folder = base / name
+        with contextlib.suppress(OSError):
+            (folder / "cgroup.kill").write_text("1")
+        for _ in range(200):  # the kill is asynchronous: until the folder can go
+            try:
+                folder.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.01)
+    for folder in (base, base.parent):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    return left

@@ -238,6 +238,11 @@ class HawserNode(Daemon):
                     self.cli("rm", "-f", *ids, check=False)
         self.stop()
         left = census.remove_sandboxes(self.name)
+        cgroups = census.remove_cgroups(self.name)
         problems = self.scope.close()
         census.remove_pins(self.name)  # the daemon keeps them across restarts by design
-        return [f"netns left behind: {ns}" for ns in left] + problems
+        return (
+            [f"netns left behind: {ns}" for ns in left]
+            + [f"container cgroup left behind: {c}" for c in cgroups]
+            + problems
+        )

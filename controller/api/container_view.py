@@ -12,9 +12,23 @@ from controller.ops.node import Node
 from controller.rules import humanize, legacy_links, timestamps
 from controller.rules.model import Container
 
+ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: never started, never finished
+
+
+def state(ctr: Container) -> str:
+    """Docker's ``State.Status``: created, running, restarting or exited."""
+    if ctr.status == "restarting":
+        return "restarting"
+    return "running" if is_running(ctr) else ctr.status
+
 
 def status_text(ctr: Container) -> str:
     now = datetime.datetime.now(datetime.UTC)
+    if ctr.status == "restarting":
+        since = humanize.duration(
+            (now - timestamps.parse(ctr.finished or ctr.created)).total_seconds()
+        )
+        return f"Restarting ({ctr.exit_code}) {since} ago"
     if ctr.status == "running":
         return "Up " + humanize.duration(
             (now - timestamps.parse(ctr.started or ctr.created)).total_seconds()
@@ -89,8 +103,10 @@ def summary(node: Node, ctr: Container) -> dict[str, Any]:
         "Names": ["/" + ctr.name],
         "Command": " ".join(ctr.cmd),
         "Created": int(created),
-        "State": "running" if is_running(ctr) else ctr.status,
+        "Labels": dict(ctr.labels),
+        "State": state(ctr),
         "Status": status_text(ctr),
+        "ExitCode": ctr.exit_code,
         "RunningFor": humanize.duration(max(0.0, age)) + " ago",
         "Ports": listing,
         "NetworkSettings": {"Networks": _networks_dict(node, ctr)},
@@ -114,21 +130,39 @@ def inspect(node: Node, ctr: Container) -> dict[str, Any]:
         "Path": ctr.cmd[0] if ctr.cmd else "",
         "Args": ctr.cmd[1:],
         "State": {
-            "Status": "running" if is_running(ctr) else ctr.status,
-            "Running": is_running(ctr),
-            "Pid": ctr.pid,
+            "Status": state(ctr),
+            "Running": is_running(ctr) or ctr.status == "restarting",
+            "Paused": False,
+            "Restarting": ctr.status == "restarting",
+            "Dead": False,
+            "Pid": ctr.pid if is_running(ctr) else 0,
             "ExitCode": ctr.exit_code,
-            "StartedAt": ctr.started,
-            "FinishedAt": ctr.finished,
+            "Error": ctr.error,
+            "StartedAt": ctr.started or ZERO_TIME,
+            "FinishedAt": ctr.finished or ZERO_TIME,
         },
+        "RestartCount": ctr.restart_count,
         "Config": {
             "Hostname": ctr.hostname,
             "Env": list(ctr.env),
             "Cmd": list(ctr.cmd),
+            "Tty": ctr.tty,
+            "OpenStdin": ctr.open_stdin,
+            "StdinOnce": False,
             "ExposedPorts": {str(port): {} for port in ctr.expose},
+            "Labels": dict(ctr.labels),
+            "MacAddress": ctr.mac_address,
         },
         "HostConfig": {
             "NetworkMode": ctr.network_mode,
+            "RestartPolicy": {
+                "Name": ctr.restart_policy,
+                "MaximumRetryCount": ctr.restart_max,
+            },
+            "ExtraHosts": list(ctr.extra_hosts) or None,
+            "DnsSearch": list(ctr.dns_search),
+            "DnsOptions": list(ctr.dns_options),
+            "Sysctls": dict(ctr.sysctls) or None,
             "PortBindings": port_bindings,
             "Links": [
                 f"/{legacy_links.parse_link(s)[0]}:/{ctr.name}/{legacy_links.parse_link(s)[1]}"

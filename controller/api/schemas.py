@@ -52,6 +52,8 @@ def _map(max_entries: int, max_value: int = 4096) -> dict[str, Any]:
 # environment entry is at most MAX_ARG_STRLEN (128 KiB, up to 4 bytes a character), a
 # hostname what sethostname(2) takes, names what a table shows.
 _BOOL = {"type": "boolean"}
+_INT = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+_UINT16 = {"type": "integer", "minimum": 0, "maximum": 65535}
 _IP = _str(64)
 _ARG = _str(32767)
 _CONTAINER_NAME = _str(
@@ -106,6 +108,31 @@ CONTAINER_BODY = _obj(
     NetworkAliases=_list(_ALIAS, 64),
     AutoRemove=_BOOL,
     Detach=_BOOL,
+    Tty=_BOOL,
+    OpenStdin=_BOOL,
+    Labels=_map(1024, 32767),
+    RestartPolicy=_obj(Name=_str(32), MaximumRetryCount=_INT),
+    ExtraHosts=_list(_str(512), 1024),
+    DnsSearch=_list(_str(256), 64),
+    DnsOptions=_list(_str(256), 64),
+    MacAddress=_str(64),
+    Sysctls=_map(256, 4096),
 )
-EXEC_BODY = _obj(Cmd=_list(_ARG, 4096), Env=_list(_ARG, 4096))
+_CONSOLE_SIZE = {"type": "array", "items": _UINT16, "minItems": 2, "maxItems": 2}
+EXEC_BODY = _obj(
+    Cmd=_list(_ARG, 4096),
+    Env=_list(_ARG, 4096),
+    WorkingDir=_str(4096),
+    User=_str(256),
+    Tty=_BOOL,
+    AttachStdin=_BOOL,
+    Detach=_BOOL,
+    ConsoleSize=_CONSOLE_SIZE,
+)
+EXEC_START_BODY = _obj(Detach=_BOOL, Tty=_BOOL, ConsoleSize=_CONSOLE_SIZE)
 SIGNAL = _str(32)
+SECONDS = {"type": "string", "pattern": "^-?[0-9]{1,9}$"}
+DIMENSION = {"type": "string", "pattern": "^[0-9]{1,5}$"}
+WAIT_CONDITION = {"type": "string", "enum": ["not-running", "next-exit", "removed"]}
+LOG_TAIL = {"type": "string", "pattern": "^(all|-?[0-9]{1,12})$"}
+TIMESTAMP = {"type": "string", "pattern": "^-?[0-9]{1,12}(\\.[0-9]{1,9})?$"}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.api import validation
+from controller.api.hijack import Hijack
 from controller.errors import HawserError, InvalidArgument, one_line
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Request:
     params: dict[str, str]
     query: dict[str, str]
     body: dict[str, Any]
+    upgrade: str = ""  # the Upgrade header (``tcp`` for a hijacked stream)
     peer_pid: int = 0  # the client's pid (SO_PEERCRED): hawser-cni's, the runtime's child
 
 
@@ -283,7 +285,11 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                 route.check_body(body)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 route.check_query(query)
-                request = Request(method, url.path, params, query, body, self._peer_pid())
+                upgrade = str(self.headers.get("Upgrade") or "")
+                request = Request(
+                    method, url.path, params, query, body, upgrade=upgrade,
+                    peer_pid=self._peer_pid(),
+                )  # fmt: skip
                 result = route.handler(request)
                 failed = False
             except HawserError as exc:
@@ -300,8 +306,26 @@ def _make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
                     router.observe(route.handler.__name__, time.perf_counter() - started, failed)
             if isinstance(result, Stream):
                 self._send_stream(result.items)
+            elif isinstance(result, Hijack):
+                self._hijack(result)
             else:
                 self._send_json(route.status, result)
+
+        def _hijack(self, hijack: Hijack) -> None:
+            """Docker's upgrade: ``101 UPGRADED`` when the client asked for ``Upgrade: tcp``
+            (else ``200 OK``), then the connection is the stream until ``run`` returns."""
+            self.close_connection = True
+            if self.headers.get("Upgrade"):
+                head = "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+            else:
+                head = "HTTP/1.1 200 OK\r\n"
+            head += f"Content-Type: {hijack.media_type}\r\n\r\n"
+            try:
+                self.wfile.write(head.encode())
+                self.wfile.flush()
+                hijack.run(self.connection, self.rfile)  # type: ignore[arg-type]
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         def _peer_pid(self) -> int:
             try:

@@ -25,9 +25,10 @@ from controller.daemon.config import Config
 from controller.daemon.notify import Notifier
 from controller.errors import HawserError
 from controller.kernel import links
+from controller.kernel.cgroups import ContainerCgroups
 from controller.kernel.netlink import NodeNetlink
 from controller.kernel.supervisor import Supervisor
-from controller.ops import containers, linkpolicy, networks
+from controller.ops import exits, linkpolicy, networks
 from controller.ops.node import Node
 from controller.plugins import dns, observability, overlay
 from controller.plugins.cni import service as cni_service
@@ -121,7 +122,11 @@ class Daemon:
             store=store,
             ipr=ipr,
             datapath=datapath,
-            supervisor=Supervisor(state / "containers", self._on_exit),
+            supervisor=Supervisor(
+                state / "containers",
+                ContainerCgroups(dp_config.cgroup_path / "hawser" / cfg.node_name),
+                self._on_exit,
+            ),
         )
         for install in PLUGINS:
             install(node)
@@ -132,9 +137,9 @@ class Daemon:
             dp_config.pin_dir,
         )
 
-    def _on_exit(self, ctr_id: str, code: int) -> None:
+    def _on_exit(self, ctr_id: str, shim_pid: int, code: int) -> None:
         try:
-            containers.on_process_exit(self.node, ctr_id, code)
+            exits.on_process_exit(self.node, ctr_id, shim_pid, code)
         except Exception:
             log.exception("recording the exit of %s failed", ctr_id)
 

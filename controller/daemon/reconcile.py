@@ -18,7 +18,7 @@ import signal
 
 from controller.daemon import reconcile_maps
 from controller.kernel import links, netns, sandbox_files
-from controller.ops import containers, endpoints, engines, networks, sandbox
+from controller.ops import containers, endpoints, engines, exits, networks, sandbox
 from controller.ops.node import Node
 from controller.rules import names, timestamps
 from controller.rules.model import Container
@@ -37,6 +37,7 @@ def full_sync(node: Node) -> dict[str, int]:
             _resume_process(node, ctr)
         counts["orphans"] = remove_orphans(node)
         counts["map entries"] = sum(reconcile_maps.sync(node).values())
+        counts["restarted"] = exits.resume_policies(node)
     return counts
 
 
@@ -100,13 +101,16 @@ def _sync(node: Node, counts: dict[str, int], refresh: bool) -> None:
 
 
 def _resume_process(node: Node, ctr: Container) -> None:
+    """Watch the shim of a running container again, or record the exit it had meanwhile
+    (restart policies are applied after the sweep, by ``exits.resume_policies``)."""
     if ctr.status != "running" or not ctr.cmd:
         return
-    if node.supervisor.adopt(ctr.id, ctr.pid):
+    if node.supervisor.adopt(ctr.id, ctr.shim_pid or ctr.pid):  # a store of old: pid is the shim
         return
     ctr.status = "exited"
     ctr.exit_code = node.supervisor.exit_code(ctr.id)
     ctr.finished = timestamps.now_iso()
+    ctr.pid = ctr.shim_pid = 0
     with operation(node.store):
         node.store.put_container(ctr)
     if ctr.auto_remove:
@@ -140,22 +144,29 @@ def remove_orphans(node: Node) -> int:
         if ctr_id not in known:
             node.supervisor.forget(ctr_id)
             removed += 1
+    for ctr_id in node.supervisor.cgroups.ids():
+        if ctr_id not in known:
+            node.supervisor.cgroups.remove(ctr_id)
+            removed += 1
     return removed
 
 
 def kill_orphan_processes(node: Node, sandboxes: set[str]) -> int:
-    """SIGKILL shims the store does not know and whatever runs in an orphan sandbox netns.
+    """SIGKILL shims the store does not know, with their container's processes (its cgroup),
+    and whatever runs in an orphan sandbox netns.
 
-    A shim is known when its container is stored with that pid (a create or start killed
-    before its commit leaves one that is not). The shim is its process group's leader,
-    and the command it runs (through ``ip netns exec``) is in that group.
+    A shim is known when its container is stored running with that shim (a create or start
+    killed before its commit leaves one that is not).
     """
-    pids = {c.id: c.pid for c in node.store.containers()}
+    stored = {c.id: c for c in node.store.containers()}
     killed = 0
     for pid, ctr_id in node.supervisor.shims().items():
-        if pids.get(ctr_id) != pid:
-            log.info("killing orphan process group %d (container %s)", pid, ctr_id[:12])
-            node.supervisor.kill(pid)
+        ctr = stored.get(ctr_id)
+        if ctr is None or ctr.status != "running" or (ctr.shim_pid or ctr.pid) != pid:
+            log.info("killing orphan shim %d (container %s)", pid, ctr_id[:12])
+            node.supervisor.kill_shim(pid)
+            if ctr is None or ctr.status != "running":
+                node.supervisor.kill_all(ctr_id)
             killed += 1
     orphans = [
         ns

@@ -5,7 +5,8 @@ A local operation on purpose: it must work when no daemon runs (stopped, crashed
 to start), and it takes away the daemon's own socket and state, so it cannot be an API call.
 It reads what it can from the store, then finds the rest in the kernel by Hawser's names:
 
-- processes: supervisor shims (host-mode containers' too) and whatever runs in a sandbox;
+- processes: supervisor shims (host-mode containers' too), whatever runs in a sandbox, and
+  whatever is in a container's cgroup (``<cgroup>/hawser/<node>/<id>``, removed with it);
 - sandboxes: ``hw-<node>-…`` netns and their ``/etc/netns`` folders;
 - links: veths and bridges Hawser made, the VXLAN device; an adopted bridge keeps itself
   and loses only the gateway address Hawser added;
@@ -41,6 +42,7 @@ from controller.datapath import teardown
 from controller.datapath.types import DatapathConfig
 from controller.errors import HawserError
 from controller.kernel import links, netns, sandbox_files, vxlan
+from controller.kernel.cgroups import ContainerCgroups
 from controller.kernel.supervisor import Supervisor
 from controller.rules import names
 from controller.rules.model import Network
@@ -89,6 +91,7 @@ class Plan:
     sandboxes: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
     shims: dict[int, str] = field(default_factory=dict)
+    container_cgroups: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     programs: dict[int, list[str]] = field(default_factory=dict)
     hooks: list[dict[str, Any]] = field(default_factory=list)
@@ -97,6 +100,7 @@ class Plan:
     def empty(self) -> bool:
         return not (
             self.containers or self.networks or self.sandboxes or self.folders or self.shims
+            or self.container_cgroups
             or self.links or self.programs or self.hooks or self.pins.exists()
             or self.sysctls or self.state_files() or self.sock.exists()
         )  # fmt: skip
@@ -154,6 +158,11 @@ def daemon_answers(sock: Path) -> bool:
     return True
 
 
+def container_cgroups(cgroup: Path, node: str) -> ContainerCgroups:
+    """Where the node's daemon puts its containers' cgroups (as ``hawserd`` does)."""
+    return ContainerCgroups(cgroup / "hawser" / node)
+
+
 def survey(cfg: Config, ipr: IPRoute, cgroup: Path, bpffs_root: Path) -> Plan:
     state = cfg.state_path
     plan = Plan(
@@ -171,7 +180,9 @@ def survey(cfg: Config, ipr: IPRoute, cgroup: Path, bpffs_root: Path) -> Plan:
             for p in sandbox_files.ETC_NETNS.iterdir()
             if names.is_hawser_netns(p.name, plan.node)
         )
-    plan.shims = Supervisor(state / CONTAINERS_DIR, lambda _c, _s: None).shims()
+    cgroups = container_cgroups(cgroup, plan.node)
+    plan.shims = Supervisor(state / CONTAINERS_DIR, cgroups, lambda *_: None).shims()
+    plan.container_cgroups = cgroups.ids()
     plan.links = _hawser_links(ipr, plan.networks)
     plan.programs = teardown.programs(ipr)
     plan.hooks = teardown.hooks(cgroup, plan.pins)
@@ -222,6 +233,12 @@ def apply(plan: Plan, ipr: IPRoute) -> list[str]:
                 killed.append(pid)
     for pid in _wait_gone(killed, KILL_WAIT_SECONDS):
         problems.append(f"process {pid} did not end after SIGKILL")
+    cgroups = container_cgroups(plan.cgroup, plan.node)
+    for ctr_id in plan.container_cgroups:  # cgroup.kill: what a host-mode container forked too
+        _step(problems, f"remove the cgroup of container {ctr_id[:12]}", cgroups.remove, ctr_id)
+        if cgroups.path(ctr_id).exists():
+            problems.append(f"the cgroup {cgroups.path(ctr_id)} is still busy")
+    cgroups.remove_base()
     # links before sandboxes: a veth goes at once, not when its netns is freed later
     for name in plan.links:
         _step(problems, f"delete link {name}", links.delete_link, ipr, name)

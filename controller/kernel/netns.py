@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from pyroute2 import IPRoute
 
+from controller.errors import InvalidArgument
 from controller.kernel.errors import refusal
 
 NETNS_DIR = Path("/run/netns")
@@ -167,3 +168,37 @@ def remove(name: str) -> None:
     _libc.umount2(str(target).encode(), MNT_DETACH)
     with contextlib.suppress(FileNotFoundError):
         target.unlink()
+
+
+def write_sysctls(name: str, sysctls: dict[str, str]) -> None:
+    """Set ``net.*`` sysctls of sandbox ``name`` (/proc/sys/net is the writer's netns's).
+
+    The names were checked (``rules.runopts``); a sysctl the kernel does not have, or a value
+    it refuses, is the user's mistake: runc's text (``open /proc/sys/…: no such file or
+    directory``), as ``InvalidArgument``.
+    """
+    fd = os.open(path(name), os.O_RDONLY)
+
+    def work() -> None:
+        _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+        for key, value in sysctls.items():
+            target = "/proc/sys/" + key.replace(".", "/")
+            try:
+                handle = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise InvalidArgument(f"open {target}: {_reason(exc)}") from None
+            try:
+                os.write(handle, value.encode())
+            except OSError as exc:
+                raise InvalidArgument(f"write {target}: {_reason(exc)}") from None
+            finally:
+                os.close(handle)
+
+    try:
+        _in_thread(work)
+    finally:
+        os.close(fd)
+
+
+def _reason(exc: OSError) -> str:
+    return os.strerror(exc.errno or 0).lower() if exc.errno else str(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from controller.kernel.errors import refusal
@@ -49,8 +50,14 @@ def node_resolv() -> hostsfile.ResolvConf:
     return hostsfile.parse_resolv(text)
 
 
-def resolv_text(dns: list[str], embedded: str | None = None) -> str:
-    """--dns wins; otherwise the embedded resolver (user networks) or the node's resolvers."""
+def resolv_text(
+    dns: list[str],
+    embedded: str | None = None,
+    search: Sequence[str] = (),
+    options: Sequence[str] = (),
+) -> str:
+    """--dns wins; otherwise the embedded resolver (user networks) or the node's resolvers.
+    ``--dns-search`` and ``--dns-option`` replace the node's ``search`` and ``options``."""
     base = hostsfile.container_resolv(node_resolv())
     if dns:
         servers = dns
@@ -58,4 +65,6 @@ def resolv_text(dns: list[str], embedded: str | None = None) -> str:
         servers = [embedded]
     else:
         servers = base.nameservers
-    return hostsfile.render_resolv(servers, base.search, base.options)
+    return hostsfile.render_resolv(
+        servers, list(search) or base.search, list(options) or base.options
+    )

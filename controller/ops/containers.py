@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import socket
 
-from controller.errors import Conflict
+from controller.errors import Conflict, StartFailed
 from controller.kernel import netns, sandbox_files
 from controller.kernel.supervisor import is_running
 from controller.ops import endpoints, engines, lifecycle, link_targets, lookup, ports, sandbox
 from controller.ops.node import Node
 from controller.ops.sandbox import Mode
-from controller.rules import legacy_links, modes, names, netopts
+from controller.rules import legacy_links, modes, names, netopts, restart, runopts
 from controller.rules.model import Container
 from controller.rules.modes import RunRequest
 from controller.rules.timestamps import now_iso
@@ -77,6 +77,13 @@ def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
         names.validate_alias(alias)
     given, asked, exposed = modes.port_requests(req)
     parsed_links = [legacy_links.validate_link(spec) for spec in req.links]
+    policy = restart.validate(req.restart_policy, req.restart_max)
+    extra_hosts = runopts.parse_extra_hosts(req.extra_hosts)
+    dns_search = [runopts.validate_dns_search(v) for v in req.dns_search]
+    dns_options = [runopts.validate_dns_option(v) for v in req.dns_options]
+    mac = runopts.validate_mac(req.mac_address) if req.mac_address else ""
+    sysctls = runopts.validate_sysctls(req.sysctls, modes.mode_kind(req.network))
+    labels = runopts.validate_labels(req.labels)
     with node.lock:
         name = _claim_name(node, req.name)
         mode, more = _resolve_mode(node, req, modes.mode_kind(req.network))
@@ -106,31 +113,42 @@ def run(node: Node, req: RunRequest) -> tuple[Container, list[str]]:
             publish_all=req.publish_all,
             links=[f"{n}:{a}" for n, a in parsed_links],
             auto_remove=req.auto_remove,
+            tty=req.tty,
+            open_stdin=req.open_stdin,
+            labels=labels,
+            restart_policy=policy.name,
+            restart_max=policy.max_retries,
+            extra_hosts=extra_hosts,
+            dns_search=dns_search,
+            dns_options=dns_options,
+            mac_address=mac,
+            sysctls=sysctls,
         )
+        if mode.kind == "host" and sysctls:
+            runopts.validate_sysctls(sysctls, "host")
         with operation(node.store) as undo:
             node.store.put_container(ctr)
             if mode.kind != "host":  # host mode discards them (a warning says so)
                 node.store.set_port_requests(ctr.id, given)
-            sandbox.build(node, undo, ctr, mode, (req.ip, req.aliases), bound, targets)
-            if req.detach or not ctr.cmd:
-                lifecycle.start_process(node, ctr, targets, undo)
+            sandbox.build(node, undo, ctr, mode, (req.ip, req.aliases, mac), bound, targets)
             node.store.put_container(ctr)
+        if req.detach:
+            start_created(node, ctr)
         return ctr, warnings
 
 
-def on_process_exit(node: Node, ctr_id: str, code: int) -> None:
-    """Record a process's exit (the supervisor's report), wake waiters, honour ``--rm``."""
-    with node.lock:
-        ctr = node.store.container(ctr_id)
-        if ctr is None or ctr.status != "running":
-            return
-        node.exits[ctr_id] = node.exits[ctr.name] = code
-        ctr.status, ctr.exit_code, ctr.finished = "exited", code, now_iso()
-        with operation(node.store):
+def start_created(node: Node, ctr: Container) -> None:
+    """Under the lock: start a container just made. A command that cannot start leaves the
+    container created, with its exit status and error, as Docker does (``--rm`` removes it)."""
+    try:
+        with operation(node.store) as undo:
+            lifecycle.start_process(node, ctr, link_targets.stored(node, ctr), undo)
             node.store.put_container(ctr)
+    except StartFailed as exc:
+        lifecycle.record_start_failure(node, ctr.id, exc)
         if ctr.auto_remove:
             remove(node, ctr.id, force=True)
-        node.exited.notify_all()
+        raise
 
 
 def remove(node: Node, ref: str, force: bool = False) -> Container:
@@ -138,9 +156,10 @@ def remove(node: Node, ref: str, force: bool = False) -> Container:
         ctr = lookup.container(node.store, ref)
         if ctr.engine_owned:
             raise engines.managed_elsewhere("container", ctr.name, ctr.owner)
-        if is_running(ctr) and ctr.cmd and not force:
+        state = "restarting" if ctr.status == "restarting" else "running"
+        if (ctr.status == "restarting" or (is_running(ctr) and ctr.cmd)) and not force:
             raise Conflict(
-                f"You cannot remove a running container {ctr.id}. Stop the container before "
+                f"You cannot remove a {state} container {ctr.id}. Stop the container before "
                 "attempting removal or force remove"
             )
         dependants = [
@@ -153,7 +172,8 @@ def remove(node: Node, ref: str, force: bool = False) -> Container:
                 f"cannot remove container {ctr.name}: its network namespace is used by "
                 f"{', '.join(dependants)}"
             )
-        node.supervisor.kill(ctr.pid)
+        node.cancel_restart(ctr.id)
+        lifecycle.end_sandbox_processes(node, ctr)
         with operation(node.store):
             for ep in node.store.endpoints(container_id=ctr.id):
                 ports.unserve(node, ctr, ep)
@@ -167,5 +187,7 @@ def remove(node: Node, ref: str, force: bool = False) -> Container:
                 netns.remove(ctr.netns)
                 sandbox_files.remove(ctr.netns)
         node.supervisor.forget(ctr.id)  # after the commit: a crash before it keeps the logs
+        node.supervisor.cgroups.remove(ctr.id)
+        node.backoff.pop(ctr.id, None)
         node.exited.notify_all()  # a waiter of a removed container answers
         return ctr

@@ -47,10 +47,12 @@ def prepare(
     *,
     requested_ip: str | None = None,
     aliases: list[str] | None = None,
+    mac: str = "",
     undo: Undo | None = None,
 ) -> Endpoint:
     """The endpoint's identity and address (no kernel change yet; a driver's claim of the
-    address registers its release with ``undo``)."""
+    address registers its release with ``undo``); its MAC is ``mac`` or Docker's, derived
+    from the address."""
     if node.store.endpoints(container_id=ctr.id, network_id=net.id):
         raise Conflict(f"endpoint with name {ctr.name} already exists in network {net.name}")
     ep_id = names.new_id()
@@ -69,7 +71,7 @@ def prepare(
         host_ifname=names.veth_name(ep_id),
         ip=ip,
         prefixlen=ipaddress.IPv4Network(net.subnet).prefixlen,
-        mac=mac_for(ip),
+        mac=mac or mac_for(ip),
         gateway=net.gateway,
         aliases=list(aliases or []),
         static_ip=requested_ip is not None,

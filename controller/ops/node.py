@@ -54,6 +54,12 @@ class Node:
     lock: threading.RLock = field(default_factory=threading.RLock)
     uplinks: dict[str, tuple[int, str]] = field(default_factory=dict)  # ifname → (index, addr)
     exits: dict[str, int] = field(default_factory=dict)  # exit codes of auto-removed containers
+    # container id → how many exits were recorded since the daemon started (``wait`` compares)
+    exit_seq: dict[str, int] = field(default_factory=dict)
+    # restart policies: the pending restart of each "restarting" container, the last back-off
+    restart_timers: dict[str, threading.Timer] = field(default_factory=dict)
+    backoff: dict[str, float] = field(default_factory=dict)
+    execs: dict[str, Any] = field(default_factory=dict)  # exec id → ops.execs.ExecSession
     metrics_address: str = ""
     listeners: dict[str, list[Callable[..., None]]] = field(default_factory=dict)
     extra_routes: list[Callable[[Router, Node], None]] = field(default_factory=list)
@@ -81,6 +87,13 @@ class Node:
     @property
     def name(self) -> str:
         return str(self.config.node_name)
+
+    def cancel_restart(self, ctr_id: str) -> bool:
+        """Drop a pending restart (stop, rm, start); whether there was one."""
+        timer = self.restart_timers.pop(ctr_id, None)
+        if timer is not None:
+            timer.cancel()
+        return timer is not None
 
     def on(self, event: str, listener: Callable[..., None]) -> None:
         if event not in EVENTS:

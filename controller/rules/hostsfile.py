@@ -79,11 +79,12 @@ def render_resolv(
 ) -> str:
     """``/etc/resolv.conf`` as Docker builds it: search, nameservers, options."""
     out = []
-    search_s = " ".join(search)
+    resolv = "/etc/resolv.conf"
+    search_s = " ".join(_one_field(s, resolv) for s in search if s.strip(" "))
     if search_s.strip(" ") not in ("", "."):
         out.append(f"search {search_s}")
-    out += [f"nameserver {_address(ns, '/etc/resolv.conf')}" for ns in nameservers]
-    opts_s = " ".join(options)
+    out += [f"nameserver {_address(ns, resolv)}" for ns in nameservers]
+    opts_s = " ".join(_one_field(o, resolv) for o in options if o.strip(" "))
     if opts_s.strip(" "):
         out.append(f"options {opts_s}")
     return "".join(line + "\n" for line in out)

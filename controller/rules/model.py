@@ -111,11 +111,25 @@ class Container:
     ports_endpoint: str = ""  # id of the endpoint serving the published ports ("" none)
     links: list[str] = field(default_factory=list)  # "name:alias"
     auto_remove: bool = False
-    status: str = "created"  # created | running | exited
-    pid: int = 0
+    status: str = "created"  # created | running | restarting | exited
+    pid: int = 0  # the command's own pid (in the sandbox); 0 when it does not run
+    shim_pid: int = 0  # the shim that watches it (kernel.shim)
     exit_code: int = 0
     started: str = ""
     finished: str = ""
+    error: str = ""  # why the last start failed (State.Error)
+    tty: bool = False  # -t: the command gets a pseudo-terminal
+    open_stdin: bool = False  # -i: its stdin stays open for attached clients
+    labels: dict[str, str] = field(default_factory=dict)
+    restart_policy: str = "no"  # no | always | unless-stopped | on-failure
+    restart_max: int = 0  # on-failure's maximum retry count (0: no limit)
+    restart_count: int = 0
+    manually_stopped: bool = False  # by stop: unless-stopped leaves it stopped
+    extra_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP as given
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    mac_address: str = ""  # --mac-address asked (the endpoint has the one in use)
+    sysctls: dict[str, str] = field(default_factory=dict)
     # A sandbox whose netns an engine made and owns (Docker, a CNI runtime): Hawser made its
     # veths, addresses, datapath entries and published ports, never its netns or process.
     owner: str = "hawser"

@@ -33,7 +33,17 @@ class RunRequest:
     links: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     auto_remove: bool = False
-    detach: bool = True  # False: created now, started by an attached `start`
+    detach: bool = True  # False: created only (``create``, or started by an attached start)
+    tty: bool = False
+    open_stdin: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    restart_policy: str = "no"
+    restart_max: int = 0
+    extra_hosts: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    mac_address: str = ""
+    sysctls: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> RunRequest:
@@ -43,6 +53,7 @@ class RunRequest:
                 raise InvalidArgument(f"{key} must be a list of strings")
             return [str(v) for v in value]
 
+        policy = body.get("RestartPolicy") or {}
         return cls(
             name=body.get("Name") or None,
             network=str(body.get("Network") or "bridge"),
@@ -58,6 +69,16 @@ class RunRequest:
             aliases=strings("NetworkAliases"),
             auto_remove=bool(body.get("AutoRemove")),
             detach=bool(body.get("Detach", True)),
+            tty=bool(body.get("Tty")),
+            open_stdin=bool(body.get("OpenStdin")),
+            labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
+            restart_policy=str(policy.get("Name") or "no"),
+            restart_max=int(policy.get("MaximumRetryCount") or 0),
+            extra_hosts=strings("ExtraHosts"),
+            dns_search=strings("DnsSearch"),
+            dns_options=strings("DnsOptions"),
+            mac_address=str(body.get("MacAddress") or ""),
+            sysctls={str(k): str(v) for k, v in (body.get("Sysctls") or {}).items()},
         )
 
 
@@ -101,10 +122,21 @@ def check_mode_conflicts(req: RunRequest, kind: str) -> list[str]:
                 "conflicting options: container type network can't be used with links. "
                 "This would result in undefined behavior"
             )
-        if req.dns:
+        if req.dns or req.dns_search or req.dns_options:
             raise Conflict("conflicting options: dns and the network mode")
+        if req.extra_hosts:
+            raise Conflict("conflicting options: custom host-to-IP mapping and the network mode")
         if req.hostname:
             raise Conflict("conflicting options: hostname and the network mode")
+    if req.mac_address and kind not in ("bridge", "user"):
+        raise InvalidArgument("conflicting options: mac-address and the network mode")
+    if kind == "host" and (req.extra_hosts or req.dns_search or req.dns_options or req.dns):
+        raise InvalidArgument(
+            "conflicting options: --dns, --dns-search, --dns-option and --add-host with the "
+            "host network mode (its processes read the node's own /etc files)"
+        )
+    if req.auto_remove and req.restart_policy not in ("no", ""):
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     if req.ip and kind != "user":
         raise InvalidArgument(
             "user specified IP address is supported on user defined networks only"

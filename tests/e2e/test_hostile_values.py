@@ -76,6 +76,21 @@ CLI_CASES: list[tuple[list[str], str]] = [
      f'Error response from daemon: invalid alias "db\\n6.6.6.6 x": {ALLOWED}'),
     (["network", "connect", "--alias", "y\nz", "usernet", "pubc"],
      f'Error response from daemon: invalid alias "y\\nz": {ALLOWED}'),
+    (["run", "-d", "--add-host", "evil\n6.6.6.6 x:1.2.3.4"],
+     'Error response from daemon: bad format for add-host: "evil\\n6.6.6.6 x:1.2.3.4"'),
+    (["run", "-d", "--add-host", "h:1.2.3.4\n6.6.6.6 evil"],
+     'invalid argument "h:1.2.3.4\\n6.6.6.6 evil" for "--add-host" flag: invalid IP address in '
+     'add-host: "1.2.3.4\\n6.6.6.6 evil"'),
+    (["run", "-d", "--dns-search", "a.com\nnameserver 6.6.6.6"],
+     'invalid argument "a.com\\nnameserver 6.6.6.6" for "--dns-search" flag: '
+     '"a.com\\nnameserver 6.6.6.6" is not a valid domain'),
+    (["run", "-d", "--dns-option", "ndots:1\nnameserver 6.6.6.6"],
+     'Error response from daemon: invalid DNS option "ndots:1\\nnameserver 6.6.6.6": an option '
+     "is one word without spaces"),
+    (["run", "-d", "--sysctl", "net.ipv4.ip_forward=1\nx"],
+     'Error response from daemon: invalid value "1\\nx" for sysctl net.ipv4.ip_forward: one line'),
+    (["run", "-d", "--sysctl", "net.ipv4/../../kernel/hostname=x"],
+     'Error response from daemon: invalid sysctl name "net.ipv4/../../kernel/hostname"'),
 ]  # fmt: skip
 
 
@@ -117,6 +132,14 @@ API_CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/v1/containers", run_body(Links=["pubc:x\x00"]), "invalid Links[0]: NUL bytes are not allowed"),
     ("POST", "/v1/containers", run_body(Network="usernet", NetworkAliases=["a\tb"]), 'invalid alias "a\\tb"'),
     ("POST", "/v1/containers", run_body(Name="x\x00"), "invalid Name: NUL bytes are not allowed"),
+    ("POST", "/v1/containers", run_body(ExtraHosts=["a\nb:1.2.3.4"]), 'bad format for add-host: "a\\nb:1.2.3.4"'),
+    ("POST", "/v1/containers", run_body(ExtraHosts=["a:1.2.3.4 b"]), 'invalid IP address in add-host: "1.2.3.4 b"'),
+    ("POST", "/v1/containers", run_body(DnsSearch=["x\ny.example"]), '"x\\ny.example" is not a valid domain'),
+    ("POST", "/v1/containers", run_body(DnsOptions=["a b"]), 'invalid DNS option "a b"'),
+    ("POST", "/v1/containers", run_body(Sysctls={"net.a/../../x": "1"}), 'invalid sysctl name "net.a/../../x"'),
+    ("POST", "/v1/containers", run_body(MacAddress="02:00:00:00:00:01\nx"),
+     '"02:00:00:00:00:01\\nx" is not a valid mac address'),
+    ("POST", "/v1/containers", run_body(Labels={" ": "x"}), "invalid label ' ': empty name"),
     ("POST", "/v1/containers/pubc/exec", {"Cmd": ["true"], "Env": [""]}, "invalid environment variable: "),
     ("POST", "/v1/containers/pubc/exec", {"Cmd": ["true\x00"]}, "invalid Cmd[0]: NUL bytes are not allowed"),
     ("POST", "/v1/networks/usernet/connect",

@@ -36,10 +36,11 @@ def test_state_files_are_private_and_the_socket_is_group_accessible(node: Hawser
         state / "hawser.db-shm": 0o600,
         containers: 0o700,
         containers / talker: 0o700,
-        containers / talker / "stdout.log": 0o600,
-        containers / talker / "stderr.log": 0o600,
+        containers / talker / "container.log": 0o600,  # both streams, one record a line
+        containers / talker / "ctl.sock": 0o600,  # the shim's control socket (attach, resize)
+        containers / talker / "shim.log": 0o600,
         containers / done: 0o700,
-        containers / done / "stdout.log": 0o600,
+        containers / done / "container.log": 0o600,
         containers / done / "exit": 0o600,
         node.socket: 0o660,
     }

@@ -150,7 +150,7 @@ def test_publish_all_uses_ephemeral_ports_upward(pnode: HawserNode) -> None:
 
 def test_exposed_only_port_shows_in_ps(pnode: HawserNode) -> None:
     pnode.cli("run", "-d", "--name", "db", "--expose", "5432")
-    line = [ln for ln in pnode.cli("ps").stdout.splitlines() if ln.endswith(" db")][0]
+    line = [ln for ln in pnode.cli("ps").stdout.splitlines() if " db " in ln + " "][0]
     assert "5432/tcp" in line
     assert pnode.json("inspect", "db")[0]["Config"]["ExposedPorts"] == {"5432/tcp": {}}
     pnode.cli("rm", "-f", "db")

@@ -143,7 +143,7 @@ def test_kill_9_then_restart_rebuilds_removes_orphans_and_keeps_flows(node: Haws
     assert sorted(node.hawser_links()) == links_before
     assert sorted(node.hawser_netns()) == netns_before
     assert orphan_ns not in node.hawser_netns()
-    assert sorted(c.split()[-1] for c in node.cli("ps").stdout.splitlines()[1:]) == [
+    assert sorted(node.cli("ps", "--format", "{{.Names}}").stdout.split()) == [
         "app",
         "echo",
         "web",

@@ -29,6 +29,15 @@ def run_body(**changes: Any) -> dict[str, Any]:
         "Links": [],
         "NetworkAliases": [],
         "AutoRemove": False,
+        "Tty": False,
+        "OpenStdin": False,
+        "Labels": {},
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "ExtraHosts": [],
+        "DnsSearch": [],
+        "DnsOptions": [],
+        "MacAddress": None,
+        "Sysctls": {},
         "Detach": True,
     }
     body.update(changes)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from controller.errors import InvalidArgument, one_line, shown
+from controller.kernel.cgroups import ContainerCgroups
 from controller.kernel.supervisor import ProcessSpec, Supervisor
 from controller.rules import hostsfile, legacy_links, names, netopts
 
@@ -114,7 +115,8 @@ def test_node_nameservers_that_are_not_addresses_are_dropped() -> None:
 
 
 def test_a_process_that_cannot_start_leaves_no_state_folder(tmp_path: Path) -> None:
-    supervisor = Supervisor(tmp_path / "containers", lambda ctr_id, code: None)
-    with pytest.raises(ValueError, match="null byte"):
+    cgroups = ContainerCgroups(tmp_path / "cgroups")
+    supervisor = Supervisor(tmp_path / "containers", cgroups, lambda ctr_id, shim, code: None)
+    with pytest.raises(InvalidArgument, match="null byte"):
         supervisor.start("c1", ProcessSpec(netns="", hostname="h", env=[], cmd=["true\x00"]))
-    assert list((tmp_path / "containers").iterdir()) == []
+    assert not (tmp_path / "containers").exists() and not (tmp_path / "cgroups").exists()

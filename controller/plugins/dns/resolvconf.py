@@ -30,18 +30,19 @@ def embedded_nameserver(node: Node, ctr: Container, without_endpoint: str = "") 
 EMBEDDED_DNS = "127.0.0.11"  # Docker's address for its embedded DNS, in every sandbox
 
 
-def embedded_text() -> str:
+def embedded_text(search: list[str] | None = None, dns_options: list[str] | None = None) -> str:
+    """The embedded resolver; ``--dns-search`` and ``--dns-option`` replace the node's."""
     base = hostsfile.container_resolv(sandbox_files.node_resolv())
-    options = list(base.options)
+    options = list(dns_options or base.options)
     if not any(o.startswith("ndots:") for o in options):
         options.insert(0, "ndots:0")
-    return hostsfile.render_resolv([EMBEDDED_DNS], base.search, options)
+    return hostsfile.render_resolv([EMBEDDED_DNS], search or base.search, options)
 
 
 def text_for(node: Node, ctr: Container, without_endpoint: str = "") -> str:
     if embedded_nameserver(node, ctr, without_endpoint) is None:
-        return sandbox_files.resolv_text(ctr.dns, None)
-    return embedded_text()
+        return sandbox_files.resolv_text(ctr.dns, None, ctr.dns_search, ctr.dns_options)
+    return embedded_text(ctr.dns_search, ctr.dns_options)
 
 
 def write(node: Node, ctr: Container, without_endpoint: str = "") -> None:
