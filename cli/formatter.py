@@ -108,11 +108,13 @@ CONTAINER_HEADERS = {
     "Networks": "NETWORKS",
     "Owner": "OWNER",
 }
-#: Docker's columns, then who made the container: hawser, or an engine (docker, cni)
+#: Docker's columns exactly
 CONTAINER_TABLE = (
     "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}"
-    "\\t{{.Names}}\\t{{.Owner}}"
+    "\\t{{.Names}}"
 )
+#: the same, then who made the container (docker, cni): used when an engine's container is listed
+CONTAINER_TABLE_OWNED = CONTAINER_TABLE + "\\t{{.Owner}}"
 CONTAINER_RAW = (
     "container_id: {{.ID}}\nimage: {{.Image}}\ncommand: {{.Command}}\n"
     "created_at: {{.CreatedAt}}\nstate: {{- pad .State 1 0}}\nstatus: {{- pad .Status 1 0}}\n"

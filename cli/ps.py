@@ -105,8 +105,11 @@ def ps(
     want_all = all_ or limit > 0 or bool(filter_)
     items = client.get(path_for("containers", query={"all": int(want_all)})) or []
     items = filters.filter_containers(items, filter_, all_, limit)
+    # Docker's table exactly, unless an engine's container is listed: then an OWNER column
+    engines = any((c.get("Owner") or "hawser") != "hawser" for c in items)
+    table = formatter.CONTAINER_TABLE_OWNED if engines else formatter.CONTAINER_TABLE
     template, overridden = formatter.listing_format(
-        fmt, quiet, formatter.CONTAINER_TABLE, formatter.CONTAINER_RAW, "container_id: {{.ID}}"
+        fmt, quiet, table, formatter.CONTAINER_RAW, "container_id: {{.ID}}"
     )
     if overridden:
         formatter.warn_quiet_overrides()

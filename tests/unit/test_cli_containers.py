@@ -186,7 +186,7 @@ def test_ps_table_like_docker(fake: FakeDaemon) -> None:
     assert result.exit_code == 0, result.output
     assert fake.requests[0].query == {"all": "0"}
     # Docker's tab writer: columns at least 10 wide (IMAGE), 3 spaces of padding; Docker's
-    # columns, then OWNER (who made it: hawser, or an engine through a plugin)
+    # columns, then OWNER (who made it) because an engine's container is listed
     assert result.stdout.splitlines() == [
         "CONTAINER ID   IMAGE     COMMAND                  CREATED              STATUS              "
         "PORTS                     NAMES     OWNER",
@@ -195,6 +195,16 @@ def test_ps_table_like_docker(fake: FakeDaemon) -> None:
         '3341929632a6   -         "python3 -m http.ser…"   3 seconds ago        Up 2 seconds        '
         "5432/tcp                  db        docker",
     ]
+
+
+def test_ps_table_is_dockers_exactly_without_engine_containers(fake: FakeDaemon) -> None:
+    fake.route("GET", "/v1/containers", body=listing(int(time.time()))[:1])
+    lines = invoke(fake, "ps").stdout.splitlines()
+    assert lines[0] == (
+        "CONTAINER ID   IMAGE     COMMAND          CREATED              STATUS              "
+        "PORTS                     NAMES"
+    )
+    assert lines[1].endswith("0.0.0.0:32768->7000/tcp   web2")
 
 
 def test_ps_all_no_trunc_quiet(fake: FakeDaemon) -> None:
