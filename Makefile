@@ -44,7 +44,7 @@ e2e: install ## end-to-end CLI tests only
 lint: install ## ruff check, ruff format --check, mypy, clang-format --dry-run
 	$(RUFF) check .
 	$(RUFF) format --check .
-	$(MYPY) controller cli testbed
+	$(MYPY) controller cli testbed bench
 	@if [ -n "$(C_SOURCES)" ]; then \
 		echo "clang-format --dry-run --Werror $(words $(C_SOURCES)) files"; \
 		clang-format --dry-run --Werror $(C_SOURCES); \

@@ -72,9 +72,15 @@ class HawserNode(Daemon):
         self._closer = on_cleanup(self.close)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, *extra: str, wait: bool = True, timeout: float = 60) -> float:
+    def start(
+        self,
+        *extra: str,
+        wait: bool = True,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+    ) -> float:
         """Start the daemon; return seconds until its API answered."""
-        took = super().start(*extra, wait=wait, timeout=timeout)
+        took = super().start(*extra, wait=wait, timeout=timeout, env=env)
         census.LEDGER.node_started(self.name)
         return took
 

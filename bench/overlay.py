@@ -41,6 +41,7 @@ from bench.hawser_driver import HawserNode
 from bench.paths import Load, _between
 from bench.proc import RUN_ID, BenchError, client, run_json, sh, spawn
 from bench.results import Row
+from bench.selftest import plant
 from testbed import etcd as testbed_etcd
 from testbed import netns
 from testbed.netns import enter
@@ -406,18 +407,14 @@ def selftest(pairs: list[Pair], p: Params) -> tuple[list[str], list[str]]:
         if kind not in by_kind or (kind == "hawser" and "routed" not in by_kind):
             continue
         v = by_kind[kind]
-        try:
-            with wrong(by_kind):
-                _, problems = measure(CASES[1], v, p)
-        except BenchError as exc:
-            lines.append(f"S9 {v.label} with {what}: **could not run** ({exc})")
-            errors.append(f"S9 path check self-test: {v.label} with {what}: {exc}")
-            continue
-        if problems:
-            lines.append(f"S9 {v.label} with {what}: detected — {problems[0]}")
-        else:
-            lines.append(f"S9 {v.label} with {what}: **NOT DETECTED**")
-            errors.append(f"S9 path check self-test: {v.label} with {what} passed")
+        line, error = plant(
+            f"S9 {v.label} with {what}",
+            lambda wrong=wrong: wrong(by_kind),  # type: ignore[misc]
+            lambda v=v: measure(CASES[1], v, p)[1],  # type: ignore[misc]
+        )
+        lines.append(line)
+        if error:
+            errors.append(error)
     return lines, errors
 
 

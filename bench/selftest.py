@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from bench.dataplane import Case, Params, measure
@@ -97,6 +98,23 @@ def _misroutes() -> list[Misroute]:
     ]
 
 
+def plant(
+    title: str,
+    wrong: Callable[[], AbstractContextManager[Any]],
+    problems: Callable[[], list[str]],
+) -> tuple[str, str | None]:
+    """Measure once with one fault planted: (report line, error when the path checks did not
+    catch it or the measurement could not run)."""
+    try:
+        with wrong():
+            found = problems()
+    except BenchError as exc:  # the check was not exercised: the self-test itself failed
+        return f"{title}: **could not run** ({exc})", f"path check self-test: {title}: {exc}"
+    if found:
+        return f"{title}: detected — {found[0]}", None
+    return f"{title}: **NOT DETECTED**", f"path check self-test: {title} passed"
+
+
 def run(variants: list[Variant], p: Params) -> tuple[list[str], list[str]]:
     """(report lines, errors): an error for every misroute the checks did not catch."""
     by_kind = {v.kind: v for v in variants}
@@ -107,16 +125,12 @@ def run(variants: list[Variant], p: Params) -> tuple[list[str], list[str]]:
             continue
         v = by_kind[kind]
         case = Case("1-rst", "selftest") if scenario == "S8" else Case()
-        try:
-            with wrong(by_kind):
-                problems = measure(scenario, v, case, p).problems
-        except BenchError as exc:  # the check was not exercised: the self-test itself failed
-            lines.append(f"{v.label} {scenario} with {what}: **could not run** ({exc})")
-            errors.append(f"path check self-test: {v.label} {scenario} with {what}: {exc}")
-            continue
-        if problems:
-            lines.append(f"{v.label} {scenario} with {what}: detected — {problems[0]}")
-        else:
-            lines.append(f"{v.label} {scenario} with {what}: **NOT DETECTED**")
-            errors.append(f"path check self-test: {v.label} {scenario} with {what} passed")
+        line, error = plant(
+            f"{v.label} {scenario} with {what}",
+            lambda wrong=wrong: wrong(by_kind),  # type: ignore[misc]
+            lambda v=v, scenario=scenario, case=case: measure(scenario, v, case, p).problems,  # type: ignore[misc]
+        )
+        lines.append(line)
+        if error:
+            errors.append(error)
     return lines, errors

@@ -125,16 +125,7 @@ def interactive_run(client: Client, cid: str, stdin: bool, tty_mode: bool) -> in
         )
     except CliError as exc:
         raise RunFailed(exc, start_failure(exc)) from exc
-    on_resize = None
-    if tty_mode:
-
-        def on_resize() -> None:
-            now = hijack.terminal_size()
-            if now:
-                with contextlib.suppress(CliError):
-                    client.post(
-                        path_for("containers", cid, "resize", query={"h": now[0], "w": now[1]})
-                    )
+    on_resize = hijack.resizer(client, "containers", cid) if tty_mode else None
 
     proxy = None if tty_mode else _signal_proxy(client, cid)
     try:
@@ -221,18 +212,24 @@ def _inspect_any(client: Client, ref: str, kinds: tuple[str, ...]) -> Any:
     raise CliError(f"No such object: {ref}")
 
 
-def _each(ctx: click.Context, refs: tuple[str, ...], request: Callable[[str], object]) -> None:
-    """Docker's way with several containers: each in turn, its name or its error printed;
-    exit 1 when any failed."""
+def each_ref(
+    ctx: click.Context,
+    refs: tuple[str, ...],
+    request: Callable[[str], Any],
+    show: Callable[[str, Any], str] = lambda ref, _answer: ref,
+) -> None:
+    """Docker's way with several containers: each in turn, then a line for it (its name as
+    given, unless ``show`` makes another from the answer) or the daemon's error; exit 1 when
+    any failed."""
     failed = False
     for ref in refs:
         try:
-            request(ref)
+            answer = request(ref)
         except DaemonError as exc:
             exc.show()
             failed = True
             continue
-        click.echo(ref)
+        click.echo(show(ref, answer))
     if failed:
         ctx.exit(1)
 
@@ -244,7 +241,7 @@ def _each(ctx: click.Context, refs: tuple[str, ...], request: Callable[[str], ob
 @click.pass_context
 def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -> None:
     """Remove one or more containers."""
-    _each(
+    each_ref(
         ctx,
         refs,
         lambda ref: client.delete(path_for("containers", ref, query={"force": int(force)})),
@@ -258,7 +255,7 @@ def rm(ctx: click.Context, client: Client, force: bool, refs: tuple[str, ...]) -
 @click.pass_context
 def kill(ctx: click.Context, client: Client, signal_name: str, refs: tuple[str, ...]) -> None:
     """Send a signal to the process of one or more containers."""
-    _each(
+    each_ref(
         ctx,
         refs,
         lambda ref: client.post(path_for("containers", ref, "kill", query={"signal": signal_name})),
@@ -350,16 +347,7 @@ def interactive_exec(
         click.echo(exc.message, err=True)  # as Docker prints it: the stream's text
         failed = client.get(path_for("exec", exec_id, "json")) or {}
         return int(failed.get("ExitCode") or start_failure(exc))
-    on_resize = None
-    if tty_mode:
-
-        def on_resize() -> None:
-            now = hijack.terminal_size()
-            if now:
-                with contextlib.suppress(CliError):
-                    client.post(
-                        path_for("exec", exec_id, "resize", query={"h": now[0], "w": now[1]})
-                    )
+    on_resize = hijack.resizer(client, "exec", exec_id) if tty_mode else None
 
     hijack.stream(sock, rest, tty_mode=tty_mode, stdin=stdin, on_resize=on_resize)
     state = client.get(path_for("exec", exec_id, "json")) or {}

@@ -23,7 +23,7 @@ import tty
 from collections.abc import Callable
 from typing import Any
 
-from cli.client import Client, CliError, DaemonError, _cut_off
+from cli.client import Client, CliError, DaemonError, _cut_off, path_for
 
 _HEADER = struct.Struct(">BxxxL")
 
@@ -84,6 +84,19 @@ def terminal_size() -> tuple[int, int] | None:
             size = os.get_terminal_size(fd)
             return size.lines, size.columns
     return None
+
+
+def resizer(client: Client, *resource: str) -> Callable[[], None]:
+    """A callback sending the local terminal's size to ``RESOURCE/resize`` (a container's or an
+    exec's); a refusal is ignored, as Docker's client does."""
+
+    def send() -> None:
+        now = terminal_size()
+        if now:
+            with contextlib.suppress(CliError):
+                client.post(path_for(*resource, "resize", query={"h": now[0], "w": now[1]}))
+
+    return send
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import click
@@ -30,21 +29,6 @@ def create(client: Client, cmd: tuple[str, ...], **opts: Any) -> None:
     for warning in resp.get("Warnings") or []:
         click.echo(f"WARNING: {warning}", err=True)
     click.echo(resp.get("Id", ""))
-
-
-def _each(ctx: click.Context, refs: tuple[str, ...], request: Any) -> None:
-    """Each container in turn: its name as given, or the daemon's error; exit 1 if any failed."""
-    failed = False
-    for ref in refs:
-        try:
-            request(ref)
-        except DaemonError as exc:
-            exc.show()
-            failed = True
-            continue
-        click.echo(ref)
-    if failed:
-        ctx.exit(1)
 
 
 def _timeout_option(fn: Any) -> Any:
@@ -80,7 +64,9 @@ def stop(
 ) -> None:
     """Stop one or more running containers (SIGTERM, then SIGKILL after the grace period)."""
     query = {"t": _seconds(timeout, time_), "signal": signal_name}
-    _each(ctx, refs, lambda ref: client.post(path_for("containers", ref, "stop", query=query)))
+    containers.each_ref(
+        ctx, refs, lambda ref: client.post(path_for("containers", ref, "stop", query=query))
+    )
 
 
 @click.command("restart")
@@ -99,7 +85,9 @@ def restart(
 ) -> None:
     """Restart one or more containers."""
     query = {"t": _seconds(timeout, time_)}
-    _each(ctx, refs, lambda ref: client.post(path_for("containers", ref, "restart", query=query)))
+    containers.each_ref(
+        ctx, refs, lambda ref: client.post(path_for("containers", ref, "restart", query=query))
+    )
 
 
 @click.command("start")
@@ -140,11 +128,7 @@ def start(
         query.update(h=size[0], w=size[1])
     sock, rest = hijack.upgrade(client, "POST", path_for("containers", cid, "attach", query=query))
 
-    def on_resize() -> None:
-        now = hijack.terminal_size()
-        if now:
-            with contextlib.suppress(CliError):
-                client.post(path_for("containers", cid, "resize", query={"h": now[0], "w": now[1]}))
+    on_resize = hijack.resizer(client, "containers", cid)
 
     hijack.stream(
         sock, rest, tty_mode=tty_mode, stdin=stdin, on_resize=on_resize if tty_mode else None
@@ -159,17 +143,12 @@ def start(
 @click.pass_context
 def wait(ctx: click.Context, client: Client, refs: tuple[str, ...]) -> None:
     """Block until one or more containers stop, then print their exit codes."""
-    failed = False
-    for ref in refs:
-        try:
-            resp = client.post(path_for("containers", ref, "wait")) or {}
-        except DaemonError as exc:
-            exc.show()
-            failed = True
-            continue
-        click.echo(str(resp.get("StatusCode", 0)))
-    if failed:
-        ctx.exit(1)
+    containers.each_ref(
+        ctx,
+        refs,
+        lambda ref: client.post(path_for("containers", ref, "wait")),
+        lambda _ref, answer: str((answer or {}).get("StatusCode", 0)),
+    )
 
 
 @click.command("attach")
@@ -188,11 +167,7 @@ def attach(ctx: click.Context, client: Client, no_stdin: bool, container: str) -
     query = {"stdin": int(stdin)}
     sock, rest = hijack.upgrade(client, "POST", path_for("containers", cid, "attach", query=query))
 
-    def on_resize() -> None:
-        now = hijack.terminal_size()
-        if now:
-            with contextlib.suppress(CliError):
-                client.post(path_for("containers", cid, "resize", query={"h": now[0], "w": now[1]}))
+    on_resize = hijack.resizer(client, "containers", cid)
 
     if tty_mode:
         on_resize()  # the attached terminal's size, as Docker's attach sends it

@@ -98,6 +98,13 @@ class Conflict(HawserError):
     status = 409
 
 
+def network_has_endpoints(name: str, net_id: str) -> Conflict:
+    """Docker's refusal to remove a network that still has endpoints (on any node)."""
+    return Conflict(
+        f"error while removing network: network {name} id {net_id} has active endpoints"
+    )
+
+
 class PrerequisiteMissing(HawserError):
     status = 503
 

@@ -29,7 +29,7 @@ from typing import Any
 from controller.cluster import pools
 from controller.cluster.client import Store
 from controller.cluster.txn import KV, Compare, Delete, Get, Put
-from controller.errors import Conflict, NotFound, StoreError
+from controller.errors import Conflict, NotFound, StoreError, network_has_endpoints
 from controller.rules import ipam, names
 
 DRIVER = "overlay"
@@ -202,7 +202,5 @@ def remove(store: Store, name_or_id: str) -> GlobalNetwork:
         if result.succeeded:
             return net
         if result.kvs(0):
-            raise Conflict(
-                f"error while removing network: network {net.name} id {net.id} has active endpoints"
-            )
+            raise network_has_endpoints(net.name, net.id)
     raise StoreError(f"cluster store {store.url}: could not remove network {name_or_id}")

@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.errors import Conflict, InvalidArgument, NotFound, PrerequisiteMissing
+from controller.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PrerequisiteMissing,
+    network_has_endpoints,
+)
 from controller.kernel import links
 from controller.ops import engines, lookup
 from controller.ops.node import Node
@@ -284,16 +290,7 @@ def withdraw_network(node: Node, net_id: str) -> Network | None:
         net = node.store.network(net_id)
         if net is None:
             return None
-        if node.store.endpoints(network_id=net.id):
-            raise Conflict(
-                f"error while removing network: network {net.name} id {net.id} has active endpoints"
-            )
-        with operation(node.store):
-            node.emit("network_removed", net)
-            node.store.delete_network(net.id)
-            node.datapath.delete_network(net.key)
-            release_bridge(node, net)
-        refresh_node_addresses(node)
+        _drop(node, net)
         return net
 
 
@@ -322,16 +319,20 @@ def remove(node: Node, ref: str, owner: str = "hawser") -> None:
         net = lookup.network(node.store, ref)
         if net.builtin:
             raise Conflict(f"{net.name} is a pre-defined network and cannot be removed")
-        if node.store.endpoints(network_id=net.id):
-            raise Conflict(
-                f"error while removing network: network {net.name} id {net.id} has active endpoints"
-            )
-        with operation(node.store):
-            node.emit("network_removed", net)
-            node.store.delete_network(net.id)
-            node.datapath.delete_network(net.key)
-            release_bridge(node, net)
-        refresh_node_addresses(node)
+        _drop(node, net)
+
+
+def _drop(node: Node, net: Network) -> None:
+    """Take a network off this node (the caller holds the lock): refused while it has
+    endpoints here (Docker's text)."""
+    if node.store.endpoints(network_id=net.id):
+        raise network_has_endpoints(net.name, net.id)
+    with operation(node.store):
+        node.emit("network_removed", net)
+        node.store.delete_network(net.id)
+        node.datapath.delete_network(net.key)
+        release_bridge(node, net)
+    refresh_node_addresses(node)
 
 
 def release_bridge(node: Node, net: Network) -> None:

@@ -23,7 +23,7 @@ from controller.cluster import endpoints as cluster_endpoints
 from controller.cluster import networks as cluster_networks
 from controller.cluster.endpoints import EndpointSpec
 from controller.cluster.networks import NetworkSpec
-from controller.errors import Conflict, HawserError, NotFound, StoreError
+from controller.errors import Conflict, HawserError, NotFound, StoreError, network_has_endpoints
 from controller.kernel import links
 from controller.ops import networks
 from controller.ops.networks import NetworkRequest
@@ -83,10 +83,7 @@ class OverlayDriver:
     def remove_network(self, node: Node, net: Network) -> None:
         with node.lock:
             if node.store.endpoints(network_id=net.id):
-                raise Conflict(
-                    f"error while removing network: network {net.name} id {net.id} "
-                    "has active endpoints"
-                )
+                raise network_has_endpoints(net.name, net.id)
         self.agent.require_store()
         with contextlib.suppress(NotFound):  # gone already: the watch takes it away here too
             cluster_networks.remove(self.agent.store, net.id)
