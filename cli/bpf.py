@@ -17,7 +17,7 @@ import click
 
 from cli import formatter
 from cli.client import Client, pass_client, path_for
-from cli.output import cell, print_json_lines, print_table
+from cli.output import DECIMAL_UNITS, cell, print_json_lines, print_table, size_in_units
 
 FORMAT_OPTION = click.option(
     "--format",
@@ -29,18 +29,13 @@ FORMAT_OPTION = click.option(
 
 Row = dict[str, Any]
 Column = tuple[str, Callable[[Row], str]]
-_SIZE_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
 
 def human_size(value: Any, precision: int = 3) -> str:
     """Docker's ``units.HumanSizeWithPrecision``: decimal units, ``precision`` digits."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return cell(value)
-    size, unit = float(value), 0
-    while size >= 1000 and unit < len(_SIZE_UNITS) - 1:
-        size /= 1000
-        unit += 1
-    return f"{size:.{precision}g}{_SIZE_UNITS[unit]}"
+    return size_in_units(value, DECIMAL_UNITS, 1000, precision)
 
 
 def percent(value: Any) -> str:

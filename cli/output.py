@@ -85,3 +85,17 @@ def shown(value: str, limit: int = 200) -> str:
     if value.isprintable() and len(value) <= limit:
         return value
     return go_quote(value[:limit]) + ("…" if len(value) > limit else "")
+
+
+DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def size_in_units(value: float, units: Sequence[str], base: int, digits: int) -> str:
+    """Docker's go-units sizes: ``value`` divided by ``base`` while it is that large, with
+    ``digits`` significant digits and the unit reached (``3.812GiB``, ``1.23MB``)."""
+    size, unit = float(value), 0
+    while size >= base and unit < len(units) - 1:
+        size /= base
+        unit += 1
+    return f"{size:.{digits}g}{units[unit]}"

@@ -13,19 +13,14 @@ import click
 from cli import formatter
 from cli.client import Client, CliError, pass_client, path_for
 from cli.gotemplate import ExecError
-
-_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+from cli.output import BINARY_UNITS, size_in_units
 
 
 def bytes_size(value: Any) -> str:
     """Docker's ``units.BytesSize``: binary units, 4 significant digits (``3.812GiB``)."""
     if not isinstance(value, int | float):
         return str(value)
-    size, unit = float(value), 0
-    while size >= 1024 and unit < len(_BINARY_UNITS) - 1:
-        size /= 1024
-        unit += 1
-    return f"{size:.4g}{_BINARY_UNITS[unit]}"
+    return size_in_units(value, BINARY_UNITS, 1024, 4)
 
 
 def _program_line(prog: dict[str, Any]) -> str:
