@@ -139,6 +139,9 @@ def test_log_records_and_tail(tmp_path: Path) -> None:
     assert read(since="2024-01-01T00:00:03.000000000Z") == ["line3\n", "line4\n"]
     assert read(until="2024-01-01T00:00:01.000000000Z") == ["line0\n", "line1\n"]
     assert timestamps.from_unix("1704067203.5") == "2024-01-01T00:00:03.500000000Z"
+    # the API takes up to 12 digits of seconds: past year 9999 is later than any record
+    assert timestamps.from_unix("253402300799") == "9999-12-31T23:59:59.000000000Z"
+    assert timestamps.from_unix("453402300799.1") == "9999-12-31T23:59:59.999999999Z"
 
 
 def test_since_values_as_docker_reads_them() -> None:
