@@ -4,9 +4,9 @@ Run as a script with the standard library only (``python3 -I -S shim.py …``), 
 imports the daemon: the daemon may die, restart or be upgraded while it runs.
 
 ``hawser-shim FOLDER`` (supervise) — started by the daemon in a session of its own, with the
-spec as JSON on stdin. It creates the process's stdio (pipes, or a pseudo-terminal), forks
-the command through ``ENTER`` (``ip netns exec NS unshare --uts --``, which binds the
-sandbox's /etc files) and the exec step below, and answers one JSON line on stdout:
+spec as JSON on stdin. It creates the process's stdio (pipes, or a pseudo-terminal), forks,
+and the child runs the exec step below in-process (no second interpreter, no helper
+binaries), and answers one JSON line on stdout:
 ``{"pid": N}`` (the command's own pid, in the sandbox) or ``{"error": TEXT, "code": N}``.
 Then, until the command exits, it appends the output to ``container.log`` (one JSON record
 per line or partial line: ``{"log", "stream", "time"}``, Docker's json-file shape), relays
@@ -15,8 +15,10 @@ When the command exits, every process left in the container's cgroup is killed (
 outlives the container, as with a pid namespace), the output is drained, and the status is
 written to ``exit`` (128+N for a signal, like a shell).
 
-``hawser-exec`` (exec step) — the last step before the command, already inside the sandbox's
-netns and UTS namespace: reads its spec from fd 3, sets the hostname, joins the cgroup, takes
+``hawser-exec`` (exec step) — the last step before the command (also run by ``exec``, as a
+script): reads its spec from fd 3, enters the sandbox as ``ip netns exec NS unshare --uts``
+would (the netns; a mount namespace with the netns's own /sys and the sandbox's /etc files
+bound over the node's; a UTS namespace), sets the hostname, joins the cgroup, takes
 the terminal, changes directory and user, finds the executable in ``$PATH`` as Go's
 ``exec.LookPath`` does, and execs it (its pid stays the one the shim reports). A failure is
 one JSON line on fd 4 (``{"error", "code"}``: 127 not found, 126 not executable) and that
@@ -45,8 +47,11 @@ import struct
 import sys
 import termios
 import time
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing would cost every start ~5 ms
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 EXIT_FILE = "exit"
 LOG_FILE = "container.log"
@@ -73,6 +78,44 @@ class StartError(Exception):
 
 
 # the exec step --------------------------------------------------------------------------
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWNET = 0x00020000, 0x04000000, 0x40000000
+MS_RDONLY, MS_BIND, MS_REC, MS_SLAVE = 0x1, 0x1000, 0x4000, 0x80000
+MNT_DETACH = 0x2
+
+
+def enter_sandbox(netns: str) -> None:
+    """Join the sandbox's netns, then new mount and UTS namespaces: mounts stay private (made
+    slaves of the node's), /sys shows the netns's devices, each file of /etc/netns/NS is bound
+    over /etc's (resolv.conf, hosts, hostname) — what ``ip netns exec`` and ``unshare --uts``
+    do, without running them."""
+    import ctypes  # only here: the supervising shim never needs it
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {os.strerror(err)}")
+
+    fd = os.open(os.path.join("/run/netns", netns), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        check(libc.setns(fd, CLONE_NEWNET), f"setting the network namespace {netns}")
+    finally:
+        os.close(fd)
+    check(libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare")
+    check(libc.mount(b"", b"/", b"none", MS_SLAVE | MS_REC, None), "making / a slave mount")
+    flags = MS_RDONLY if os.statvfs("/sys").f_flag & os.ST_RDONLY else 0
+    if libc.umount2(b"/sys", MNT_DETACH) == 0:
+        check(libc.mount(netns.encode(), b"/sys", b"sysfs", flags, None), "mounting /sys")
+    etc = os.path.join("/etc/netns", netns)
+    with contextlib.suppress(FileNotFoundError):
+        for name in sorted(os.listdir(etc)):
+            source, target = os.path.join(etc, name), os.path.join("/etc", name)
+            if os.path.exists(target):
+                check(libc.mount(source.encode(), target.encode(), b"none", MS_BIND, None),
+                      f"binding {source}")  # fmt: skip
+
+
 def _executable(path: str) -> OSError | None:
     """Go's ``findExecutable``: None when ``path`` is a file someone may execute."""
     try:
@@ -148,6 +191,8 @@ def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
 
 def exec_step(spec: dict[str, Any]) -> None:
     """Become the command (see the module docstring); raises ``StartError`` if it cannot."""
+    if spec.get("netns"):
+        enter_sandbox(spec["netns"])
     if spec.get("hostname"):
         socket.sethostname(spec["hostname"])
     if spec.get("cgroup_fd") is not None:  # cgroup.procs, opened before the netns's own /sys
@@ -286,20 +331,17 @@ class Shim:
         if exec_spec.get("cgroup"):
             passed.append(os.open(os.path.join(exec_spec["cgroup"], "cgroup.procs"), os.O_WRONLY))
             exec_spec["cgroup_fd"] = CGROUP_FD
-        argv = [*self.spec["enter"], sys.executable, "-I", "-S", os.path.abspath(__file__)]
         pid = os.fork()
-        if pid == 0:  # the child: becomes the command through ENTER and the exec step
+        if pid == 0:  # the child: becomes the command through the exec step
             try:
                 os.setsid()
                 high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in passed]
                 for target, fd in enumerate(high):
                     os.dup2(fd, target)
                 os.closerange(len(high), 65536)
-                for signum in _RESET_SIGNALS:
-                    signal.signal(signum, signal.SIG_DFL)
-                os.execvpe(argv[0], [*argv, "hawser-exec"], {"PATH": DEFAULT_PATH})
+                exec_main()  # returns only by exec, or by exit with the reason on ERROR_FD
             except BaseException as exc:  # noqa: BLE001 - the child must never return
-                text = json.dumps({"error": f"cannot start {argv[0]}: {exc}", "code": 126})
+                text = json.dumps({"error": f"cannot start the process: {exc}", "code": 126})
                 with contextlib.suppress(OSError):
                     os.write(ERROR_FD, text.encode() + b"\n")
             os._exit(126)

@@ -70,18 +70,11 @@ def base_env(spec: ProcessSpec) -> list[str]:
     return [f"PATH={DEFAULT_PATH}", f"HOSTNAME={spec.hostname}", *home, *spec.env]
 
 
-def enter_argv(netns: str) -> list[str]:
-    """What puts a process into its sandbox before the exec step: the netns (``ip netns exec``
-    also binds the sandbox's /etc files) and a UTS namespace of its own."""
-    if not netns:
-        return []
-    return ["ip", "netns", "exec", netns, "unshare", "--uts", "--"]
-
-
 def exec_spec(spec: ProcessSpec, cgroup: Path | None) -> dict[str, Any]:
     """What the exec step (``shim.exec_step``) reads."""
     return {
         "argv": list(spec.cmd),
+        "netns": spec.netns or None,  # entered by the exec step itself (shim.enter_sandbox)
         "env": base_env(spec),
         "hostname": spec.hostname if spec.netns and spec.own_hostname else None,
         "cgroup": str(cgroup) if cgroup else None,
@@ -149,7 +142,6 @@ class Supervisor:
             cgroup = self.cgroups.create(ctr_id)
             payload = json.dumps(
                 {
-                    "enter": enter_argv(spec.netns),
                     "tty": spec.tty,
                     "stdin": spec.stdin,
                     "size": list(spec.size) if spec.size else None,
@@ -282,7 +274,7 @@ class Supervisor:
         kept: list[int] = []
         child: list[int] = []
         body = exec_spec(spec, cgroup)
-        # opened here: inside, ``ip netns exec`` mounts a /sys of the netns's own
+        # opened here: inside, the exec step mounts a /sys of the netns's own
         procs = os.open(cgroup / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
         body["cgroup_fd"] = procs
         child.append(procs)
@@ -312,7 +304,7 @@ class Supervisor:
                     child.append(in_r)
                     in_stream = in_r
                 stdio = [in_stream, out_w, err_out_w]
-            argv = [*enter_argv(spec.netns), *shim_argv("hawser-exec", str(spec_r), str(err_w))]
+            argv = shim_argv("hawser-exec", str(spec_r), str(err_w))
             result.popen = subprocess.Popen(
                 argv,
                 stdin=stdio[0],
