@@ -29,8 +29,8 @@ uninstall: ## remove everything Hawser put on this node (hawserd reset, asks fir
 run: install ## start `hawser daemon` in the foreground (DAEMON_ARGS passed through)
 	$(VENV)/bin/hawser daemon $(DAEMON_ARGS)
 
-test: install ## the whole suite: unit, kernel and e2e tests
-	$(PYTEST) -ra --durations=20 $(PYTEST_ARGS) tests/unit tests/kernel tests/e2e
+test: install ## the whole suite: unit, kernel and e2e tests (two workers, a file each at a time)
+	$(PYTEST) -ra --durations=20 -n 2 --dist loadfile $(PYTEST_ARGS) tests/unit tests/kernel tests/e2e
 
 unit: install ## unit tests only (no privileges needed by the tests themselves)
 	$(PYTEST) -ra $(PYTEST_ARGS) tests/unit

@@ -9,6 +9,10 @@
   deselection (``-k``, ``-m``, ``--deselect``, ``--lf``…). And when the run covers the whole
   of tests/kernel and tests/e2e, at least the floor in tests/ci_floor.txt of ``kernel``
   tests must have run. Outside CI all of this is allowed.
+- With pytest-xdist (``make test`` runs two workers), collection happens in the workers: a
+  worker turns a collection-time skip or a deselection into a failed collection report, which
+  fails the run on the controller; the controller counts the kernel tests that ran (their
+  reports come back to it) and checks the floor.
 """
 
 from __future__ import annotations
@@ -87,10 +91,20 @@ class CiGuard:
     # hooks ---------------------------------------------------------------------------------
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected += len(items)
+        if in_ci() and in_worker(self.config):  # the controller never sees it: say it there
+            raise pytest.UsageError(
+                f"{len(items)} test(s) were deselected (-k, -m, --deselect, --lf …): "
+                "CI runs everything it collects"
+            )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.skipped:
             self.collection_skips.append(f"{report.nodeid}: {_reason(report)}")
+            if in_ci() and in_worker(self.config):  # forwarded to the controller as a failure
+                report.outcome = "failed"
+                report.longrepr = (
+                    f"CI=true and a module was skipped at collection: {_reason(report)}"
+                )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         kernel = "kernel" in report.keywords
@@ -120,6 +134,8 @@ class CiGuard:
                 terminalreporter.line(f"CI=true and {problem}", red=True)
 
     def _check_floor(self) -> None:
+        if in_worker(self.config):  # a worker runs a share; the controller sees every report
+            return
         if self.config.option.collectonly or not covers_kernel_suites(self.config):
             return
         try:
@@ -139,6 +155,11 @@ def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
     return str(longrepr)
+
+
+def in_worker(config: pytest.Config) -> bool:
+    """Whether this process is a pytest-xdist worker (the controller has no workerinput)."""
+    return hasattr(config, "workerinput")
 
 
 def covers_kernel_suites(config: pytest.Config) -> bool:
