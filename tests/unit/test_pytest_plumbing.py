@@ -184,3 +184,36 @@ def test_the_repository_floor_is_a_number() -> None:
     from tests.conftest import FLOOR_FILE, read_floor
 
     assert read_floor(FLOOR_FILE) > 100  # the suite's kernel+e2e tests, counted at its update
+
+
+# Through pytest-xdist (``make test`` runs two workers): collection happens in the workers.
+XDIST_LEFT_OUT = {
+    "kernel test skipped at run time": "*1 kernel test(s) were skipped:*",
+    "unit module skipped at collection": "*1 module(s) were skipped at collection:*",
+    "-k": "*1 test(s) were deselected*",
+    "fewer kernel tests than the floor": f"*only {FLOOR} kernel+e2e tests ran, fewer than*",
+}
+
+
+@pytest.mark.parametrize("case", list(XDIST_LEFT_OUT))
+def test_leaving_tests_out_fails_ci_through_xdist_workers(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    path, text, args, _ = LEFT_OUT[case]
+    if path:
+        (suite.path / "tests" / path).write_text(text)
+    monkeypatch.setenv("CI", "true")
+    plugins = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    result = suite.runpytest_subprocess(*plugins, "-n", "2", *(args or ("tests",)))
+    assert result.ret != pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines([XDIST_LEFT_OUT[case]])
+
+
+def test_a_full_ci_run_through_xdist_workers_passes(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    plugins = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    result = suite.runpytest_subprocess(*plugins, "-n", "2", "tests")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["*3 passed, 1 skipped, 1 xfailed*"])
