@@ -39,10 +39,6 @@ from controller.store.sqlite import Store
 log = logging.getLogger("hawser")
 UPLINK_SCAN_SECONDS = 2.0
 GC_SECONDS = 30.0
-#: An expiry pass comes at the next tick when the CT/NAT maps were fuller than this at the last
-#: one, or when more new flows than this share of the CT map started since: a high rate of
-#: flows to ever new destinations would fill them within GC_SECONDS otherwise
-GC_PRESSURE = 0.1
 #: The store and container output hold environment values: root only (the socket is 0660).
 STATE_DIR_MODE = 0o700
 M_MMAP_THRESHOLD = -3  # mallopt(3) parameter
@@ -196,7 +192,7 @@ class Daemon:
 
     def _maintenance_loop(self) -> None:
         """Uplinks every few seconds, CT/NAT expiry, and a jittered check for kernel drift."""
-        next_gc = time.monotonic() + GC_SECONDS
+        last_gc = time.monotonic()
         next_resync = self._next_resync()
         interval = float(self.cfg.resync_interval)
         tick = min(UPLINK_SCAN_SECONDS, interval / 2) if interval > 0 else UPLINK_SCAN_SECONDS
@@ -204,12 +200,10 @@ class Daemon:
             try:
                 with self.node.lock:
                     self.scan_uplinks()
-                dp = self.node.datapath
-                if time.monotonic() >= next_gc or dp.gc_due(GC_PRESSURE):
+                if time.monotonic() - last_gc >= GC_SECONDS:
                     # CT/NAT expiry touches only datapath-owned maps: no need for the lock
-                    dp.gc()
-                    busy = dp.gc_pressure > GC_PRESSURE
-                    next_gc = time.monotonic() + (tick if busy else GC_SECONDS)
+                    last_gc = time.monotonic()
+                    self.node.datapath.gc()
                 if time.monotonic() >= next_resync:
                     next_resync = self._next_resync()
                     reconcile.repair(self.node)

@@ -24,14 +24,6 @@ _TCP_TIMEOUTS = {
 _TIMEOUTS = {socket.IPPROTO_UDP: "HW_TIMEOUT_UDP", socket.IPPROTO_ICMP: "HW_TIMEOUT_ICMP"}
 
 
-#: hw_counter slots of new translated flows (each makes CT and NAT entries)
-_NEW_FLOW_COUNTERS = tuple(
-    value
-    for value, name in source.enum("hw_counter").items()
-    if name in ("HW_CNT_DNAT_NEW", "HW_CNT_SNAT_NEW")
-)
-
-
 def timeout_ns(proto: int, state: int) -> int:
     """How long an idle flow lives, as the datapath's ``hw_timeout()`` says."""
     if proto == socket.IPPROTO_TCP:
@@ -40,21 +32,6 @@ def timeout_ns(proto: int, state: int) -> int:
 
 
 class Flows(Tables):
-    #: the fullest of the CT and NAT maps at the last ``gc`` (0..1): how soon the next is due
-    gc_pressure: float = 0.0
-    _flows_at_gc: int = 0  # new-flow events counted by the datapath at the last ``gc``
-
-    def _new_flows(self) -> int:
-        """Translated flows the datapath has started so far (dnat_new + snat_new)."""
-        t = self._t("hawser_counters")
-        return sum(sum(t.getvalue(t.Key(slot))) for slot in _NEW_FLOW_COUNTERS)
-
-    def gc_due(self, fraction: float) -> bool:
-        """Whether more new flows than ``fraction`` of the CT map have started since the last
-        ``gc``: a few per-CPU counters read, not the tables."""
-        started = self._new_flows() - self._flows_at_gc
-        return started > fraction * self._t("hawser_ct").max_entries
-
     def flush_ct_for(self, *ips: str) -> None:
         """Delete the CT, NAT and sock entries of flows to or from these addresses."""
         gone = {ip_u32(ip) for ip in ips}
@@ -89,32 +66,15 @@ class Flows(Tables):
         return {u32_ip(a) for a in out if a}
 
     def gc(self) -> int:
-        """Delete expired CT/NAT entries (same timeouts as the datapath); return the count.
-
-        Like the kernel's conntrack timers, this is what frees a masquerade reservation whose
-        tuple is never seen again (a new destination each time): under a high connection rate
-        it must keep up, so expired keys go in one batch per map."""
+        """Delete expired CT/NAT entries (same timeouts as the datapath); return the count."""
         now = time.monotonic_ns()
         n = 0
-        self.gc_pressure = 0.0
-        self._flows_at_gc = self._new_flows()
         for name in ("hawser_ct", "hawser_nat"):
             t = self._t(name)
-            found = entries(t)
-            self.gc_pressure = max(self.gc_pressure, len(found) / t.max_entries)
-            expired = [
-                k
-                for k, v in found
-                if now > v.seen_ns and now - v.seen_ns > timeout_ns(k.proto, v.state)
-            ]
-            if not expired:
-                continue
-            try:
-                t.items_delete_batch((type(expired[0]) * len(expired))(*expired))
-            except Exception:  # an entry went meanwhile (the batch stops there), or no batch ops
-                for k in expired:
+            for k, v in list(entries(t)):
+                if now > v.seen_ns and now - v.seen_ns > timeout_ns(k.proto, v.state):
                     self._del(t, k)
-            n += len(expired)
+                    n += 1
         return n
 
     @staticmethod

@@ -86,25 +86,6 @@ def test_idle_flows_expire_and_gc_removes_them(
     assert dp.gc() == 0 and dp.nat()
 
 
-def test_a_gc_is_due_once_new_flows_fill_a_share_of_the_ct_map(
-    small: tuple[DatapathTopology, Datapath, Container],
-) -> None:
-    """The daemon runs an expiry pass early when the datapath's own new-flow counters moved by
-    a share of the CT map: flows to ever new destinations are freed by expiry alone."""
-    topo, dp, c = small
-    dp.gc()
-    share = 2.5 / TABLE  # three new flows are due, two are not
-    for i in range(2):
-        r = topo.client(c.name, "udp", EXT_IP, 9000, f"flow{i}")
-        assert r["reply"]["data"] == f"flow{i}"
-    assert not dp.gc_due(share)
-    r = topo.client(c.name, "udp", EXT_IP, 9000, "flow2")
-    assert r["reply"]["data"] == "flow2"
-    assert dp.gc_due(share)
-    dp.gc()  # counts from here again
-    assert not dp.gc_due(share) and dp.gc_pressure > 0
-
-
 def test_tables_smaller_than_the_flows_never_mistranslate(
     small: tuple[DatapathTopology, Datapath, Container],
 ) -> None:
