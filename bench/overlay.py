@@ -41,7 +41,7 @@ from bench.hawser_driver import HawserNode
 from bench.paths import Load, _between
 from bench.proc import RUN_ID, BenchError, client, run_json, sh, spawn
 from bench.results import Row
-from bench.selftest import plant
+from bench.selftest import plant, tc_hook
 from testbed import etcd as testbed_etcd
 from testbed import netns
 from testbed.netns import enter
@@ -362,15 +362,6 @@ def _override(v: Pair, **attrs: Any) -> Iterator[None]:
                 setattr(v, name, old)
 
 
-@contextlib.contextmanager
-def _tc_hook(ns: str, dev: str) -> Iterator[None]:
-    sh(["tc", "-n", ns, "qdisc", "add", "dev", dev, "clsact"])
-    try:
-        yield
-    finally:
-        sh(["tc", "-n", ns, "qdisc", "del", "dev", dev, "clsact"], check=False)
-
-
 Misroute = tuple[str, str, Callable[[dict[str, Pair]], contextlib.AbstractContextManager[None]]]
 
 
@@ -390,12 +381,12 @@ def _misroutes() -> list[Misroute]:
         (
             "kernelvx",
             "a tc hook on the network sandbox's bridge",
-            lambda ps: _tc_hook(ps["kernelvx"].sandbox_a, "br0"),  # type: ignore[attr-defined]
+            lambda ps: tc_hook(ps["kernelvx"].sandbox_a, "br0"),  # type: ignore[attr-defined]
         ),
         (
             "routed",
             "a tc hook on node 1's underlay interface",
-            lambda ps: _tc_hook(ps["routed"].underlay.nodes[0], "ul"),  # type: ignore[union-attr]
+            lambda ps: tc_hook(ps["routed"].underlay.nodes[0], "ul"),  # type: ignore[union-attr]
         ),
     ]
 

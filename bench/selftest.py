@@ -33,7 +33,7 @@ def _override(v: Variant, **attrs: Any) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _tc_hook(ns: str, dev: str) -> Iterator[None]:
+def tc_hook(ns: str, dev: str) -> Iterator[None]:
     sh(["tc", "-n", ns, "qdisc", "add", "dev", dev, "clsact"])
     try:
         yield
@@ -87,13 +87,13 @@ def _misroutes() -> list[Misroute]:
             "nonat",
             "S3",
             "a tc hook on the node's uplink",
-            lambda vs: _tc_hook(vs["nonat"].topo.node, UPLINK),
+            lambda vs: tc_hook(vs["nonat"].topo.node, UPLINK),
         ),
         (
             "limit",
             "S8",
             "a tc hook in the server's netns",
-            lambda vs: _tc_hook(vs["limit"].topo.b, "eth0"),
+            lambda vs: tc_hook(vs["limit"].topo.b, "eth0"),
         ),
     ]
 

@@ -21,15 +21,15 @@ from typing import Any
 import pytest
 
 from testbed import netns, servers
+from testbed.capture import VXLAN_PORT, Capture, parse_vxlan
 from testbed.datapath import close_datapath, start_datapath
-from testbed.procs import PY, Proc, netns_exec
+from testbed.procs import PY, netns_exec
 from testbed.shell import sh
 from testbed.topology import Container, Underlay, attach_container
 from testbed.wait import until
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
-VXLAN_PORT = 4789
 UNDERLAY = {"n1": "198.18.0.1", "n2": "198.18.0.2"}
 INJECTOR = "198.18.0.9"
 NETS = {1: (256, "10.0.0", "ov1"), 2: (257, "10.0.1", "ov2")}
@@ -135,57 +135,11 @@ def exchange(ov: Overlay, src: str, proto: str, dst_ip: str, port: int, payload:
     return r["reply"]
 
 
-CAPTURE = """
-import json, select, socket, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(3)); s.bind(("pn1", 0))
-print("READY", flush=True)
-frames = []
-while True:
-    ready, _, _ = select.select([s, sys.stdin], [], [])
-    if s in ready:
-        frames.append(s.recv(65535).hex())
-    if sys.stdin in ready and not sys.stdin.readline():
-        break
-s.setblocking(False)
-while True:
-    try:
-        frames.append(s.recv(65535).hex())
-    except BlockingIOError:
-        break
-print(json.dumps(frames))
-"""
-
-
-class Capture:
-    """Frames on n1's port of the underlay bridge, both ways (AF_PACKET in the underlay netns)."""
-
-    def __init__(self, ov: Overlay) -> None:
-        self._proc = Proc(netns_exec(ov.ns("ul"), PY, "-c", CAPTURE), stdin=True, lines=True)
-        ov.scope.on_close(self._proc.stop, key=self._proc)
-        self._proc.expect("READY")
-
-    def stop(self) -> list[bytes]:
-        self._proc.stdin.close()  # the capture ends and prints every frame it saw
-        return [bytes.fromhex(f) for f in json.loads(self._proc.line(20))]
-
-
-def parse_vxlan(frame: bytes) -> tuple[int, bytes] | None:
-    """(vni, inner frame) of an IPv4/UDP/4789 frame, else None."""
-    if len(frame) < 14 + 20 + 8 + 8 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
-        return None
-    ihl = (frame[14] & 0x0F) * 4
-    udp = 14 + ihl
-    if struct.unpack("!H", frame[udp + 2 : udp + 4])[0] != VXLAN_PORT:
-        return None
-    vx = udp + 8
-    return struct.unpack("!I", frame[vx + 4 : vx + 8])[0] >> 8, frame[vx + 8 :]
-
-
 def test_containers_on_two_nodes_talk_through_the_tunnel(ov: Overlay) -> None:
     ov.server("c2", "tcp", 7000)
     ov.server("c2", "udp", 7001)
     ov.server("c1", "udp", 7002)
-    cap = Capture(ov)
+    cap = Capture(ov.scope, ov.ns("ul"), "pn1")  # n1's port of the underlay bridge
     try:
         assert ov.ping("c1", "10.0.0.3")
         bulk = "x" * 60000
