@@ -43,6 +43,7 @@ from testbed import census, netns
 from testbed import etcd as testbed_etcd
 from testbed.procs import http_get, netns_exec
 from testbed.topology import Underlay
+from testbed.wait import until
 
 NODES = 100
 ENDPOINTS = 10_000
@@ -171,11 +172,8 @@ class ScaleNode:
 
     def wait(self, done: Callable[[], bool], timeout: float, what: str) -> float:
         """The monotonic time ``done`` first held."""
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() > deadline:
-                raise BenchError(f"S9 scale: {what} not within {timeout:.0f} s")
-            time.sleep(0.01)
+        if not until(done, timeout, interval=0.01):
+            raise BenchError(f"S9 scale: {what} not within {timeout:.0f} s")
         return time.monotonic()
 
     # one run ---------------------------------------------------------------------------------

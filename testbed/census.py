@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from testbed import netns
 from testbed.shell import sh
 from testbed.under_test import PIN_VERSION
 from testbed.under_test import default_cgroup as root_cgroup
+from testbed.wait import until
 
 BPFFS_HAWSER = Path("/sys/fs/bpf/hawser")
 NETNS_FOLDERS = Path("/etc/netns")
@@ -270,15 +271,19 @@ def remove_cgroups(node: str) -> list[str]:
         folder = base / name
         with contextlib.suppress(OSError):
             (folder / "cgroup.kill").write_text("1")
-        for _ in range(200):  # the kill is asynchronous: until the folder can go
-            try:
-                folder.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.01)
+        until(functools.partial(_rmdir, folder), 2)  # the kill is asynchronous
     for folder in (base, base.parent):
         with contextlib.suppress(OSError):
             folder.rmdir()
     return left
+
+
+def _rmdir(folder: Path) -> bool:
+    """Remove an empty folder: True once it is gone, False while it is still busy."""
+    try:
+        folder.rmdir()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True

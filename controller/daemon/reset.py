@@ -25,6 +25,7 @@ import ipaddress
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import socket
@@ -194,20 +195,26 @@ def survey(cfg: Config, ipr: IPRoute, cgroup: Path, bpffs_root: Path) -> Plan:
 
 
 def _wait_gone(pids: list[int], seconds: float) -> list[int]:
-    deadline = time.monotonic() + seconds
-    left = pids
-    while left and time.monotonic() < deadline:
-        left = [p for p in left if Path(f"/proc/{p}").exists() and not _zombie(p)]
-        if left:
-            time.sleep(0.05)
-    return left
-
-
-def _zombie(pid: int) -> bool:
+    """The pids still running after ``seconds``: each is waited for through a pidfd, which
+    turns readable when the process ends (it need not be our child)."""
+    fds: dict[int, int] = {}
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            fds[os.pidfd_open(pid)] = pid
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        running = set(fds)
+        deadline = time.monotonic() + seconds
+        while running and (left := deadline - time.monotonic()) > 0:
+            for fd, _ in poller.poll(left * 1000):
+                running.discard(fd)
+                poller.unregister(fd)
+        return sorted(fds[fd] for fd in running)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _step(problems: list[str], what: str, fn: Any, *args: Any) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOG_FILE = "container.log"
+#: ``logs -f``: the shim appends to the file from another process; the reader checks for more
+#: this often (a tail, as Docker's json-file follower does when its watcher is not used)
 FOLLOW_POLL_SECONDS = 0.05
 _BLOCK = 65536
 

@@ -6,12 +6,12 @@ import json
 import shutil
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from testbed.hawser import EXT_IP, UPLINK_IP, HawserNode
+from testbed.wait import until
 
 SEEN_BY_EXT = """
 import socket, sys
@@ -150,25 +150,19 @@ def test_api_socket_mode_openapi_and_late_uplink(node: HawserNode) -> None:
     node.in_node("ip", "addr", "add", "10.97.0.1/24", "dev", "late0")
     node.in_node("ip", "link", "set", "late0", "up")
     node.in_node("ip", "addr", "add", "192.0.2.7/24", "dev", "late0")  # up with IPv4: an uplink
-    deadline = time.monotonic() + 10
-    while (
-        "late0" not in node.json("info", "--format", "json")["Uplinks"]
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.3)
-    uplinks = node.json("info", "--format", "json")["Uplinks"]
+
+    def uplinks_once_late0_is() -> list[str] | None:
+        found: list[str] = node.json("info", "--format", "json")["Uplinks"]
+        return found if "late0" in found else None
+
+    uplinks = until(uplinks_once_late0_is, 10) or []
     assert "late0" in uplinks and "bare0" not in uplinks
     tc = node.in_node("tc", "filter", "show", "dev", "late0", "ingress").stdout
     assert "hawser_from_uplink" in tc
     assert "hawser" not in node.in_node("tc", "filter", "show", "dev", "bare0", "ingress").stdout
     # an uplink that goes down is detached
     node.in_node("ip", "link", "set", "late0", "down")
-    deadline = time.monotonic() + 10
-    while (
-        "late0" in node.json("info", "--format", "json")["Uplinks"] and time.monotonic() < deadline
-    ):
-        time.sleep(0.3)
-    assert "late0" not in node.json("info", "--format", "json")["Uplinks"]
+    assert until(lambda: "late0" not in node.json("info", "--format", "json")["Uplinks"], 10)
     assert "hawser" not in node.in_node("tc", "filter", "show", "dev", "late0", "ingress").stdout
 
 
