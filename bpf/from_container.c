@@ -139,14 +139,17 @@ static __always_inline int hw_from_container(struct __sk_buff *skb, struct hw_pk
     snet = hawser_networks.lookup(&snet_key);
     if (!snet)
         return TC_ACT_OK;
-    dnet = hw_network_of(p->t.daddr);
+    dnet = hw_in_subnet(p->t.daddr, snet) ? snet_key : hw_network_of(p->t.daddr);
 
     if ((snet->flags & HW_NET_INTERNAL) && dnet != snet_key)
         return -HW_DROP_INTERNAL;
 
-    ret = hw_hairpin(skb, p, snet, now);
-    if (ret != HW_MISS)
-        return ret;
+    /* a published port is on a node address: in the sender's own subnet only the gateway */
+    if (dnet != snet_key || p->t.daddr == snet->gateway) {
+        ret = hw_hairpin(skb, p, snet, now);
+        if (ret != HW_MISS)
+            return ret;
+    }
 
     if (dnet == snet_key) {
         ret = hw_same_network(p, snet, now);

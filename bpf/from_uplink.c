@@ -2,11 +2,14 @@
  * Attached: tc ingress (clsact, direct action) of every uplink of the node
  * (the interfaces outside traffic arrives on), in the node's netns.
  * Sees: every packet arriving from outside the node, before the node's stack.
- * 1. reverse SNAT of replies to masqueraded flows (hawser_nat) -> endpoint,
+ * 1. VXLAN from another node to this node's tunnel address: decapsulated
+ *    (vxlan.h) and delivered like from-tunnel does (the
+ *    node's VXLAN socket holds port 4789, so no masqueraded flow uses it);
+ * 2. reverse SNAT of replies to masqueraded flows (hawser_nat) -> endpoint,
  *    or to the node's own flows that to-uplink moved to another port -> stack;
- * 2. DNAT of published ports (hawser_ports, exact host IP then wildcard),
+ * 3. DNAT of published ports (hawser_ports, exact host IP then wildcard),
  *    client source kept, CT entry for the reply -> endpoint;
- * 3. anything else goes to the stack untouched. */
+ * 4. anything else goes to the stack untouched. */
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/pkt_cls.h>
 #include "lib/maps.h"
@@ -17,6 +20,7 @@
 #include "lib/nat.h"
 #include "lib/dnat.h"
 #include "lib/deliver.h"
+#include "lib/tunnel.h"
 
 static __always_inline int hw_uplink_rev_snat(struct __sk_buff *skb, struct hw_pkt *p, __u64 now)
 {
@@ -24,18 +28,15 @@ static __always_inline int hw_uplink_rev_snat(struct __sk_buff *skb, struct hw_p
     struct hw_tuple ct_key;
     struct hw_ct_val *ct;
     __u16 fins;
+    __u8 was;
     int ret;
 
     if (!nv)
         return HW_MISS;
-    if (hw_expired(p->t.proto, nv->state, nv->seen_ns, now))
-        return HW_MISS; /* gc removes it; the stack answers */
-    fins = nv->flags;
-    nv->state = hw_next_state(p, nv->state, &fins, 1);
-    nv->flags = fins;
-    nv->seen_ns = now;
+    if (!hw_nat_live(nv, p->t.proto, now))
+        return HW_MISS; /* being freed, or gc removes it; the stack answers */
 
-    /* keep the twin CT entry (from-container side) alive and in step */
+    /* the twin CT entry (from-container side), kept alive and in step */
     ct_key.saddr = nv->addr;
     ct_key.daddr = p->t.saddr;
     ct_key.sport = nv->port;
@@ -43,9 +44,19 @@ static __always_inline int hw_uplink_rev_snat(struct __sk_buff *skb, struct hw_p
     ct_key.proto = p->t.proto;
     ct_key.pad[0] = ct_key.pad[1] = ct_key.pad[2] = 0;
     ct = hawser_ct.lookup(&ct_key);
+
+    /* FINs crossing on two CPUs may each miss the other's bit in one of the two entries,
+     * never in both: their union is the flow's */
+    fins = nv->flags | (ct ? ct->flags & HW_CTF_FINS : 0);
+    was = nv->state;
+    nv->state = hw_next_state(p, was, &fins, 1);
+    if (was != HW_CT_CLOSED && nv->state == HW_CT_CLOSED)
+        hw_nat_queue_closed(&p->t, now);
+    nv->flags = fins;
+    nv->seen_ns = now;
     if (ct) {
         ct->state = nv->state;
-        ct->flags = (ct->flags & ~HW_CTF_FINS) | fins;
+        ct->flags = (ct->flags & ~HW_CTF_FINS) | (fins & HW_CTF_FINS);
         ct->seen_ns = now;
     }
 
@@ -72,10 +83,13 @@ static __always_inline int hw_uplink_dnat(struct __sk_buff *skb, struct hw_pkt *
 int hawser_from_uplink(struct __sk_buff *skb)
 {
     struct hw_pkt p;
+    __u32 vni, node_ip;
     __u64 now;
     int ret;
 
     ret = hw_parse(skb, &p);
+    if (ret == 0 && hw_vxlan_decap(skb, &p, &vni, &node_ip) == 0)
+        return hw_tunnel_in(skb, &p, vni, node_ip);
     if (ret == 0) {
         now = bpf_ktime_get_ns();
         ret = hw_uplink_rev_snat(skb, &p, now);

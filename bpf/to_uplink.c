@@ -42,7 +42,7 @@ static __always_inline int hw_node_egress(struct __sk_buff *skb, struct hw_pkt *
         return HW_MISS; /* only a flow's first packet can be given another port */
     hw_tuple_swap(&p->t, &rkey);
     nv = hawser_nat.lookup(&rkey);
-    if (!nv || hw_expired(rkey.proto, nv->state, nv->seen_ns, now))
+    if (!nv || !hw_nat_live(nv, rkey.proto, now))
         return HW_MISS; /* no translated flow holds this tuple: untouched */
     ret = hw_snat_new(skb, p, p->t.saddr, now, &nct, HW_CT_NODE_SNAT, HW_NATF_NODE, 0);
     if (ret < 0)

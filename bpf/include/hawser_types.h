@@ -52,7 +52,8 @@ enum hw_counter {
     HW_CNT_SNAT_PORT_KEPT = 2,     /* ... that kept the container's own source port */
     HW_CNT_SNAT_CLOSED_REUSED = 3, /* ... that took the tuple of a closed TCP flow */
     HW_CNT_NODE_MOVED = 4,         /* node flows moved off a tuple a masqueraded flow holds */
-    HW_CNT_MAX = 5,                /* keep last; below HW_CNT_SLOTS */
+    HW_CNT_SNAT_RECLAIMED = 5,     /* expired reservations of closed flows freed by the datapath */
+    HW_CNT_MAX = 6,                /* keep last; below HW_CNT_SLOTS */
 };
 #define HW_CNT_SLOTS 32
 
@@ -92,7 +93,10 @@ enum hw_config {
     HW_CFG_TRACE_RATE = 1,          /* emit 1 of N forwarded packets as trace; 0 = off */
     HW_CFG_DROP_EVENTS_PER_SEC = 2, /* per-CPU drop event budget */
     HW_CFG_TUNNEL_IFINDEX = 3,      /* the node's collect-metadata VXLAN device; 0 = none */
-    HW_CFG_MAX = 4,
+    HW_CFG_TUNNEL_SRC = 4,          /* underlay address (network order) when the datapath
+                                     * encapsulates itself (vxlan.h); 0 = the device does */
+    HW_CFG_TUNNEL_UPLINK = 5,       /* ... and the interface that address is on */
+    HW_CFG_MAX = 6,
 };
 
 /* Event verdicts. */
@@ -212,6 +216,18 @@ struct hw_nat_val {
     __u8 flags; /* HW_CTF_FIN_*, HW_NATF_NODE */
     __u64 created_ns;
     __u64 seen_ns;
+};
+
+/* A slot of the closed-flow queue: the reservation hawser_nat[key] closed at `at`. */
+struct hw_nat_closed {
+    struct hw_tuple key;
+    __u64 at;
+};
+
+/* Positions in the closed-flow queue: slots [tail, head) wait for their expiry. */
+struct hw_nat_cursor {
+    __u64 head;
+    __u64 tail;
 };
 
 struct hw_sock_key {

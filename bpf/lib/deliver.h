@@ -15,13 +15,29 @@ static __always_inline int hw_redirect_verdict(long rc)
     return rc == TC_ACT_SHOT ? -HW_DROP_REDIRECT : (int)rc;
 }
 
+/* Deliver p to ep, an endpoint of net, as if net's bridge forwarded it. */
+static __always_inline int hw_to_ep(struct __sk_buff *skb, struct hw_pkt *p,
+                                    const struct hw_endpoint *ep, const struct hw_network *net)
+{
+    int ret;
+
+    if (!ep->ifindex)
+        return -HW_DROP_REDIRECT;
+    ret = hw_set_macs(skb, ep->mac, net->bridge_mac);
+    if (ret < 0)
+        return ret;
+    ret = hw_redirect_verdict(bpf_redirect_peer(ep->ifindex, 0));
+    if (ret >= 0)
+        hw_ep_count(ep->ifindex, p->len, 0);
+    return ret;
+}
+
 /* Deliver p to the endpoint owning p->t.daddr. HW_MISS when the destination
  * is not an endpoint of this node. */
 static __always_inline int hw_to_endpoint(struct __sk_buff *skb, struct hw_pkt *p)
 {
     struct hw_endpoint *ep = hawser_endpoints.lookup(&p->t.daddr);
     struct hw_network *net;
-    int ret;
 
     if (!ep)
         return HW_MISS;
@@ -30,13 +46,7 @@ static __always_inline int hw_to_endpoint(struct __sk_buff *skb, struct hw_pkt *
     net = hawser_networks.lookup(&ep->network);
     if (!net)
         return -HW_DROP_NO_ENDPOINT;
-    ret = hw_set_macs(skb, ep->mac, net->bridge_mac);
-    if (ret < 0)
-        return ret;
-    ret = hw_redirect_verdict(bpf_redirect_peer(ep->ifindex, 0));
-    if (ret >= 0)
-        hw_ep_count(ep->ifindex, p->len, 0);
-    return ret;
+    return hw_to_ep(skb, p, ep, net);
 }
 
 /* Deliver p to a member of the sender's own L2 network on this node: like

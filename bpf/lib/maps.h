@@ -77,6 +77,10 @@ HW_MAP("lru_hash", struct hw_tuple, struct hw_ct_val, hawser_ct, HW_CT_SIZE);
 /* writers: from-container (reserve), from-uplink, controller (gc); reader: from-uplink.
  * A plain hash: live port reservations are never evicted (see nat.h). */
 HW_MAP("hash", struct hw_tuple, struct hw_nat_val, hawser_nat, HW_NAT_SIZE);
+/* writers: from-uplink, from-container, to-uplink (nat.h: a reservation whose TCP flow
+ * closed is queued; expired ones are freed as new flows come); reader: the same */
+HW_MAP("array", __u32, struct hw_nat_closed, hawser_nat_closed, HW_NAT_SIZE);
+HW_MAP("array", __u32, struct hw_nat_cursor, hawser_nat_cursor, 1);
 /* writer: sock (connect4/sendmsg4); readers: sock (getpeername4/recvmsg4) */
 HW_MAP("lru_hash", struct hw_sock_key, struct hw_sock_val, hawser_sock, HW_SOCK_SIZE);
 /* writer: controller (DNS plugin); reader: sock (127.0.0.11:53 in sandboxes) */

@@ -9,7 +9,14 @@
  * compare-and-swap on a reusable entry, so two live flows never share
  * (remote, snat address, snat port, proto). hawser_nat is a plain hash, not
  * LRU: a live reservation is never evicted to make room, so a full table
- * fails the insert and is counted (ct_full). */
+ * fails the insert and is counted (ct_full).
+ *
+ * Reservations of closed TCP flows are freed in the kernel, as conntrack
+ * frees its entries: a flow reaching CLOSED is queued (hawser_nat_closed, a
+ * ring in closing order), and every new mapping first frees up to
+ * HW_NAT_RECLAIM_BUDGET queued reservations whose 10 s have passed. Flows to
+ * ever new destinations never reuse a tuple, so without this the table fills
+ * with closed flows between the controller's gc passes. */
 #ifndef HAWSER_NAT_H
 #define HAWSER_NAT_H
 
@@ -26,8 +33,89 @@
 #define HW_SNAT_PROBES 32
 #endif
 
+#ifndef HW_NAT_RECLAIM_BUDGET
+#define HW_NAT_RECLAIM_BUDGET 2 /* > 1: the queue drains faster than flows close */
+#endif
+
 #define HW_EEXIST 17
 #define HW_EADDRINUSE 98
+
+/* seen_ns of a reservation being freed: no packet or new flow may take it. */
+#define HW_NAT_DYING (~0ULL)
+
+/* A reservation that still holds its tuple for its flow's packets. */
+static __always_inline int hw_nat_live(const struct hw_nat_val *nv, __u8 proto, __u64 now)
+{
+    return nv->seen_ns != HW_NAT_DYING && !hw_expired(proto, nv->state, nv->seen_ns, now);
+}
+
+/* Queue the reservation rkey, whose TCP flow just closed. */
+static __always_inline void hw_nat_queue_closed(const struct hw_tuple *rkey, __u64 now)
+{
+    __u32 zero = 0, idx;
+    struct hw_nat_cursor *cur = hawser_nat_cursor.lookup(&zero);
+    struct hw_nat_closed *slot;
+
+    if (!cur)
+        return;
+    idx = __sync_fetch_and_add(&cur->head, 1) % HW_NAT_SIZE;
+    slot = hawser_nat_closed.lookup(&idx);
+    if (!slot)
+        return;
+    slot->key = *rkey;
+    slot->at = now;
+}
+
+/* Free the queued reservation key if its flow is still closed and expired. Marked
+ * dying first (compare-and-swap on seen_ns), so a new flow that takes it over at the
+ * same moment keeps it: either the take-over or the free wins, never both. */
+static __always_inline void hw_nat_free_closed(struct hw_tuple *key, __u64 now)
+{
+    struct hw_nat_val *nv = hawser_nat.lookup(key);
+    __u64 seen;
+
+    if (!nv || nv->state != HW_CT_CLOSED)
+        return; /* gone (controller gc) or taken by a new flow */
+    seen = nv->seen_ns;
+    if (seen == HW_NAT_DYING || !hw_expired(key->proto, HW_CT_CLOSED, seen, now))
+        return; /* seen again since it closed: queued again if it closes again */
+    if (__sync_val_compare_and_swap(&nv->seen_ns, seen, HW_NAT_DYING) != seen)
+        return;
+    hawser_nat.delete(key);
+    hw_count(HW_CNT_SNAT_RECLAIMED);
+}
+
+/* Free up to HW_NAT_RECLAIM_BUDGET queued reservations whose time has come. */
+static __always_inline void hw_nat_reclaim(__u64 now)
+{
+    __u32 zero = 0, idx;
+    struct hw_nat_cursor *cur = hawser_nat_cursor.lookup(&zero);
+    struct hw_nat_closed *slot;
+    struct hw_tuple key;
+    __u64 head, tail;
+    int i;
+
+    if (!cur)
+        return;
+    for (i = 0; i < HW_NAT_RECLAIM_BUDGET; i++) {
+        tail = cur->tail;
+        head = cur->head;
+        if (tail >= head)
+            return;
+        if (head - tail > HW_NAT_SIZE) { /* overrun: the oldest slots were overwritten */
+            __sync_val_compare_and_swap(&cur->tail, tail, head - HW_NAT_SIZE);
+            continue;
+        }
+        idx = tail % HW_NAT_SIZE;
+        slot = hawser_nat_closed.lookup(&idx);
+        if (!slot || now - slot->at <= HW_TIMEOUT_TCP_CLOSED)
+            return; /* the oldest is not due yet */
+        key = slot->key;
+        if (__sync_val_compare_and_swap(&cur->tail, tail, tail + 1) != tail)
+            continue; /* another CPU took this slot */
+        hw_nat_free_closed(&key, now);
+    }
+}
 
 /* An existing reservation may go to p's flow: it expired, it is p's own, or
  * its TCP flow closed and p opens a new connection. */
@@ -35,6 +123,8 @@ static __always_inline int hw_nat_reusable(const struct hw_tuple *rkey,
                                            const struct hw_nat_val *old, const struct hw_pkt *p,
                                            __u64 now)
 {
+    if (old->seen_ns == HW_NAT_DYING)
+        return 0;
     if (hw_expired(rkey->proto, old->state, old->seen_ns, now))
         return 1;
     if (old->addr == p->t.saddr && old->port == p->t.sport)
@@ -128,6 +218,7 @@ static __always_inline int hw_snat_new(struct __sk_buff *skb, struct hw_pkt *p, 
     __u16 port = 0;
     int err = -HW_EEXIST, full = 0, i;
 
+    hw_nat_reclaim(now);
     hw_ct_init(out, p, ct_type, now);
     out->src_ip = snat_ip;
     rkey.saddr = p->t.daddr;
@@ -183,10 +274,11 @@ static __always_inline int hw_snat_new(struct __sk_buff *skb, struct hw_pkt *p, 
 /* Keep the reservation twin of a translated flow's CT entry in step (p goes
  * in the original direction); HW_MISS when it was lost or now belongs to
  * another flow, and the packet must start a new mapping. */
-static __always_inline int hw_nat_touch(struct hw_pkt *p, const struct hw_ct_val *ct, __u64 now)
+static __always_inline int hw_nat_touch(struct hw_pkt *p, struct hw_ct_val *ct, __u64 now)
 {
     struct hw_tuple rkey;
     struct hw_nat_val *nv;
+    __u16 fins;
 
     rkey.saddr = p->t.daddr;
     rkey.daddr = ct->src_ip;
@@ -195,10 +287,21 @@ static __always_inline int hw_nat_touch(struct hw_pkt *p, const struct hw_ct_val
     rkey.proto = p->t.proto;
     rkey.pad[0] = rkey.pad[1] = rkey.pad[2] = 0;
     nv = hawser_nat.lookup(&rkey);
-    if (!nv || nv->addr != p->t.saddr || nv->port != p->t.sport)
+    if (!nv || nv->addr != p->t.saddr || nv->port != p->t.sport || nv->seen_ns == HW_NAT_DYING)
         return HW_MISS;
+    fins = ct->flags & HW_CTF_FINS;
+    if (ct->state != HW_CT_NEW) {
+        /* FINs crossing on two CPUs may each miss the other's bit in one of the two
+         * entries, never in both: their union is the flow's (a reopened tuple starts clean) */
+        fins |= nv->flags & HW_CTF_FINS;
+        ct->flags |= fins;
+        if (fins == HW_CTF_FINS)
+            ct->state = HW_CT_CLOSED;
+    }
+    if (nv->state != HW_CT_CLOSED && ct->state == HW_CT_CLOSED)
+        hw_nat_queue_closed(&rkey, now);
     nv->state = ct->state;
-    nv->flags = (nv->flags & ~HW_CTF_FINS) | (ct->flags & HW_CTF_FINS);
+    nv->flags = (nv->flags & ~HW_CTF_FINS) | fins;
     nv->seen_ns = now;
     return 0;
 }

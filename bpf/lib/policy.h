@@ -17,6 +17,15 @@ static __always_inline __u32 hw_network_of(__u32 addr)
     return net ? *net : 0;
 }
 
+/* addr is inside net's subnet. Subnets of Hawser networks never overlap, so for
+ * the network at hand this answers what hw_network_of() would, without the trie. */
+static __always_inline int hw_in_subnet(__u32 addr, const struct hw_network *net)
+{
+    __u32 mask = net->prefix ? bpf_htonl(0xffffffffu << (32 - net->prefix)) : 0;
+
+    return (addr & mask) == net->subnet;
+}
+
 /* An allow entry (src, dst, proto, dport) exists (links with icc off). */
 static __always_inline int hw_policy_allows(const struct hw_pkt *p)
 {

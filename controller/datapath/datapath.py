@@ -179,15 +179,23 @@ class Datapath(MapWriters, Flows, Readers):
         self._uplinks.pop(ifindex, None)
         self._sync_node_addrs()
 
-    def attach_tunnel_device(self, ifindex: int) -> None:
-        """Deliver what arrives on the node's VXLAN device; encapsulate through it."""
+    def attach_tunnel_device(
+        self, ifindex: int, address: str | None = None, uplink: int = 0
+    ) -> None:
+        """Deliver what arrives on the node's VXLAN device. With ``address`` (this node's
+        underlay address) on ``uplink`` (an attached uplink's index) the datapath encapsulates
+        and decapsulates itself (bpf/lib/vxlan.h) and the device carries only what it cannot;
+        without, every overlay packet goes through the device."""
         tc.attach(self.ipr, ifindex, self._progs["hawser_from_tunnel"], "hawser_from_tunnel")
-        cfg = self._t("hawser_config")
-        cfg[ctypes.c_uint(_CFG["HW_CFG_TUNNEL_IFINDEX"])] = ctypes.c_ulonglong(ifindex)
+        self._set_config("HW_CFG_TUNNEL_IFINDEX", ifindex)
+        itself = bool(address and uplink)
+        self._set_config("HW_CFG_TUNNEL_SRC", ip_u32(address) if itself and address else 0)
+        self._set_config("HW_CFG_TUNNEL_UPLINK", uplink if itself else 0)
 
     def detach_tunnel_device(self, ifindex: int) -> None:
-        cfg = self._t("hawser_config")
-        cfg[ctypes.c_uint(_CFG["HW_CFG_TUNNEL_IFINDEX"])] = ctypes.c_ulonglong(0)
+        self._set_config("HW_CFG_TUNNEL_SRC", 0)
+        self._set_config("HW_CFG_TUNNEL_UPLINK", 0)
+        self._set_config("HW_CFG_TUNNEL_IFINDEX", 0)
         tc.detach(self.ipr, ifindex)
 
     def attach_endpoint(self, ifindex: int, ip: str, mac: str, network_key: int) -> None:

@@ -12,7 +12,7 @@ DEFAULT_TRACE_SAMPLE_RATE = 0  # traces off by default; drops are always sampled
 DEFAULT_DROP_EVENTS_PER_SEC = 100
 DEFAULT_SNAT_PORTS = (61000, 65535)
 # Bumped whenever a map's type, key or value changes: bcc reopens a pin without checking.
-PIN_VERSION = "v4"
+PIN_VERSION = "v5"
 
 # map_sizes keys accepted by DatapathConfig (-> -DHW_<KEY>_SIZE for the C code)
 SIZED_MAPS = (

@@ -31,6 +31,7 @@ from testbed.wait import wait_for
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
 POOL = (61000, 61001)  # a two-port pool makes exhaustion and remapping visible
+NAT_TABLE = 64  # reservations in hawser_nat for the reclaim test
 
 # One UDP or TCP exchange from a fixed source port; prints what the server saw and the echo.
 FROM_PORT = textwrap.dedent(
@@ -77,6 +78,26 @@ SHORT_CONNECTIONS = textwrap.dedent(
         except OSError:
             failed += 1
     print(json.dumps({"ok": ok, "failed": failed}))
+    """
+)
+
+# One short connection to a close-first server from each of the source ports first..last.
+FROM_PORTS = textwrap.dedent(
+    r"""
+    import json, socket, sys
+    host, port, first, last, timeout = sys.argv[1:6]
+    ok = []
+    for sport in range(int(first), int(last) + 1):
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", sport)); s.settimeout(float(timeout))
+        try:
+            s.connect((host, int(port))); s.sendall(b"GET")
+            if s.recv(10) == b"ok":
+                ok.append(sport)
+        except OSError:
+            pass
+        s.close()
+    print(json.dumps(ok))
     """
 )
 
@@ -275,3 +296,77 @@ def test_a_node_socket_opened_later_on_a_held_tuple_is_moved_to_another_port(
         for s in sockets:
             s.close()
         holder.kill()
+
+
+@pytest.fixture
+def small_nat() -> Iterator[tuple[DatapathTopology, Datapath]]:
+    topo = DatapathTopology()
+    ipr = dp = None
+    try:
+        dp, ipr = topo.start_datapath(map_sizes={"nat": NAT_TABLE})
+        topo.server(topo.ext, "tcp", 9001)
+        topo.server(topo.ext, "tcp", 9002, servers.CLOSE_FIRST)
+        yield topo, dp
+    finally:
+        close_datapath(dp, ipr)
+        topo.close()
+
+
+def _from_ports(ns: str, first: int, last: int, timeout: float = 3) -> list[int]:
+    out = subprocess.run(
+        [*netns_exec(ns), PY, "-c", FROM_PORTS, EXT_IP, "9002", str(first), str(last), str(timeout)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return list(json.loads(out.stdout))
+
+
+def _closed_reservations(dp: Datapath) -> set[int]:
+    return {int(n["dport"]) for n in dp.nat() if n["state"] == "closed"}
+
+
+def _expire_closed(dp: Datapath) -> None:
+    """Move every closed reservation, and its place in the datapath's queue, 10 s back."""
+    back = 11 * 10**9
+    nat = dp._t("hawser_nat")
+    for key, value in list(nat.items()):
+        if value.state == 3:  # HW_CT_CLOSED
+            value.seen_ns -= back
+            nat[key] = value
+    queue = dp._t("hawser_nat_closed")
+    for idx, slot in list(queue.items()):
+        if slot.at:
+            slot.at -= back
+            queue[idx] = slot
+
+
+def test_the_datapath_frees_expired_reservations_of_closed_flows(
+    small_nat: tuple[DatapathTopology, Datapath],
+) -> None:
+    """Flows to ever new tuples never reuse a closed reservation: the datapath itself frees the
+    expired ones as new flows come (not the controller's periodic gc), and never a live one.
+    Control: before they expire, a full table is a counted drop."""
+    topo, dp = small_nat
+    c = _container(topo, dp, 2)
+    live = Proc(
+        [*netns_exec(c.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "42000", "live", "hold"],
+        stdin=True, lines=True,
+    )  # fmt: skip
+    try:
+        assert json.loads(live.line())["reply"] == {"peer": [NODE_IP, 42000], "data": "live"}
+        first = list(range(41000, 41000 + NAT_TABLE - 1))  # the table's other 63 entries
+        assert _from_ports(c.name, first[0], first[-1]) == first
+        wait_for(lambda: _closed_reservations(dp) == set(first), 5, "63 closed reservations")
+        full = _drops(dp)["ct_full"]
+        assert _from_ports(c.name, 41063, 41063, timeout=0.5) == []  # not expired: no room
+        assert _drops(dp)["ct_full"] > full
+        assert dp.counters()["snat_reclaimed"] == 0
+
+        _expire_closed(dp)
+        second = list(range(41100, 41100 + NAT_TABLE - 1))
+        assert _from_ports(c.name, second[0], second[-1]) == second
+        assert dp.counters()["snat_reclaimed"] == NAT_TABLE - 1
+        wait_for(lambda: _closed_reservations(dp) == set(second), 5, "the new flows' reservations")
+        live.stdin.close()  # the live flow's reservation was never taken
+        assert json.loads(live.line()) == {"peer": [NODE_IP, 42000], "data": "again"}
+    finally:
+        live.kill()

@@ -1,5 +1,9 @@
-"""The overlay datapath between two nodes: VXLAN set by BPF from the tunnel map, delivered
-by BPF on the receiving node with that node's policy, ARP answered locally, drops counted.
+"""The overlay datapath between two nodes: VXLAN from the tunnel map, delivered by BPF on the
+receiving node with that node's policy, ARP answered locally, drops counted.
+
+Each test runs with the encapsulation done by the datapath itself (outer headers written and
+stripped by BPF, the VXLAN device untouched), by the collect-metadata VXLAN device (BPF sets
+the tunnel key), and mixed (n1 the datapath, n2 the device: the two speak the same VXLAN).
 
     c1 (10.0.0.2) ── n1 ── ul ──┐                    ┌── ul ── n2 ── c2 (10.0.0.3)
     c3 (10.0.1.2) ──┘   hwvx0    └── br (underlay ns) ┘    hwvx0  └── c4 (10.0.1.3)
@@ -44,7 +48,8 @@ class Overlay:
     """Two nodes (``n1``, ``n2``) of an ``Underlay``, each with a bare Datapath, a VXLAN
     device, a bridge per overlay and containers ``c1``…``c4`` on them."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
         self.underlay = Underlay(2, bridge_host=int(INJECTOR.rsplit(".", 1)[1]))
         self.scope = self.underlay.scope
         self.dps: dict[str, Any] = {}
@@ -71,7 +76,12 @@ class Overlay:
             self.dps[node] = dp
             for key in NETS:
                 self.set_net(node, key, icc=True)
-            dp.attach_tunnel_device(netns.ifindex(ns, "hwvx0"))
+            if self.encaps_itself(node):
+                uplink = netns.ifindex(ns, "ul")
+                dp.attach_uplink(uplink, UNDERLAY[node])
+                dp.attach_tunnel_device(netns.ifindex(ns, "hwvx0"), UNDERLAY[node], uplink)
+            else:
+                dp.attach_tunnel_device(netns.ifindex(ns, "hwvx0"))
         for name, ip, node, net in (
             ("c1", "10.0.0.2", "n1", 1),
             ("c2", "10.0.0.3", "n2", 1),
@@ -85,6 +95,15 @@ class Overlay:
                     dp.set_tunnel_endpoint(
                         c.ip, UNDERLAY[self.node_of[name]], NETS[c.network][0], c.mac
                     )
+
+    def encaps_itself(self, node: str) -> bool:
+        return self.mode == "datapath" or (self.mode == "mixed" and node == "n1")
+
+    def device_packets(self, node: str) -> tuple[int, int]:
+        """(rx, tx) packets of the node's VXLAN device."""
+        out = sh(*netns_exec(self.ns(node), "ip", "-s", "-j", "link", "show", "hwvx0")).stdout
+        st = json.loads(out)[0]["stats64"]
+        return int(st["rx"]["packets"]), int(st["tx"]["packets"])
 
     def set_net(self, node: str, key: int, *, icc: bool) -> None:
         vni, sub, br = NETS[key]
@@ -118,9 +137,9 @@ class Overlay:
         self.underlay.close()
 
 
-@pytest.fixture(scope="module")
-def ov() -> Iterator[Overlay]:
-    o = Overlay()
+@pytest.fixture(scope="module", params=["datapath", "device", "mixed"])
+def ov(request: pytest.FixtureRequest) -> Iterator[Overlay]:
+    o = Overlay(request.param)
     try:
         o.build()
         yield o
@@ -140,6 +159,7 @@ def test_containers_on_two_nodes_talk_through_the_tunnel(ov: Overlay) -> None:
     ov.server("c2", "udp", 7001)
     ov.server("c1", "udp", 7002)
     cap = Capture(ov.scope, ov.ns("ul"), "pn1")  # n1's port of the underlay bridge
+    device_before = {node: ov.device_packets(node) for node in UNDERLAY}
     try:
         assert ov.ping("c1", "10.0.0.3")
         bulk = "x" * 60000
@@ -152,6 +172,12 @@ def test_containers_on_two_nodes_talk_through_the_tunnel(ov: Overlay) -> None:
         assert back["data"] == "to-c1" and back["peer"][0] == "10.0.0.3"
     finally:
         frames = cap.stop()
+    for node in UNDERLAY:  # the device carried the node's overlay packets only without BPF encap
+        (rx0, tx0), (rx1, tx1) = device_before[node], ov.device_packets(node)
+        if ov.encaps_itself(node):
+            assert (rx1 - rx0, tx1 - tx0) == (0, 0), node
+        else:
+            assert rx1 - rx0 > 0 and tx1 - tx0 > 0, node
     tunnelled = [v for v in map(parse_vxlan, frames) if v is not None]
     assert tunnelled and {vni for vni, _ in tunnelled} == {256}
     # nothing between the containers crossed the underlay outside the tunnel (no ARP either)

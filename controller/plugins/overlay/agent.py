@@ -141,7 +141,9 @@ class ClusterAgent:
         ):
             return
         index = vxlan.ensure(self.node.ipr, self.uplink_mtu)
-        self.node.datapath.attach_tunnel_device(index)
+        # the datapath encapsulates itself, out of the advertise address's interface
+        uplink = links.links_by_name(self.node.ipr).get(self.uplink, (0, False))[0]
+        self.node.datapath.attach_tunnel_device(index, self.advertise, uplink)
         if repair:
             log.warning("cluster: the tunnel device %s was repaired", vxlan.DEVICE)
 
