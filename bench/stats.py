@@ -51,6 +51,22 @@ def ratio_ci(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, fl
     return statistics.median(xs) / base, lo, hi
 
 
+def mean_ratio_ci(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float] | None:
+    """(mean(xs)/mean(ys), low, high): for rates over consecutive intervals of one sustained
+    run, where the mean is the overall rate and a collapse (intervals at 0) must weigh in;
+    resamples whose ys are all 0 are left out. None when ys never moved."""
+    if not xs or not ys or sum(ys) == 0:
+        return None
+    rng = random.Random(SEED)
+    ratios = []
+    for _ in range(B):
+        num, den = sum(rng.choices(xs, k=len(xs))), sum(rng.choices(ys, k=len(ys)))
+        if den:
+            ratios.append(num / den * len(ys) / len(xs))
+    lo, hi = _interval(ratios)
+    return statistics.fmean(xs) / statistics.fmean(ys), lo, hi
+
+
 PASS, FAIL, UNSETTLED = "PASS", "FAIL", "NOT SETTLED"
 
 
