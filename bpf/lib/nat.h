@@ -108,8 +108,9 @@ static __always_inline void hw_nat_reclaim(__u64 now)
         }
         idx = tail % HW_NAT_SIZE;
         slot = hawser_nat_closed.lookup(&idx);
-        if (!slot || now - slot->at <= HW_TIMEOUT_TCP_CLOSED)
-            return; /* the oldest is not due yet */
+        /* the oldest is not due yet (or was queued by another CPU after `now` was read) */
+        if (!slot || slot->at > now || now - slot->at <= HW_TIMEOUT_TCP_CLOSED)
+            return;
         key = slot->key;
         if (__sync_val_compare_and_swap(&cur->tail, tail, tail + 1) != tail)
             continue; /* another CPU took this slot */

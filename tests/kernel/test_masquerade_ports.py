@@ -122,6 +122,13 @@ def _container(topo: DatapathTopology, dp: Datapath, last_octet: int) -> Contain
     return c
 
 
+def _held_connection(ns: str, sport: int, payload: str) -> Proc:
+    """A TCP connection from ns:sport to the echo server, open until its stdin closes (then
+    one more exchange): its first line is the first echo."""
+    argv = [*netns_exec(ns), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", str(sport), payload]
+    return Proc([*argv, "hold"], stdin=True, lines=True)
+
+
 def _exchange(ns: str, proto: str, port: int, sport: int, payload: str) -> dict[str, Any]:
     out = subprocess.run(
         [*netns_exec(ns), PY, "-c", FROM_PORT, proto, EXT_IP, str(port), str(sport), payload],
@@ -151,10 +158,7 @@ def test_a_live_tuple_is_never_shared_and_both_flows_work(
     """Two containers, same source port, same server: the second is remapped into the pool."""
     topo, dp = world
     a, b = _container(topo, dp, 2), _container(topo, dp, 3)
-    holder = Proc(
-        [*netns_exec(a.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "40002", "from-a", "hold"],
-        stdin=True, lines=True,
-    )  # fmt: skip
+    holder = _held_connection(a.name, 40002, "from-a")
     try:
         first = json.loads(holder.line())
         assert first["reply"] == {"peer": [NODE_IP, 40002], "data": "from-a"}
@@ -258,10 +262,7 @@ def test_a_node_socket_opened_later_on_a_held_tuple_is_moved_to_another_port(
     replies. Control: a node socket on a free tuple keeps its port."""
     topo, dp = world
     c = _container(topo, dp, 2)
-    holder = Proc(
-        [*netns_exec(c.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "40020", "from-c", "hold"],
-        stdin=True, lines=True,
-    )  # fmt: skip
+    holder = _held_connection(c.name, 40020, "from-c")
     sockets: list[socket.socket] = []
     try:
         assert json.loads(holder.line())["reply"]["peer"] == [NODE_IP, 40020]
@@ -347,10 +348,7 @@ def test_the_datapath_frees_expired_reservations_of_closed_flows(
     Control: before they expire, a full table is a counted drop."""
     topo, dp = small_nat
     c = _container(topo, dp, 2)
-    live = Proc(
-        [*netns_exec(c.name), PY, "-c", FROM_PORT, "tcp", EXT_IP, "9001", "42000", "live", "hold"],
-        stdin=True, lines=True,
-    )  # fmt: skip
+    live = _held_connection(c.name, 42000, "live")
     try:
         assert json.loads(live.line())["reply"] == {"peer": [NODE_IP, 42000], "data": "live"}
         first = list(range(41000, 41000 + NAT_TABLE - 1))  # the table's other 63 entries
