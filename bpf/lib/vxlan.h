@@ -53,8 +53,9 @@ static __always_inline __u16 hw_csum_fold(__u64 sum)
 
 /* Encapsulate skb (an inner Ethernet frame, already addressed to the remote
  * endpoint's MAC) for node_ip and send it out of uplink, the interface of the
- * node's tunnel address src_ip. HW_MISS when no route to node_ip leaves through
- * it (the device then carries the packet). */
+ * node's tunnel address src_ip. HW_MISS, with the packet unchanged, when no
+ * route to node_ip leaves through it or the packet cannot take the headers
+ * here (the device then carries it). */
 static __always_inline int hw_vxlan_encap(struct __sk_buff *skb, __u32 src_ip, __u32 uplink,
                                           __u32 node_ip, __u32 vni)
 {
@@ -75,10 +76,12 @@ static __always_inline int hw_vxlan_encap(struct __sk_buff *skb, __u32 src_ip, _
     if (bpf_skb_load_bytes(skb, 0, &h.inner, sizeof(h.inner)) < 0)
         return -HW_DROP_MALFORMED;
     hash = bpf_get_hash_recalc(skb);
+    /* refused before anything changed, e.g. a packet the container encapsulated itself
+     * (a tunnel inside the overlay): the device, which nests, carries it */
     if (bpf_skb_adjust_room(skb, HW_VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC,
                             HW_ADJ_FIXED_GSO | HW_ADJ_ENCAP_L3_IPV4 | HW_ADJ_ENCAP_L4_UDP |
                                 HW_ADJ_ENCAP_L2_ETH | HW_ADJ_ENCAP_L2(ETH_HLEN)) < 0)
-        return -HW_DROP_REWRITE;
+        return HW_MISS;
     len = skb->len - ETH_HLEN; /* the outer IP packet (a GSO one is cut by the kernel) */
 
     __builtin_memcpy(h.eth.h_dest, fib.dmac, ETH_ALEN);
