@@ -29,8 +29,9 @@ struct hw_pkt {
     __u8 ttl;
     __u8 tos;
     __u16 tot_len;
-    __u8 has_ports; /* TCP/UDP/ICMP echo with a translatable id */
-    __u8 l4_hlen;   /* TCP header length (data offset), 8 for UDP */
+    __u8 has_ports;  /* TCP/UDP/ICMP echo with a translatable id */
+    __u8 l4_hlen;    /* TCP header length (data offset), 8 for UDP */
+    __u8 more_frags; /* the first fragment of a fragmented IP packet */
 };
 
 #define HW_TCP_FIN 0x01
@@ -62,6 +63,7 @@ static __always_inline int hw_parse(struct __sk_buff *skb, struct hw_pkt *p)
     p->ttl = ip.ttl;
     p->tos = ip.tos;
     p->tot_len = bpf_ntohs(ip.tot_len);
+    p->more_frags = !!(ip.frag_off & bpf_htons(0x2000));
 
     if (ip.protocol == IPPROTO_TCP) {
         __u8 hdr[14];

@@ -126,10 +126,10 @@ static __always_inline int hw_vxlan_encap(struct __sk_buff *skb, __u32 src_ip, _
 static __always_inline int hw_vxlan_decap(struct __sk_buff *skb, const struct hw_pkt *p, __u32 *vni,
                                           __u32 *node_ip)
 {
-    struct hw_vxlan_hdr vx;
-    struct ethhdr inner;
-    __u32 off = p->l4_off + sizeof(struct udphdr);
-    __u16 frag;
+    struct {
+        struct hw_vxlan_hdr vx;
+        struct ethhdr inner;
+    } __attribute__((packed)) h;
 
     if (p->t.proto != IPPROTO_UDP || p->t.dport != bpf_htons(HW_VXLAN_PORT))
         return HW_MISS;
@@ -137,17 +137,15 @@ static __always_inline int hw_vxlan_decap(struct __sk_buff *skb, const struct hw
         return HW_MISS; /* outer IP options: the device handles it */
     if (!p->t.daddr || p->t.daddr != (__u32)hw_config(HW_CFG_TUNNEL_SRC))
         return HW_MISS;
-    if (bpf_skb_load_bytes(skb, ETH_HLEN + offsetof(struct iphdr, frag_off), &frag, 2) < 0 ||
-        (frag & bpf_htons(0x3fff)))
+    if (p->more_frags)
         return HW_MISS; /* a fragment: the node's stack reassembles it for the device */
-    if (bpf_skb_load_bytes(skb, off, &vx, sizeof(vx)) < 0 ||
-        bpf_skb_load_bytes(skb, off + sizeof(vx), &inner, sizeof(inner)) < 0)
+    if (bpf_skb_load_bytes(skb, p->l4_off + sizeof(struct udphdr), &h, sizeof(h)) < 0)
         return HW_MISS;
-    if (!(vx.flags & HW_VXLAN_FLAG_VNI) || inner.h_proto != bpf_htons(ETH_P_IP))
+    if (!(h.vx.flags & HW_VXLAN_FLAG_VNI) || h.inner.h_proto != bpf_htons(ETH_P_IP))
         return HW_MISS;
     if (bpf_skb_adjust_room(skb, -HW_VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC, HW_ADJ_FIXED_GSO) < 0)
         return HW_MISS;
-    *vni = bpf_ntohl(vx.vni) >> 8;
+    *vni = bpf_ntohl(h.vx.vni) >> 8;
     *node_ip = p->t.saddr;
     return 0;
 }
