@@ -69,6 +69,8 @@ def reason(exc: BaseException) -> str:
         (ConnectionRefusedError, lambda e: "connection refused"),
         ((TimeoutError, requests.exceptions.Timeout), lambda e: "timed out"),
         (http.client.RemoteDisconnected, lambda e: CLOSED_PLAIN),
+        # a TLS port answers plain HTTP by closing, which the client sees as either of these
+        (ConnectionResetError, lambda e: CLOSED_PLAIN),
     ]  # fmt: skip
     for kind, text in checks:
         for e in found:
